@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+/**
+ * The `stepwise` command line: one entry point, one module per subcommand (loaded on demand so that
+ * `make-model` does not pay for gRPC, nor `decode` for ONNX Runtime).
+ */
+import { Command } from 'commander';
+
+const program = new Command()
+  .name('stepwise')
+  .description('Step-by-step decoding of encoder-decoder models over gRPC, with the raw logits of every step.')
+  .showHelpAfterError();
+
+const subcommands: ReadonlyArray<readonly [string, () => Promise<{ register(parent: Command): void }>]> = [
+  ['serve', () => import('./cli/serve-command.js')],
+  ['make-model', () => import('./cli/make-model-command.js')],
+  ['decode', () => import('./cli/decode-command.js')],
+];
+
+const wanted = process.argv[2];
+for (const [name, load] of subcommands) {
+  // Only the module of the subcommand asked for is imported; `--help` lists every one.
+  if (wanted === name || wanted === undefined || wanted.startsWith('-') || wanted === 'help') {
+    (await load()).register(program);
+  }
+}
+await program.parseAsync(process.argv);
