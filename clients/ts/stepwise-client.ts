@@ -1,0 +1,134 @@
+/**
+ * The TypeScript client of a Stepwise server.
+ *
+ * ```ts
+ * const client = new StepwiseClient('127.0.0.1:50051');
+ * const info = await client.getModelInfo();
+ * const run = client.decode({ text: 'translate English to German: The house is wonderful.' }, () => accept());
+ * for await (const step of run) console.log(step.step, step.token.text);
+ * client.close();
+ * ```
+ */
+import {
+  credentials,
+  Metadata,
+  type CallOptions,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type ClientUnaryCall,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import { callFailure, cancelOnAbort, toGrpcCallOptions, type StepwiseCallOptions } from './call-options.js';
+import { accept } from './decisions.js';
+import { toDecodeEvent, type DecodeEvent } from './decode-events.js';
+import { DecodeSession } from './decode-session.js';
+import { keepErrorsInTheCall, readEventStream } from './event-stream.js';
+import { LockstepDecode, type DecideStep } from './lockstep-decode.js';
+import {
+  StepwiseServiceClient,
+  type GenerateResponse,
+  type DetokenizeResponse,
+  type GetModelInfoResponse,
+  type ListProcessorsResponse,
+  type ProcessorDescription,
+  type TokenizeResponse,
+} from './proto.js';
+import { toStartMessage, type DecodeStart } from './start-options.js';
+
+export interface StepwiseClientOptions {
+  /** Default: insecure (plaintext), as `npm start` serves on localhost. */
+  readonly credentials?: ChannelCredentials;
+  /** grpc-js channel options, e.g. `{ 'grpc.max_receive_message_length': 64 << 20 }`. */
+  readonly channelOptions?: ChannelOptions;
+}
+
+export class StepwiseClient {
+  /** The generated grpc-js client, for anything this class does not wrap. */
+  readonly stub: StepwiseServiceClient;
+
+  constructor(address: string, options: StepwiseClientOptions = {}) {
+    this.stub = new StepwiseServiceClient(address, options.credentials ?? credentials.createInsecure(), options.channelOptions);
+  }
+
+  /** Opens a `Decode` stream and sends its start; read it with `for await`, answer steps with its methods. */
+  openDecode(start: DecodeStart, options: StepwiseCallOptions = {}): DecodeSession {
+    const startMessage = toStartMessage(start); // validate before opening a call
+    const call = this.stub.decode(toGrpcCallOptions(options));
+    keepErrorsInTheCall(call);
+    const session = new DecodeSession(call, options, cancelOnAbort(call, options.signal));
+    call.write({ message: { $case: 'start', value: startMessage } });
+    return session;
+  }
+
+  /** A lockstep decode in which `decide` answers every step (default: accept the server's selection). */
+  decode(start: DecodeStart, decide: DecideStep = () => accept(), options: StepwiseCallOptions = {}): LockstepDecode {
+    if (start.mode === 'auto') throw new RangeError('decode(start, decide) runs in lockstep mode; given mode auto');
+    return new LockstepDecode(this.openDecode({ ...start, mode: 'lockstep' }, options), decide);
+  }
+
+  /** A `Generate` stream (auto mode): the same events as a decode, no decisions. */
+  generate(start: DecodeStart, options: StepwiseCallOptions = {}): AsyncIterable<DecodeEvent> {
+    if (start.mode === 'lockstep') throw new RangeError('generate runs in auto mode; given mode lockstep');
+    const request = { start: toStartMessage({ ...start, mode: undefined }) };
+    const call = this.stub.generate(request, toGrpcCallOptions(options));
+    keepErrorsInTheCall(call);
+    const stopListening = cancelOnAbort(call, options.signal);
+    return readEventStream<GenerateResponse>('Generate', call, options.signal, stopListening, (response) =>
+      toDecodeEvent(response, false),
+    );
+  }
+
+  /** The served model: name, vocabulary size, special ids, limits, architecture. */
+  getModelInfo(options: StepwiseCallOptions = {}): Promise<GetModelInfoResponse> {
+    return this.unary<GetModelInfoResponse>('GetModelInfo', options, (grpcOptions, callback) =>
+      this.stub.getModelInfo({}, new Metadata(), grpcOptions, callback),
+    );
+  }
+
+  /** Every registered processor with its parameters. */
+  async listProcessors(options: StepwiseCallOptions = {}): Promise<ProcessorDescription[]> {
+    const response = await this.unary<ListProcessorsResponse>('ListProcessors', options, (grpcOptions, callback) =>
+      this.stub.listProcessors({}, new Metadata(), grpcOptions, callback),
+    );
+    return response.processors;
+  }
+
+  /** Token ids (and vocabulary strings) of `text`; `</s>` is appended unless `addSpecialTokens` is false. */
+  tokenize(text: string, addSpecialTokens?: boolean, options: StepwiseCallOptions = {}): Promise<TokenizeResponse> {
+    return this.unary<TokenizeResponse>('Tokenize', options, (grpcOptions, callback) =>
+      this.stub.tokenize({ text, addSpecialTokens }, new Metadata(), grpcOptions, callback),
+    );
+  }
+
+  /** The text of `tokenIds`. */
+  async detokenize(tokenIds: readonly number[], skipSpecialTokens = false, options: StepwiseCallOptions = {}): Promise<string> {
+    const response = await this.unary<DetokenizeResponse>('Detokenize', options, (grpcOptions, callback) =>
+      this.stub.detokenize({ tokenIds: [...tokenIds], skipSpecialTokens }, new Metadata(), grpcOptions, callback),
+    );
+    return response.text;
+  }
+
+  /** Closes the channel; calls in flight fail. */
+  close(): void {
+    this.stub.close();
+  }
+
+  private unary<Response>(
+    rpc: string,
+    options: StepwiseCallOptions,
+    invoke: (
+      grpcOptions: Partial<CallOptions>,
+      callback: (error: ServiceError | null, response: Response) => void,
+    ) => ClientUnaryCall,
+  ): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      let stopListening = (): void => {};
+      const call = invoke(toGrpcCallOptions(options), (error, response) => {
+        stopListening();
+        if (error) reject(callFailure(rpc, error, options.signal));
+        else resolve(response);
+      });
+      stopListening = cancelOnAbort(call, options.signal);
+    });
+  }
+}
