@@ -27,6 +27,19 @@ export interface SpecialIds {
   readonly decoderStart: number;
 }
 
+/**
+ * Generation settings of the model folder: `config.json`'s ids overridden by `generation_config.json`
+ * (transformers' precedence). Limits are only present when the folder sets them.
+ */
+export interface GenerationDefaults {
+  readonly decoderStartTokenId: number;
+  /** Every id that ends a sequence (Hugging Face allows a list); `SpecialIds.eos` is the first. */
+  readonly eosTokenIds: readonly number[];
+  readonly padTokenId: number;
+  readonly maxLength?: number;
+  readonly maxNewTokens?: number;
+}
+
 /** The subset of a T5 `config.json` the runtime reads, after validation and defaults. */
 export interface T5Config {
   readonly modelType: string;
@@ -63,6 +76,8 @@ export interface TextTokenizer {
 export interface EncodedInput {
   /** The encoder input ids, as given (including `</s>`). */
   readonly inputIds: readonly number[];
+  /** The encoder's output for these ids alone, `[S * d_model]` floats (a view; read-only by convention). */
+  readonly hiddenStates: Float32Array;
   /** Wall time of the encoder run that produced it, in milliseconds. */
   readonly encodeMs: number;
 }
@@ -73,16 +88,23 @@ export interface EncodedInput {
  * position after the last token of `tokens`.
  */
 export interface DecodeState {
+  /** Unique per model, for logs and maps. */
+  readonly id: number;
   readonly encoded: EncodedInput;
   /** Decoder history, including the decoder start token. */
   readonly tokens: readonly number[];
   /** Number of tokens whose keys/values are in the self-attention cache. */
   readonly cachedLength: number;
-  /** Appends a token (chosen or forced); validated against `[0, vocabSize)`. */
+  /**
+   * Appends a token (chosen or forced); validated against `[0, vocabSize)`. Several tokens may be
+   * appended between steps (teacher forcing): the next `step` feeds them all and returns the logits
+   * after the last one.
+   */
   append(token: number): void;
   /**
-   * Removes the last `n` tokens (never the decoder start token). The self-attention cache is cut
-   * back (sliced, not recomputed), so the next `step` equals a fresh decode of the shorter history.
+   * Removes the last `n` tokens, `n` in `[0, tokens.length - 1]` (never the decoder start token). The
+   * self-attention cache is cut back (sliced, not recomputed), so the next `step` equals a fresh
+   * decode of the shorter history. Throws `OutOfRangeError` outside that range.
    */
   rewind(n: number): void;
   /** Releases the cache; idempotent. */
@@ -90,10 +112,36 @@ export interface DecodeState {
   readonly disposed: boolean;
 }
 
+/** Weight formats a model folder can hold; each picks a file-name suffix (`q8` → `_quantized`). */
+export type ModelDtype = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4';
+
+/** Options of `loadModel`. Every field is optional. */
+export interface LoadModelOptions {
+  /** Name reported by the model; defaults to the folder's name. */
+  readonly name?: string;
+  /** Which ONNX files to load: `fp32` (default), `fp16` (`*_fp16.onnx`), `q8` (`*_quantized.onnx`), … */
+  readonly dtype?: ModelDtype;
+  /** `auto` (default) uses `decoder_model_merged` when present, else the split pair; the others force one. */
+  readonly decoderLayout?: 'auto' | 'merged' | 'split';
+  /** Longest encoder input accepted; defaults to tokenizer_config `model_max_length`, else 512. */
+  readonly maxInputLength?: number;
+  /** ONNX Runtime threads inside one operator; defaults to ONNX Runtime's choice (the physical cores). */
+  readonly intraOpNumThreads?: number;
+  /** ONNX Runtime threads across operators (parallel execution mode only). */
+  readonly interOpNumThreads?: number;
+  /** ONNX Runtime graph optimization level; defaults to `all`. */
+  readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
 export interface ModelRuntime {
   /** Folder name (or the name given at load). */
   readonly name: string;
+  /** Weight format of the loaded ONNX files. */
+  readonly dtype: ModelDtype;
+  /** Which decoder files were loaded. */
+  readonly decoderLayout: 'merged' | 'split';
   readonly config: T5Config;
+  readonly generation: GenerationDefaults;
   /** Logits width (config.vocab_size), e.g. 32128 for t5-small. */
   readonly vocabSize: number;
   readonly specialIds: SpecialIds;
@@ -102,15 +150,25 @@ export interface ModelRuntime {
   readonly maxInputLength: number;
   /** Decode states created and not yet disposed (tests read it to prove nothing leaks). */
   readonly liveStates: number;
-  /** Runs the encoder once over a batch of id sequences (padded and masked as one run). */
+  /**
+   * Runs the encoder once over a batch of id sequences (padded and masked as one run); each result
+   * holds its own unpadded rows. Throws `InvalidInputError` for an empty sequence, one longer than
+   * `maxInputLength`, or an id outside `[0, vocabSize)`.
+   */
   encode(inputs: readonly (readonly number[])[]): Promise<EncodedInput[]>;
   /** Creates a decode state; `decoderPrefix` (without the start token) is fed on the first step. */
   createState(encoded: EncodedInput, decoderPrefix?: readonly number[]): DecodeState;
   /**
    * Runs the decoder once for every state and returns each state's next-token logits row
    * (a `Float32Array` view of `vocabSize` floats, valid until that state's next `step`).
-   * States that sit at the same position run as one batch.
+   * States that sit at the same position run as one batch; each row equals the row the state gets
+   * when stepped alone. A state disposed while the step runs gets an empty row.
+   * Throws `InvalidInputError` for a state of another model or one listed twice, and `StateError` for
+   * a disposed state, one already stepping, or one with no token appended since its last step.
    */
   step(states: readonly DecodeState[]): Promise<Float32Array[]>;
+  /** Runs the encoder and one decoder step on a short input, so the first request pays no warm-up cost. */
+  warmUp(): Promise<void>;
+  /** Disposes every live state and releases the ONNX sessions; idempotent. */
   dispose(): Promise<void>;
 }

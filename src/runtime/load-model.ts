@@ -1,0 +1,122 @@
+/**
+ * `loadModel(dir)`: reads a model folder (config, generation config, tokenizer, ONNX files), checks
+ * each ONNX file against the T5 export contract, and returns a ready `ModelRuntime`. Every problem
+ * with the folder surfaces here, as a `ModelFolderError` naming the file, never later at a request.
+ */
+import { stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+
+import { InferenceSession } from 'onnxruntime-node';
+
+import { DecoderRunner, type DecoderSessions } from './decoder-runner.js';
+import { EncoderRunner } from './encoder-runner.js';
+import { InvalidInputError, ModelFolderError } from './errors.js';
+import { dtypeSuffix, locateModelFiles, type ModelFile } from './model-files.js';
+import { readModelConfig } from './model-config.js';
+import { checkSessionContract, type SessionRole } from './onnx-contract.js';
+import { T5Model } from './t5-model.js';
+import { HuggingFaceTextTokenizer, TOKENIZER_FILE } from './text-tokenizer.js';
+import type { LoadModelOptions, ModelRuntime } from './types.js';
+
+/** Input length accepted when `tokenizer_config.json` sets none (T5's `n_positions`). */
+export const DEFAULT_MAX_INPUT_LENGTH = 512;
+
+const DECODER_LAYOUTS = ['auto', 'merged', 'split'] as const;
+const OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+
+export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<ModelRuntime> {
+  checkOptions(options);
+  const folder = resolve(dir);
+  await checkFolder(folder);
+  const { config, generation } = await readModelConfig(folder);
+  const tokenizer = await HuggingFaceTextTokenizer.load(folder);
+  if (tokenizer.size > config.vocabSize) {
+    throw new ModelFolderError(
+      TOKENIZER_FILE,
+      `has ids up to ${tokenizer.size - 1}, but config.json vocab_size is ${config.vocabSize}; ` +
+        'every token id must be a row of the logits',
+    );
+  }
+  const dtype = options.dtype ?? 'fp32';
+  const files = await locateModelFiles(folder, dtype, options.decoderLayout ?? 'auto');
+  const sessionOptions: InferenceSession.SessionOptions = {
+    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    executionMode: 'sequential',
+    ...(options.intraOpNumThreads !== undefined && { intraOpNumThreads: options.intraOpNumThreads }),
+    ...(options.interOpNumThreads !== undefined && { interOpNumThreads: options.interOpNumThreads }),
+  };
+
+  const opened: InferenceSession[] = [];
+  const open = async (file: ModelFile, role: SessionRole) => {
+    const session = await openSession(file, sessionOptions);
+    opened.push(session);
+    checkSessionContract(session, role, config, file.relativePath);
+    return session;
+  };
+  try {
+    const encoderSession = await open(files.encoder, 'encoder');
+    const sessions: DecoderSessions =
+      files.layout === 'merged'
+        ? { layout: 'merged', merged: await open(files.mergedDecoder, 'merged-decoder') }
+        : {
+            layout: 'split',
+            decoder: await open(files.decoder, 'decoder'),
+            decoderWithPast: await open(files.decoderWithPast, 'decoder-with-past'),
+          };
+    return new T5Model({
+      name: options.name ?? basename(folder),
+      dtype,
+      decoderLayout: files.layout,
+      config,
+      generation,
+      tokenizer,
+      maxInputLength: options.maxInputLength ?? tokenizer.modelMaxLength ?? DEFAULT_MAX_INPUT_LENGTH,
+      // Padding positions are masked, so the pad id only has to be a valid row of the embedding.
+      encoder: new EncoderRunner(encoderSession, config.dModel, config.padTokenId),
+      decoder: new DecoderRunner(sessions, config),
+    });
+  } catch (error) {
+    await Promise.all(opened.map((session) => session.release()));
+    throw error;
+  }
+}
+
+async function openSession(file: ModelFile, options: InferenceSession.SessionOptions): Promise<InferenceSession> {
+  try {
+    return await InferenceSession.create(file.path, options);
+  } catch (error) {
+    throw new ModelFolderError(file.relativePath, `ONNX Runtime cannot load it: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+async function checkFolder(folder: string): Promise<void> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(folder)).isDirectory();
+  } catch {
+    throw new ModelFolderError(folder, 'model folder does not exist');
+  }
+  if (!isDirectory) throw new ModelFolderError(folder, 'is not a folder; expected a model folder with config.json');
+}
+
+function checkOptions(options: LoadModelOptions): void {
+  if (options.dtype !== undefined) dtypeSuffix(options.dtype);
+  if (options.decoderLayout !== undefined && !DECODER_LAYOUTS.includes(options.decoderLayout)) {
+    throw new InvalidInputError(
+      `\`decoderLayout\` must be one of ${DECODER_LAYOUTS.join(', ')}; given ${JSON.stringify(options.decoderLayout)}`,
+    );
+  }
+  if (options.graphOptimizationLevel !== undefined && !OPTIMIZATION_LEVELS.includes(options.graphOptimizationLevel)) {
+    throw new InvalidInputError(
+      `\`graphOptimizationLevel\` must be one of ${OPTIMIZATION_LEVELS.join(', ')}; given ${JSON.stringify(options.graphOptimizationLevel)}`,
+    );
+  }
+  for (const field of ['maxInputLength', 'intraOpNumThreads', 'interOpNumThreads'] as const) {
+    const value = options[field];
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+      throw new InvalidInputError(`\`${field}\` must be an integer ≥ 1; given ${String(value)}`);
+    }
+  }
+}
