@@ -25,6 +25,8 @@ interface WeightInit {
  * - The attention and feed-forward output projections are 10x larger, so that the sublayers, not the
  *   input token's own embedding, dominate the residual stream: with tied embeddings the embedding path
  *   otherwise makes every token predict itself. (RMS norms make the scale of the stream itself moot.)
+ * - An untied `lm_head` is drawn with std d_model**-0.5 rather than 1, so that its logits are O(1) like
+ *   the tied head's (whose input is scaled by d_model**-0.5); argmax is unaffected by this scale.
  * With these, greedy decoding of the tiny preset runs ~10-20 distinct tokens in 20 steps.
  */
 const layerNormStd = 0.1;
@@ -77,7 +79,7 @@ export function t5WeightLayout(spec: ModelSpec): WeightInit[] {
     layerNorm(`${block}.layer.2.layer_norm.weight`);
   }
   layerNorm('decoder.final_layer_norm.weight');
-  if (!spec.tieWordEmbeddings) add('lm_head.weight', [vocabSize, dModel], 1);
+  if (!spec.tieWordEmbeddings) add('lm_head.weight', [vocabSize, dModel], dModel ** -0.5);
   return weights;
 }
 
