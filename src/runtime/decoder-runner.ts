@@ -21,11 +21,11 @@ import type { T5Config } from './types.js';
 /** What a decoder run returns: logits `[B, T, V]` and per-layer K/V `[B, H, len, d_kv]` (key, value per layer). */
 export interface DecoderRunOutputs {
   readonly logits: Tensor;
-  readonly selfKv: Tensor[];
+  readonly selfKv: readonly Tensor[];
 }
 
 export interface FirstStepOutputs extends DecoderRunOutputs {
-  readonly crossKv: Tensor[];
+  readonly crossKv: readonly Tensor[];
 }
 
 /** Encoder side of a decoder run: hidden states `[B, S, d_model]` and mask `[B, S]`. */

@@ -1,21 +1,21 @@
 /**
  * Per-sequence decoder cache, and the batching of several sequences' caches into one decoder run.
  *
- * A sequence keeps, as `[1, …]` tensors:
- * - its encoder side: hidden states `[1, P, d_model]` and mask `[1, P]`, where P ≥ the true encoder
- *   length S (positions S…P-1 are zero and masked after the sequence ran in a padded batch);
- * - the cross-attention K/V `[1, H, P, d_kv]` per layer, from its first decoder step (later steps'
+ * A sequence keeps (each as a `BatchSlot`: its row in the batch tensors of the run that made them):
+ * - its encoder side: hidden states `[B, P, d_model]` and mask `[B, P]`, where P ≥ the sequence's true
+ *   encoder length S (positions S…P-1 are zero and masked after it ran in a padded batch);
+ * - the cross-attention K/V `[B, H, P, d_kv]` per layer, from its first decoder step (later steps'
  *   encoder presents are empty and ignored);
- * - the self-attention K/V `[1, H, L, d_kv]` per layer of its first L decoder tokens.
+ * - the self-attention K/V `[B, H, L, d_kv]` per layer of its first L decoder tokens.
  *
- * After a run, each sequence keeps views of the run's outputs (`rowViews`); when the same sequences
- * run together again those views are handed back to ONNX Runtime as the original batch tensors, so a
- * stable batch steps without copying its cache. Regrouping copies once; rewinding copies the
- * self-attention cache cut to the new length (sliced, never recomputed).
+ * When the same sequences run together again, in the same order, these batch tensors are fed back as
+ * they are: a stable batch steps without copying. A new grouping copies each row once into new batch
+ * tensors (which also lets a sequence that left a big batch stop pinning its memory). Rewinding copies
+ * the self-attention cache cut to the new length: sliced, never recomputed.
  */
 import type { Tensor } from 'onnxruntime-node';
 
-import { rowViews, stackRows, truncateAxis } from './batch-tensors.js';
+import { type BatchSlot, rowOf, sameBatch, stackRows, truncateAxis } from './batch-tensors.js';
 import type { EncoderFeeds } from './decoder-runner.js';
 
 /** Axis of the sequence length in `[B, S, d_model]` hidden states and `[B, S]` masks. */
@@ -23,12 +23,20 @@ const ENCODER_LENGTH_AXIS = 1;
 /** Axis of the sequence length in `[B, H, L, d_kv]` K/V tensors. */
 const KV_LENGTH_AXIS = 2;
 
+/** The encoder side of one batched decoder run. */
+export interface EncoderBatch extends EncoderFeeds {
+  /** `[hiddenStates, attentionMask]`, the array the sequences' encoder slots share. */
+  readonly tensors: readonly Tensor[];
+  /** Cross-attention K/V ordered like the past encoder inputs; present for cached runs. */
+  readonly crossKv: readonly Tensor[] | undefined;
+  /** True when the rows were copied into new tensors (a new grouping), false when reused as they were. */
+  readonly stacked: boolean;
+}
+
 export class SequenceCache {
-  /** Self-attention K/V per past input name (key, value per layer), or undefined while nothing is cached. */
-  private selfKv: Tensor[] | undefined;
-  private cross: Tensor[] | undefined;
-  private hidden: Tensor;
-  private mask: Tensor;
+  private encoderSlot: BatchSlot;
+  private crossSlot: BatchSlot | undefined;
+  private selfSlot: BatchSlot | undefined;
   private cachedLength = 0;
 
   constructor(
@@ -37,8 +45,7 @@ export class SequenceCache {
     hiddenStates: Tensor,
     attentionMask: Tensor,
   ) {
-    this.hidden = hiddenStates;
-    this.mask = attentionMask;
+    this.encoderSlot = { tensors: [hiddenStates, attentionMask], row: 0 };
   }
 
   /** Number of decoder tokens whose K/V are cached. */
@@ -46,108 +53,89 @@ export class SequenceCache {
     return this.cachedLength;
   }
 
-  /** Encoder length of this sequence's stored tensors (≥ `encoderLength` after padded batches). */
-  get paddedEncoderLength(): number {
-    return this.hidden.dims[ENCODER_LENGTH_AXIS]!;
-  }
-
   /** Cuts the self-attention cache to its first `length` tokens (a copy of the kept part). */
   truncate(length: number): void {
     if (length >= this.cachedLength) return;
-    const previous = this.selfKv;
-    this.selfKv = length === 0 ? undefined : previous!.map((tensor) => truncateAxis(tensor, KV_LENGTH_AXIS, length));
-    previous?.forEach((tensor) => tensor.dispose());
+    const slot = this.selfSlot!;
+    this.selfSlot =
+      length === 0
+        ? undefined
+        : { tensors: slot.tensors.map((batch) => truncateAxis(rowOf(batch, slot.row), KV_LENGTH_AXIS, length)), row: 0 };
+    disposeIfOwned(slot);
     this.cachedLength = length;
   }
 
-  /** Replaces the encoder side with (views of) the batch it just ran in; see `BatchedEncoderSide.adopt`. */
-  replaceEncoderSide(hiddenStates: Tensor, attentionMask: Tensor): void {
-    this.hidden = hiddenStates;
-    this.mask = attentionMask;
-  }
-
-  /** Replaces the cross-attention K/V (one tensor per past encoder input). */
-  replaceCrossKv(crossKv: Tensor[]): void {
-    this.cross?.forEach((tensor) => tensor.dispose());
-    this.cross = crossKv;
-  }
-
-  /**
-   * Drops every tensor. The K/V tensors belong to this sequence alone and are disposed; the encoder
-   * side may be shared with the `EncodedInput` and other sequences, so it is only let go.
-   */
+  /** Drops the K/V cache; the encoder side stays (it belongs to the encoded input as well). */
   release(): void {
-    this.selfKv?.forEach((tensor) => tensor.dispose());
-    this.cross?.forEach((tensor) => tensor.dispose());
-    this.selfKv = undefined;
-    this.cross = undefined;
+    disposeIfOwned(this.selfSlot);
+    disposeIfOwned(this.crossSlot);
+    this.selfSlot = undefined;
+    this.crossSlot = undefined;
     this.cachedLength = 0;
   }
 
   /**
-   * Batches the encoder sides of `caches` for one decoder run. Rows are padded to the longest true
-   * encoder length, unless they already share one padded length (then a stable batch is not copied).
-   * `withCross` adds the cross-attention K/V, which exist after a sequence's first step.
+   * The encoder side for one run over `caches`: their current batch tensors when they are that batch,
+   * else their rows copied into new tensors padded to the longest true encoder length. `withCross`
+   * includes the cross-attention K/V, which exist after a sequence's first step.
    */
-  static batchEncoderSides(caches: readonly SequenceCache[], withCross: boolean): BatchedEncoderSide {
-    const first = caches[0]!;
-    const sharedPadding = caches.every((cache) => cache.paddedEncoderLength === first.paddedEncoderLength);
-    const length = sharedPadding ? first.paddedEncoderLength : Math.max(...caches.map((cache) => cache.encoderLength));
-    const hidden = stackRows(caches.map((cache) => cache.hidden), ENCODER_LENGTH_AXIS, length);
-    const mask = stackRows(caches.map((cache) => cache.mask), ENCODER_LENGTH_AXIS, length);
-    const cross = withCross
-      ? first.cross!.map((_, index) => stackRows(caches.map((cache) => cache.cross![index]!), KV_LENGTH_AXIS, length))
-      : undefined;
-    return new BatchedEncoderSide(caches, { hiddenStates: hidden.tensor, attentionMask: mask.tensor }, hidden.copied || mask.copied, cross);
+  static encoderBatch(caches: readonly SequenceCache[], withCross: boolean): EncoderBatch {
+    const encoder = sameBatch(caches.map((cache) => cache.encoderSlot));
+    const cross = withCross ? sameBatch(caches.map((cache) => cache.crossSlot)) : undefined;
+    if (encoder !== undefined && (!withCross || cross !== undefined)) {
+      return { tensors: encoder, hiddenStates: encoder[0]!, attentionMask: encoder[1]!, crossKv: cross, stacked: false };
+    }
+    const length = Math.max(...caches.map((cache) => cache.encoderLength));
+    const stack = (slots: BatchSlot[], index: number, axis: number) =>
+      stackRows(slots.map((slot) => rowOf(slot.tensors[index]!, slot.row)), axis, length);
+    const encoderSlots = caches.map((cache) => cache.encoderSlot);
+    const tensors = [stack(encoderSlots, 0, ENCODER_LENGTH_AXIS), stack(encoderSlots, 1, ENCODER_LENGTH_AXIS)];
+    const crossSlots = withCross ? caches.map((cache) => cache.crossSlot!) : undefined;
+    const crossKv = crossSlots?.[0]!.tensors.map((_, index) => stack(crossSlots, index, KV_LENGTH_AXIS));
+    return { tensors, hiddenStates: tensors[0]!, attentionMask: tensors[1]!, crossKv, stacked: true };
   }
 
-  /** Batches the self-attention caches of `caches`, which all hold the same number of tokens. */
-  static batchSelfKv(caches: readonly SequenceCache[]): Tensor[] {
+  /** Self-attention K/V for one run over `caches`, which all hold the same number of tokens. */
+  static selfKvBatch(caches: readonly SequenceCache[]): readonly Tensor[] {
+    const slots = caches.map((cache) => cache.selfSlot!);
+    const reused = sameBatch(slots);
+    if (reused !== undefined) return reused;
     const length = caches[0]!.cachedLength;
-    return caches[0]!.selfKv!.map(
-      (_, index) => stackRows(caches.map((cache) => cache.selfKv![index]!), KV_LENGTH_AXIS, length).tensor,
+    return slots[0]!.tensors.map((_, index) =>
+      stackRows(slots.map((slot) => rowOf(slot.tensors[index]!, slot.row)), KV_LENGTH_AXIS, length),
     );
   }
 
-  /** Takes row `row` of a run's self-attention presents `[B, H, length, d_kv]` as this sequence's cache. */
-  static adoptSelfKv(caches: readonly SequenceCache[], presents: readonly Tensor[], length: number): void {
-    const rows = presents.map(rowViews);
+  /**
+   * After a successful run: row `row` of the run's tensors becomes sequence `caches[row]`'s encoder
+   * side (when it was stacked anew), cross-attention K/V (`firstStepCross`, the encoder presents of a
+   * first step, or the stacked ones) and self-attention K/V (`selfKv`, the run's presents, `length` long).
+   */
+  static adoptRun(
+    caches: readonly SequenceCache[],
+    encoder: EncoderBatch,
+    selfKv: readonly Tensor[],
+    length: number,
+    firstStepCross?: readonly Tensor[],
+  ): void {
+    const cross = firstStepCross ?? (encoder.stacked ? encoder.crossKv : undefined);
     caches.forEach((cache, row) => {
-      cache.selfKv?.forEach((tensor) => tensor.dispose());
-      cache.selfKv = rows.map((views) => views[row]!);
+      if (encoder.stacked) cache.encoderSlot = { tensors: encoder.tensors, row };
+      if (cross !== undefined) {
+        disposeIfOwned(cache.crossSlot);
+        cache.crossSlot = { tensors: cross, row };
+      }
+      disposeIfOwned(cache.selfSlot);
+      cache.selfSlot = { tensors: selfKv, row };
       cache.cachedLength = length;
     });
   }
 }
 
-/** The encoder side of one batched decoder run, and how its sequences adopt it afterwards. */
-export class BatchedEncoderSide {
-  constructor(
-    private readonly caches: readonly SequenceCache[],
-    readonly feeds: EncoderFeeds,
-    private readonly encoderCopied: boolean,
-    private readonly cross: readonly { tensor: Tensor; copied: boolean }[] | undefined,
-  ) {}
-
-  /** Cross-attention K/V for the cached decoder, ordered like the past encoder inputs. */
-  get crossKv(): Tensor[] {
-    return this.cross!.map((entry) => entry.tensor);
-  }
-
-  /**
-   * After a successful run: sequences whose encoder side was copied into this batch keep views of the
-   * batch tensors, so the same batch runs without copying next time. `firstStepCross` (the encoder
-   * presents of a first step) becomes the sequences' cross-attention cache.
-   */
-  adopt(firstStepCross?: readonly Tensor[]): void {
-    if (this.encoderCopied) {
-      const hidden = rowViews(this.feeds.hiddenStates);
-      const mask = rowViews(this.feeds.attentionMask);
-      this.caches.forEach((cache, row) => cache.replaceEncoderSide(hidden[row]!, mask[row]!));
-    }
-    const crossSource = firstStepCross ?? (this.cross?.some((entry) => entry.copied) ? this.crossKv : undefined);
-    if (crossSource === undefined) return;
-    const rows = crossSource.map(rowViews);
-    this.caches.forEach((cache, row) => cache.replaceCrossKv(rows.map((views) => views[row]!)));
-  }
+/**
+ * Disposes K/V tensors that only this sequence uses (a batch of one). Rows of a bigger batch are only
+ * let go: the other sequences still read them.
+ */
+function disposeIfOwned(slot: BatchSlot | undefined): void {
+  if (slot !== undefined && slot.tensors[0]!.dims[0] === 1) slot.tensors.forEach((tensor) => tensor.dispose());
 }

@@ -165,10 +165,9 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
     const inputIds = new BigInt64Array(group.length * length);
     group.forEach((state, row) => state.tokens.forEach((token, i) => (inputIds[row * length + i] = BigInt(token))));
     const caches = group.map((state) => state.cache);
-    const encoderSide = SequenceCache.batchEncoderSides(caches, false);
-    const outputs = await this.decoder.runFirst(new Tensor('int64', inputIds, [group.length, length]), encoderSide.feeds);
-    encoderSide.adopt(outputs.crossKv);
-    SequenceCache.adoptSelfKv(caches, outputs.selfKv, length);
+    const encoder = SequenceCache.encoderBatch(caches, false);
+    const outputs = await this.decoder.runFirst(new Tensor('int64', inputIds, [group.length, length]), encoder);
+    SequenceCache.adoptRun(caches, encoder, outputs.selfKv, length, outputs.crossKv);
     this.collectRows(group, outputs.logits, rows);
   }
 
@@ -178,15 +177,14 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
     const inputIds = new BigInt64Array(group.length);
     group.forEach((state, row) => (inputIds[row] = BigInt(state.tokens[position]!)));
     const caches = group.map((state) => state.cache);
-    const encoderSide = SequenceCache.batchEncoderSides(caches, true);
+    const encoder = SequenceCache.encoderBatch(caches, true);
     const outputs = await this.decoder.runCached(
       new Tensor('int64', inputIds, [group.length, 1]),
-      encoderSide.feeds,
-      SequenceCache.batchSelfKv(caches),
-      encoderSide.crossKv,
+      encoder,
+      SequenceCache.selfKvBatch(caches),
+      encoder.crossKv!,
     );
-    encoderSide.adopt();
-    SequenceCache.adoptSelfKv(caches, outputs.selfKv, position + 1);
+    SequenceCache.adoptRun(caches, encoder, outputs.selfKv, position + 1);
     if (rows !== undefined) this.collectRows(group, outputs.logits, rows);
     else this.releaseDisposed(group);
   }
