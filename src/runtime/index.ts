@@ -1,6 +1,22 @@
 /**
- * Public surface of the runtime: load a T5 model folder, encode, step the decoder, rewind.
- * See `types.ts` for a usage example; nothing here knows of gRPC or logits processors.
+ * The runtime: loads a T5 model folder (Optimum / transformers.js layout), encodes once, steps the
+ * decoder with its KV cache, and rewinds by slicing the cache. It knows nothing of gRPC or logits
+ * processors.
+ *
+ * ```ts
+ * const model = await loadModel('.cache/models/tiny-relu-untied');   // throws ModelFolderError
+ * await model.warmUp();
+ * const [encoded] = await model.encode([model.tokenizer.encode('translate English to German: Hi')]);
+ * const state = model.createState(encoded);
+ * for (let i = 0; i < 20; i++) {
+ *   const [logits] = await model.step([state]);  // Float32Array view, model.vocabSize floats
+ *   const next = argmax(logits);
+ *   state.append(next);                          // or any forced id; state.rewind(n) cuts back
+ *   if (next === model.specialIds.eos) break;
+ * }
+ * state.dispose();
+ * await model.dispose();
+ * ```
  */
 export { loadModel, DEFAULT_MAX_INPUT_LENGTH } from './load-model.js';
 export { ModelRuntimeError, ModelFolderError, InvalidInputError, OutOfRangeError, StateError } from './errors.js';
