@@ -106,6 +106,18 @@ for (const variant of tinyModelVariants) {
       }
     });
 
+    it('merged model with cache also takes several new tokens at once, matching decoder_model.onnx at those positions', async () => {
+      const steps = forcedTokens[0]!.length + 1;
+      const full = await sessions.decoder.run({ ...encoderFeeds, input_ids: prefix(steps) });
+      const first = await sessions.decoder.run({ ...encoderFeeds, input_ids: prefix(2) });
+      const rest = int64Tensor(forcedTokens.map((row) => row.slice(1)));
+      const merged = await sessions.merged.run({ ...encoderFeeds, ...presentsAsPast(first), input_ids: rest, use_cache_branch: useCache(true) });
+      for (let t = 2; t < steps; t++) {
+        expect(maxAbsDifference(logitsAt(merged.logits!, t - 2), logitsAt(full.logits!, t)), `position ${t}`).toBeLessThanOrEqual(tolerance);
+      }
+      expectClose(merged['present.1.decoder.value']!, full['present.1.decoder.value']!, 'present.1.decoder.value');
+    });
+
     it('a padded, masked input row gives the same encoder states and logits as that row run alone', async () => {
       const short = encoderRows[1]!;
       const alone = padBatch([short]);
