@@ -11,14 +11,25 @@
  * ```
  */
 
-/** A parameter value as clients send it (mirrors `stepwise.v1.ParamValue`). */
+/**
+ * A parameter value as clients send it (mirrors `stepwise.v1.ParamValue`). Integers may arrive as
+ * `bigint` (the wire type is sint64); they are checked to be safe integers before use.
+ */
 export type ParamValue =
   | { readonly kind: 'float'; readonly value: number }
-  | { readonly kind: 'int'; readonly value: number }
+  | { readonly kind: 'int'; readonly value: number | bigint }
   | { readonly kind: 'bool'; readonly value: boolean }
   | { readonly kind: 'string'; readonly value: string }
   | { readonly kind: 'list'; readonly value: readonly ParamValue[] };
 
+/**
+ * Parameter types (mirrors `stepwise.v1.ParamType`):
+ * - `float`: a float value; an int value is accepted too (JSON and gRPC clients send `2` for `2.0`).
+ * - `int`: an int value only (a float such as `50.0` is refused: it is not an integer by type).
+ * - `int_list`, `string_list`, `int_list_list`: lists of those.
+ * - `sequence_bias_list`: a list of `[list of int ids, float bias]` pairs.
+ * - `int_map`: a list of `[int key, number value]` pairs.
+ */
 export type ParamType =
   | 'float'
   | 'int'
@@ -30,20 +41,27 @@ export type ParamType =
   | 'sequence_bias_list'
   | 'int_map';
 
-/** One parameter's schema: used both to validate at `Start` and to describe it in `ListProcessors`. */
+/** One parameter's description, as `ListProcessors` shows it. */
 export interface ParameterSpec {
   readonly name: string;
   readonly type: ParamType;
   readonly description: string;
   readonly required: boolean;
-  /** Human-readable range, e.g. "(0, 1]"; empty when any value of the type is allowed. */
+  /** Allowed values, e.g. "(0, 1]" or ">= 1"; empty when any value of the type is allowed. */
   readonly range: string;
-  /** Default as text (e.g. "1.0"); empty when there is none. */
+  /** Default as text (e.g. "1"); empty when there is none. */
   readonly defaultValue: string;
+}
+
+/** A processor named with its parameters, as in a `Start` pipeline. */
+export interface ProcessorSpec {
+  readonly name: string;
+  readonly params: Readonly<Record<string, ParamValue>>;
 }
 
 /** What a processor may know about a stream before its first step. */
 export interface StaticContext {
+  /** Width of every logits row (the model's `vocab_size`, which can exceed the tokenizer's size). */
   readonly vocabSize: number;
   readonly eosTokenId: number;
   readonly padTokenId: number;
@@ -54,8 +72,10 @@ export interface StaticContext {
   readonly decoderPromptLength: number;
   /** HF `max_length`: decoder prompt length + max_new_tokens. */
   readonly maxLength: number;
-  /** The tokenizer's string for an id (for `choice`/`regex`), undefined outside its range. */
+  /** The tokenizer's string for an id (e.g. "▁house"), undefined outside the tokenizer's range. */
   tokenString(id: number): string | undefined;
+  /** True for ids the tokenizer marks special (`<pad>`, `</s>`, `<unk>`, `<extra_id_*>`): they decode to no text. */
+  isSpecialToken(id: number): boolean;
   /** Encodes text without the trailing `</s>` (for `choice`). */
   encodeText(text: string): readonly number[];
 }
@@ -64,23 +84,26 @@ export interface StaticContext {
 export interface StepContext {
   /** Decoder history, including the decoder start token (HF `input_ids` of one row). */
   readonly history: readonly number[];
-  /** Index of the step being decided (0 for the first generated token). */
+  /** Index of the step being decided: `history.length - decoderPromptLength` (0 for the first generated token). */
   readonly step: number;
 }
 
 /** A per-stream processor instance; modifies the logits row in place. */
 export interface LogitsProcessor {
   readonly name: string;
+  /** Rewrites `row` (vocabulary-wide scores) in place; must not keep a reference to it. */
   apply(row: Float32Array, context: StepContext): void;
   /** True when `apply` can never change which index holds the maximum (greedy may skip it). */
   isArgmaxInvariant(): boolean;
 }
 
 export interface ProcessorDefinition<P = unknown> {
+  /** Stable name used in `ProcessorSpec.name`, e.g. "top_p". */
   readonly name: string;
   readonly description: string;
   readonly parameters: readonly ParameterSpec[];
   /** Validates raw parameters at `Start`; throws `ProcessorParameterError` naming the field and range. */
   validate(raw: Readonly<Record<string, ParamValue>>, context: StaticContext): P;
+  /** Builds one stream's instance from parameters `validate` returned. */
   create(params: P, context: StaticContext): LogitsProcessor;
 }

@@ -1,0 +1,59 @@
+/**
+ * The processors room's public API: the contract, the registry and plugins, pipelines (explicit or from a
+ * Hugging Face generation config), token selection and score statistics.
+ */
+export type {
+  LogitsProcessor,
+  ParamType,
+  ParamValue,
+  ParameterSpec,
+  ProcessorDefinition,
+  ProcessorSpec,
+  StaticContext,
+  StepContext,
+} from './types.js';
+export {
+  DuplicateProcessorError,
+  EmptyDistributionError,
+  PipelineError,
+  PluginLoadError,
+  ProcessorParameterError,
+  UnknownProcessorError,
+} from './errors.js';
+export { defineProcessor, type ProcessorBlueprint, type Reject } from './define-processor.js';
+export type { Bound, IntMapEntry, ParamSchema, ParamSchemas, ParamsOf, SequenceBiasEntry } from './parameters.js';
+export {
+  boolParam,
+  floatParam,
+  intListParam,
+  intParam,
+  listParam,
+  paramFromJson,
+  paramsFromJson,
+  processorSpec,
+  stringParam,
+} from './param-values.js';
+export { BUILTIN_PROCESSORS } from './builtin/index.js';
+export { ProcessorRegistry, registerBuiltinProcessors, type ProcessorDescription } from './registry.js';
+export { loadProcessorPlugins, type ProcessorPluginApi } from './plugins.js';
+export { Pipeline, type PipelineChange, type PipelineStage, type ProcessorLookup, type RunOptions } from './pipeline.js';
+export {
+  buildHfPipeline,
+  hfGenerationPipeline,
+  type HfGenerationSettings,
+  type HfPipelineOptions,
+  type HfPipelinePlan,
+} from './hf-generation-config.js';
+export { selectGreedy } from './selection/greedy.js';
+export { SeededDraws, sampleFromScores } from './selection/sampling.js';
+export { counterUniform } from './selection/counter-random.js';
+export { createTokenSelector, type SelectionConfig, type TokenSelector } from './selection/token-selector.js';
+export {
+  entropy,
+  logProbability,
+  summarizeScores,
+  topAlternatives,
+  type Alternative,
+  type ScoreSummary,
+} from './selection/score-statistics.js';
+export { StreamScorer } from './selection/stream-scorer.js';

@@ -1,0 +1,16 @@
+/**
+ * Every dependency-injection token of the project, in one place (tsyringe `InjectionToken`s as `Symbol`s).
+ * A token names a role; what fills it is decided in the composition root.
+ */
+
+/** Each registered logits-processor definition (built-ins and plugins); resolved together with `@injectAll`. */
+export const PROCESSOR_DEFINITION = Symbol('ProcessorDefinition');
+
+/** The loaded model (`ModelRuntime`), one per server. */
+export const MODEL_RUNTIME = Symbol('ModelRuntime');
+
+/** The server's limits (`ServerLimits` of `src/server/server-limits.ts`). */
+export const SERVER_LIMITS = Symbol('ServerLimits');
+
+/** Where the server logs (`Logger` of `src/server/logger.ts`). */
+export const LOGGER = Symbol('Logger');
