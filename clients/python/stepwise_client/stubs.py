@@ -139,9 +139,10 @@ def load() -> types.SimpleNamespace:
     namespace = types.SimpleNamespace()
     for module_file in sorted((folder / PROTO_PACKAGE_PATH).glob("*_pb2*.py")):
         module = importlib.import_module(f"stepwise.v1.{module_file.stem}")
-        for name in dir(module):
-            if not name.startswith("_"):
-                setattr(namespace, name, getattr(module, name))
+        for name, value in vars(module).items():
+            # Only what the .proto defines: messages, enums and their values, the service's stub and servicer.
+            if not name.startswith("_") and name != "DESCRIPTOR" and not isinstance(value, types.ModuleType):
+                setattr(namespace, name, value)
     return namespace
 
 

@@ -1,0 +1,95 @@
+"""The lockstep loop as one call: ``decide`` answers every step awaiting a decision; iterating yields each
+decoded step with its raw logits (a NumPy array) and its token.
+
+>>> run = client.decode("translate English to German: Hello", decide=lambda step, context: accept())
+>>> for step in run:
+...     print(step.step, step.token.text, step.logits[step.token.token_id])
+>>> run.finished.reason
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from .decisions import Decision
+from .events import StepEvent, TokenEvent
+from .session import DecodeSession
+
+
+@dataclass(frozen=True)
+class DecodedStep:
+    """One step once its token is known."""
+
+    step: int
+    logits: Optional[np.ndarray]
+    """The raw logits (float32, ``vocab_size`` long) for the FLOAT32 and FLOAT16 formats."""
+    top: Optional[Any]
+    token: Any
+    """The ``TokenChosen`` message."""
+
+
+@dataclass(frozen=True)
+class DecideContext:
+    """What ``decide`` knows besides the step itself."""
+
+    started: Any
+    token_ids: tuple[int, ...]
+    """The tokens generated so far (after any rewinds)."""
+
+
+DecideStep = Callable[[StepEvent, DecideContext], Decision]
+
+
+class LockstepDecode:
+    def __init__(self, session: DecodeSession, decide: DecideStep):
+        self.session = session
+        self._decide = decide
+        self._steps = self._run()
+
+    @property
+    def started(self) -> Optional[Any]:
+        return self.session.started
+
+    @property
+    def finished(self) -> Optional[Any]:
+        """How the decode ended, once its steps were all read."""
+        return self.session.finished
+
+    def __iter__(self) -> Iterator[DecodedStep]:
+        """The decoded steps, in order (a step rewound away was yielded before the rewind)."""
+        return self._steps
+
+    def result(self) -> Any:
+        """Runs the decode to its end (or what is left of it) and returns the ``Finished`` message."""
+        for _ in self._steps:
+            pass
+        if self.session.finished is None:
+            raise RuntimeError("the decode was abandoned before it finished (its steps were left early)")
+        return self.session.finished
+
+    def _run(self) -> Iterator[DecodedStep]:
+        token_ids: list[int] = []
+        pending: dict[int, StepEvent] = {}
+        with self.session:
+            for event in self.session:
+                if isinstance(event, StepEvent):
+                    pending[event.step] = event
+                    if not event.awaits_decision:
+                        continue
+                    decision = self._decide(event, DecideContext(self.session.started, tuple(token_ids)))
+                    self.session.decide(event.step, decision)
+                    if decision.action == "rewind":
+                        del token_ids[len(token_ids) - decision.count :]
+                elif isinstance(event, TokenEvent):
+                    token_ids.append(event.token.token_id)
+                    step = pending.pop(event.token.step, None)
+                    yield DecodedStep(
+                        event.token.step,
+                        step.logits if step is not None else None,
+                        step.top if step is not None else None,
+                        event.token,
+                    )

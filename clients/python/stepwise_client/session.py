@@ -1,0 +1,130 @@
+"""One open ``Decode`` stream: iterate its events, answer its steps with the decision methods.
+
+>>> with client.open_decode(text="translate English to German: Hello", max_new_tokens=20) as session:
+...     for event in session:
+...         if isinstance(event, StepEvent) and event.awaits_decision:
+...             session.accept(event.step)          # event.logits is a float32 NumPy array
+...         elif isinstance(event, TokenEvent):
+...             print(event.token.text)
+>>> session.finished.text
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator, Sequence
+from typing import Any, Optional
+
+import grpc
+
+from .decisions import Decision, PipelineChange, accept, force, reconfigure, rewind, steps_decided_ahead, stop, to_decode_request
+from .errors import call_failure
+from .events import DecodeEvent, FinishedEvent, StartedEvent, to_event
+from .stubs import load
+
+pb = load()
+
+_END_OF_REQUESTS = None
+
+
+class DecodeSession:
+    def __init__(self, stub: Any, start: Any, timeout: Optional[float] = None, metadata: Sequence[tuple[str, str]] = ()):
+        # gRPC's Python API reads client messages from an iterator on its own thread; a queue feeds it.
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._requests.put(pb.DecodeRequest(start=start))
+        self._call = stub.Decode(self._request_stream(), timeout=timeout, metadata=metadata)
+        self.started: Optional[Any] = None
+        """What the server resolved from the start, once the started event was read."""
+        self.finished: Optional[Any] = None
+        """The stream's end (reason, ids, text, timings), once the finished event was read."""
+        self._steps_already_decided = 0
+        self._stopped = False
+        self._iterated = False
+
+    def _request_stream(self) -> Iterator[Any]:
+        while True:
+            request = self._requests.get()
+            if request is _END_OF_REQUESTS:
+                return
+            yield request
+
+    def __iter__(self) -> Iterator[DecodeEvent]:
+        """The stream's events, in order, ending with the finished event; can be iterated once."""
+        if self._iterated:
+            raise RuntimeError("a decode session can be iterated only once")
+        self._iterated = True
+        try:
+            for response in self._call:
+                yield self._observe(response)
+            if self.finished is None:
+                raise RuntimeError("the Decode stream ended without a Finished message")
+        except grpc.RpcError as error:
+            raise call_failure("Decode", error) from None
+        finally:
+            self._close()
+
+    def __enter__(self) -> "DecodeSession":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._close()
+
+    def decide(self, step: int, decision: Decision) -> None:
+        """Sends ``decision`` as the answer to ``step`` (``stop()`` ends the decode)."""
+        if decision.action == "stop":
+            return self.stop()
+        self._assert_open(f"answer step {step}")
+        self._requests.put(to_decode_request(step, decision))
+        self._steps_already_decided = steps_decided_ahead(decision)
+
+    def accept(self, step: int, pipeline_changes: Sequence[PipelineChange] = ()) -> None:
+        """Lets the server select the token of ``step``, after applying ``pipeline_changes``."""
+        self.decide(step, accept(pipeline_changes))
+
+    def force(self, step: int, token_ids: int | Sequence[int], pipeline_changes: Sequence[PipelineChange] = ()) -> None:
+        """Takes ``token_ids`` (one id, or a run from ``step`` on) instead of selecting."""
+        self.decide(step, force(token_ids, pipeline_changes))
+
+    def reconfigure(self, step: int, pipeline_changes: Sequence[PipelineChange]) -> None:
+        """Changes the pipeline, then lets the server select ``step``'s token with it."""
+        self.decide(step, reconfigure(pipeline_changes))
+
+    def rewind(self, step: int, count: int, pipeline_changes: Sequence[PipelineChange] = ()) -> None:
+        """Removes the last ``count`` tokens; the step at the rewound position is streamed again."""
+        self.decide(step, rewind(count, pipeline_changes))
+
+    def stop(self) -> None:
+        """Ends the decode; the stream then finishes with reason CLIENT_STOP."""
+        self._assert_open("stop")
+        self._requests.put(to_decode_request(0, stop()))  # a stop answers no particular step
+        self._stopped = True
+
+    def cancel(self) -> None:
+        """Abandons the stream at once (the server frees it); iteration then fails with CANCELLED."""
+        self._call.cancel()
+
+    def _assert_open(self, what: str) -> None:
+        if self.finished is not None:
+            raise RuntimeError(f"cannot {what}: the decode has already finished")
+        if self._stopped:
+            raise RuntimeError(f"cannot {what}: the decode has already been stopped")
+
+    def _observe(self, response: Any) -> DecodeEvent:
+        awaits_decision = False
+        if response.WhichOneof("message") == "logits":
+            lockstep = self.started is None or self.started.mode != pb.DECODE_MODE_AUTO
+            awaits_decision = lockstep and self._steps_already_decided == 0
+            self._steps_already_decided = max(0, self._steps_already_decided - 1)
+        event = to_event(response, awaits_decision)
+        if isinstance(event, StartedEvent):
+            self.started = event.started
+        elif isinstance(event, FinishedEvent):
+            self.finished = event.finished
+            self._requests.put(_END_OF_REQUESTS)  # our half of the stream is done too
+        return event
+
+    def _close(self) -> None:
+        """Cancels an unfinished stream (so the server frees it) and ends the request thread's iterator."""
+        if self.finished is None:
+            self._call.cancel()
+        self._requests.put(_END_OF_REQUESTS)

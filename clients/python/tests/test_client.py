@@ -1,0 +1,209 @@
+"""The Python client against a live server (``$STEPWISE_SERVER``): NumPy logits, decisions, limits, and the
+same logits as the TypeScript client's ``stepwise decode --npy`` for the same request."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+
+from support import REPOSITORY_ROOT, SERVER, TEXT
+from stepwise_client import (
+    Client,
+    StepEvent,
+    StepwiseCallError,
+    TokenEvent,
+    accept,
+    add_processor,
+    force,
+    pb,
+    reconfigure,
+    rewind,
+)
+
+MAX_NEW_TOKENS = 6
+
+
+class LiveServerTest(unittest.TestCase):
+    client: Client
+    greedy: list
+
+    @classmethod
+    def setUpClass(cls):
+        cls.client = Client(SERVER)
+        cls.info = cls.client.get_model_info(timeout=30)
+        cls.greedy = list(cls.client.decode(TEXT, max_new_tokens=MAX_NEW_TOKENS, selection="greedy", timeout=60))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+
+
+class DecodeTest(LiveServerTest):
+    def test_model_info_describes_the_logits_width(self):
+        self.assertGreater(self.info.vocab_size, 0)
+        self.assertLessEqual(self.info.tokenizer_size, self.info.vocab_size)
+
+    def test_step_logits_are_float32_arrays_over_the_received_bytes(self):
+        logits = self.greedy[0].logits
+        self.assertEqual(logits.dtype, np.float32)
+        self.assertEqual(logits.shape, (self.info.vocab_size,))
+        # np.frombuffer: a read-only view of the message's bytes, not a copy built element by element.
+        self.assertFalse(logits.flags.owndata)
+        self.assertFalse(logits.flags.writeable)
+
+    def test_a_greedy_token_is_the_argmax_of_its_raw_logits(self):
+        for step in self.greedy:
+            self.assertEqual(step.token.token_id, int(step.logits.argmax()), f"step {step.step}")
+            self.assertEqual(step.token.source, pb.TOKEN_SOURCE_SELECTED)
+
+    def test_forcing_a_token_changes_the_continuation(self):
+        greedy_token = self.greedy[1].token.token_id
+        other = int(np.argsort(self.greedy[1].logits)[-2])
+        run = self.client.decode(
+            TEXT,
+            max_new_tokens=MAX_NEW_TOKENS,
+            selection="greedy",
+            decide=lambda step, context: force(other) if step.step == 1 else accept(),
+            timeout=60,
+        )
+        steps = list(run)
+        self.assertNotEqual(other, greedy_token)
+        self.assertEqual(steps[1].token.token_id, other)
+        self.assertEqual(steps[1].token.source, pb.TOKEN_SOURCE_FORCED)
+        self.assertIn(other, list(run.finished.token_ids))
+        np.testing.assert_array_equal(steps[1].logits, self.greedy[1].logits)  # before the force: unchanged
+        self.assertFalse(np.array_equal(steps[2].logits, self.greedy[2].logits))  # after it: a new history
+
+    def test_a_forced_run_is_streamed_step_by_step_and_answered_once(self):
+        run_ids = [self.greedy[2].token.token_id, self.greedy[1].token.token_id]
+        answered = []
+
+        def decide(step, context):
+            answered.append(step.step)
+            return force(run_ids) if step.step == 0 else accept()
+
+        steps = list(self.client.decode(TEXT, max_new_tokens=4, selection="greedy", decide=decide, timeout=60))
+        self.assertEqual([step.token.token_id for step in steps[:2]], run_ids)
+        self.assertEqual(answered, [0, 2, 3])
+
+    def test_rewind_streams_the_rewound_step_again_with_the_same_logits(self):
+        seen = []
+
+        def decide(step, context):
+            seen.append((step.step, step.logits.copy()))
+            return rewind(2) if step.step == 3 and len(seen) == 4 else accept()
+
+        run = self.client.decode(TEXT, max_new_tokens=MAX_NEW_TOKENS, selection="greedy", decide=decide, timeout=60)
+        run.result()
+        self.assertEqual([step for step, _ in seen[:6]], [0, 1, 2, 3, 1, 2])
+        np.testing.assert_array_equal(seen[4][1], seen[1][1])
+        self.assertEqual(list(run.finished.token_ids), [step.token.token_id for step in self.greedy])
+
+    def test_reconfigure_bans_the_greedy_token_for_one_step(self):
+        greedy_token = self.greedy[0].token.token_id
+        runner_up = int(np.argsort(-self.greedy[0].logits, kind="stable")[1])
+        ban = add_processor("ban_tokens", {"token_ids": [greedy_token]}, scope="this-step")
+        run = self.client.decode(
+            TEXT,
+            max_new_tokens=2,
+            selection="greedy",
+            decide=lambda step, context: reconfigure([ban]) if step.step == 0 else accept(),
+            timeout=60,
+        )
+        steps = list(run)
+        self.assertEqual(steps[0].token.token_id, runner_up)
+
+    def test_stop_finishes_the_stream_with_client_stop(self):
+        with self.client.open_decode(TEXT, max_new_tokens=MAX_NEW_TOKENS, timeout=60) as session:
+            events = []
+            for event in session:
+                events.append(event)
+                if isinstance(event, StepEvent) and event.awaits_decision:
+                    session.stop()
+        self.assertEqual(session.finished.reason, pb.FINISH_REASON_CLIENT_STOP)
+        self.assertEqual(len(session.finished.token_ids), 0)
+
+    def test_a_deadline_ends_a_decode_that_waits_for_its_client(self):
+        with self.assertRaises(StepwiseCallError) as raised:
+            with self.client.open_decode(TEXT, max_new_tokens=MAX_NEW_TOKENS, timeout=0.5) as session:
+                for _ in session:
+                    pass  # never answers step 0
+        self.assertEqual(raised.exception.code.name, "DEADLINE_EXCEEDED")
+
+    def test_generate_streams_the_tokens_of_the_lockstep_greedy_decode(self):
+        events = list(self.client.generate(TEXT, max_new_tokens=MAX_NEW_TOKENS, selection="greedy", timeout=60))
+        tokens = [event.token.token_id for event in events if isinstance(event, TokenEvent)]
+        self.assertEqual(tokens, [step.token.token_id for step in self.greedy])
+        first_logits = next(event.logits for event in events if isinstance(event, StepEvent))
+        np.testing.assert_array_equal(first_logits, self.greedy[0].logits)
+
+    def test_float16_logits_are_the_float32_logits_rounded_to_half_precision(self):
+        run = self.client.decode(TEXT, max_new_tokens=1, selection="greedy", raw_logits="float16", timeout=60)
+        half = next(iter(run)).logits
+        np.testing.assert_array_equal(half, self.greedy[0].logits.astype(np.float16).astype(np.float32))
+
+    def test_an_out_of_range_parameter_fails_with_the_servers_message(self):
+        with self.assertRaises(StepwiseCallError) as raised:
+            self.client.decode(TEXT, generation_config={"top_p": 1.5}, selection="sample", timeout=30).result()
+        self.assertEqual(raised.exception.code.name, "INVALID_ARGUMENT")
+        self.assertIn("top_p", raised.exception.details)
+        self.assertIn("1.5", raised.exception.details)
+
+
+class TypeScriptClientAgreementTest(LiveServerTest):
+    """Runs the TypeScript CLI (`stepwise decode --npy --jsonl`) on the same request and compares."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.folder = tempfile.TemporaryDirectory()
+        cls.npy_path = Path(cls.folder.name) / "logits.npy"
+        cls.jsonl_path = Path(cls.folder.name) / "steps.jsonl"
+        command = [
+            "node", "--import", "tsx", "src/cli.ts", "decode", TEXT,
+            "--server", SERVER, "--max-new-tokens", str(MAX_NEW_TOKENS),
+            "--npy", str(cls.npy_path), "--jsonl", str(cls.jsonl_path),
+        ]  # fmt: skip
+        cls.cli = subprocess.run(command, cwd=REPOSITORY_ROOT, capture_output=True, text=True, timeout=120)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.folder.cleanup()
+        super().tearDownClass()
+
+    def setUp(self):
+        self.assertEqual(self.cli.returncode, 0, f"stepwise decode failed:\n{self.cli.stdout}\n{self.cli.stderr}")
+
+    def test_the_npy_header_is_numpy_format_1_0_float32_c_order_aligned_to_64_bytes(self):
+        with open(self.npy_path, "rb") as file:
+            version = np.lib.format.read_magic(file)
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(file)
+            data_offset = file.tell()
+        self.assertEqual(version, (1, 0))
+        self.assertEqual(dtype, np.dtype("<f4"))
+        self.assertFalse(fortran_order)
+        self.assertEqual(shape, (len(self.greedy), self.info.vocab_size))
+        self.assertEqual(data_offset % 64, 0)
+
+    def test_the_npy_rows_are_bit_identical_to_the_python_clients_logits(self):
+        matrix = np.load(self.npy_path)
+        python = np.stack([step.logits for step in self.greedy])
+        self.assertEqual(matrix.tobytes(), python.tobytes())
+
+    def test_the_jsonl_steps_match_the_python_decode(self):
+        lines = [json.loads(line) for line in self.npy_path.with_name("steps.jsonl").read_text().splitlines()]
+        self.assertEqual([line["token_id"] for line in lines], [step.token.token_id for step in self.greedy])
+        for line, step in zip(lines, self.greedy):
+            log_probabilities = step.logits.astype(np.float64) - np.logaddexp.reduce(step.logits.astype(np.float64))
+            self.assertAlmostEqual(line["probability"], float(np.exp(log_probabilities[step.token.token_id])), places=6)
+            entropy = float(-(np.exp(log_probabilities) * log_probabilities).sum())
+            self.assertAlmostEqual(line["entropy"], entropy, places=5)
+
+
+if __name__ == "__main__":
+    unittest.main()
