@@ -696,7 +696,8 @@ export interface ParamList {
 
 /**
  * Hugging Face `GenerationConfig` settings that build the pipeline in Hugging Face's order. Unset fields
- * add nothing; the warpers (temperature .. eta_cutoff) are added only when sampling.
+ * add nothing; the warpers (temperature .. eta_cutoff) are added only when sampling, and asking for one of
+ * them with greedy selection is refused (Hugging Face would ignore it with a warning).
  */
 export interface GenerationConfig {
   /** Sample instead of greedy selection when `Selection.mode` is UNSPECIFIED. */
@@ -707,7 +708,7 @@ export interface GenerationConfig {
   temperature?:
     | number
     | undefined;
-  /** Keeps the k highest scores; 0 disables. */
+  /** Keeps the k highest scores; 0 disables; unset means 50 when sampling (Hugging Face's default). */
   topK?:
     | number
     | undefined;
@@ -766,7 +767,41 @@ export interface GenerationConfig {
     | boolean
     | undefined;
   /** Turns the processed scores into log-probabilities at the end of the pipeline. */
-  renormalizeLogits?: boolean | undefined;
+  renormalizeLogits?:
+    | boolean
+    | undefined;
+  /** Adds a bias to the last token of each sequence when the history ends with the rest of it. */
+  sequenceBias: SequenceBias[];
+  /**
+   * EOS is masked until the decoder history (prompt included) is this long; not together with
+   * `Start.min_new_tokens`.
+   */
+  minLength?:
+    | number
+    | undefined;
+  /** Raises EOS more and more after a given number of generated tokens. */
+  exponentialDecayLengthPenalty: ExponentialDecayLengthPenalty | undefined;
+}
+
+/** A token sequence and the bias added when it is about to be completed. */
+export interface SequenceBias {
+  /** The sequence; the bias applies to its last token. */
+  tokenIds:
+    | TokenIds
+    | undefined;
+  /** Added to the last token's score (negative discourages it). */
+  bias: number;
+}
+
+/**
+ * Hugging Face `exponential_decay_length_penalty`: EOS is pushed up by `decay_factor` per step after
+ * `start_index` generated tokens.
+ */
+export interface ExponentialDecayLengthPenalty {
+  /** Generated tokens after which the penalty starts. */
+  startIndex: number;
+  /** Growth per step; > 1 raises EOS. */
+  decayFactor: number;
 }
 
 /** One server message on a `Decode` stream. */
@@ -3051,6 +3086,9 @@ function createBaseGenerationConfig(): GenerationConfig {
     forcedEosTokenId: undefined,
     removeInvalidValues: undefined,
     renormalizeLogits: undefined,
+    sequenceBias: [],
+    minLength: undefined,
+    exponentialDecayLengthPenalty: undefined,
   };
 }
 
@@ -3120,6 +3158,15 @@ export const GenerationConfig: MessageFns<GenerationConfig> = {
     }
     if (message.renormalizeLogits !== undefined) {
       writer.uint32(152).bool(message.renormalizeLogits);
+    }
+    for (const v of message.sequenceBias) {
+      SequenceBias.encode(v!, writer.uint32(162).fork()).join();
+    }
+    if (message.minLength !== undefined) {
+      writer.uint32(168).uint32(message.minLength);
+    }
+    if (message.exponentialDecayLengthPenalty !== undefined) {
+      ExponentialDecayLengthPenalty.encode(message.exponentialDecayLengthPenalty, writer.uint32(178).fork()).join();
     }
     return writer;
   },
@@ -3309,6 +3356,30 @@ export const GenerationConfig: MessageFns<GenerationConfig> = {
             message.renormalizeLogits = reader.bool();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.sequenceBias.push(SequenceBias.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.minLength = reader.uint32();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.exponentialDecayLengthPenalty = ExponentialDecayLengthPenalty.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3414,6 +3485,21 @@ export const GenerationConfig: MessageFns<GenerationConfig> = {
         : isSet(object.renormalize_logits)
         ? globalThis.Boolean(object.renormalize_logits)
         : undefined,
+      sequenceBias: globalThis.Array.isArray(object?.sequenceBias)
+        ? object.sequenceBias.map((e: any) => SequenceBias.fromJSON(e))
+        : globalThis.Array.isArray(object?.sequence_bias)
+        ? object.sequence_bias.map((e: any) => SequenceBias.fromJSON(e))
+        : [],
+      minLength: isSet(object.minLength)
+        ? globalThis.Number(object.minLength)
+        : isSet(object.min_length)
+        ? globalThis.Number(object.min_length)
+        : undefined,
+      exponentialDecayLengthPenalty: isSet(object.exponentialDecayLengthPenalty)
+        ? ExponentialDecayLengthPenalty.fromJSON(object.exponentialDecayLengthPenalty)
+        : isSet(object.exponential_decay_length_penalty)
+        ? ExponentialDecayLengthPenalty.fromJSON(object.exponential_decay_length_penalty)
+        : undefined,
     };
   },
 
@@ -3476,6 +3562,15 @@ export const GenerationConfig: MessageFns<GenerationConfig> = {
     if (message.renormalizeLogits !== undefined) {
       obj.renormalizeLogits = message.renormalizeLogits;
     }
+    if (message.sequenceBias?.length) {
+      obj.sequenceBias = message.sequenceBias.map((e) => SequenceBias.toJSON(e));
+    }
+    if (message.minLength !== undefined) {
+      obj.minLength = Math.round(message.minLength);
+    }
+    if (message.exponentialDecayLengthPenalty !== undefined) {
+      obj.exponentialDecayLengthPenalty = ExponentialDecayLengthPenalty.toJSON(message.exponentialDecayLengthPenalty);
+    }
     return obj;
   },
 
@@ -3503,6 +3598,196 @@ export const GenerationConfig: MessageFns<GenerationConfig> = {
     message.forcedEosTokenId = object.forcedEosTokenId ?? undefined;
     message.removeInvalidValues = object.removeInvalidValues ?? undefined;
     message.renormalizeLogits = object.renormalizeLogits ?? undefined;
+    message.sequenceBias = object.sequenceBias?.map((e) => SequenceBias.fromPartial(e)) || [];
+    message.minLength = object.minLength ?? undefined;
+    message.exponentialDecayLengthPenalty =
+      (object.exponentialDecayLengthPenalty !== undefined && object.exponentialDecayLengthPenalty !== null)
+        ? ExponentialDecayLengthPenalty.fromPartial(object.exponentialDecayLengthPenalty)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseSequenceBias(): SequenceBias {
+  return { tokenIds: undefined, bias: 0 };
+}
+
+export const SequenceBias: MessageFns<SequenceBias> = {
+  encode(message: SequenceBias, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenIds !== undefined) {
+      TokenIds.encode(message.tokenIds, writer.uint32(10).fork()).join();
+    }
+    if (message.bias !== 0) {
+      writer.uint32(17).double(message.bias);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SequenceBias {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSequenceBias();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokenIds = TokenIds.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.bias = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SequenceBias {
+    return {
+      tokenIds: isSet(object.tokenIds)
+        ? TokenIds.fromJSON(object.tokenIds)
+        : isSet(object.token_ids)
+        ? TokenIds.fromJSON(object.token_ids)
+        : undefined,
+      bias: isSet(object.bias) ? globalThis.Number(object.bias) : 0,
+    };
+  },
+
+  toJSON(message: SequenceBias): unknown {
+    const obj: any = {};
+    if (message.tokenIds !== undefined) {
+      obj.tokenIds = TokenIds.toJSON(message.tokenIds);
+    }
+    if (message.bias !== 0) {
+      obj.bias = floatToJson(message.bias);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SequenceBias>): SequenceBias {
+    return SequenceBias.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SequenceBias>): SequenceBias {
+    const message = createBaseSequenceBias();
+    message.tokenIds = (object.tokenIds !== undefined && object.tokenIds !== null)
+      ? TokenIds.fromPartial(object.tokenIds)
+      : undefined;
+    message.bias = object.bias ?? 0;
+    return message;
+  },
+};
+
+function createBaseExponentialDecayLengthPenalty(): ExponentialDecayLengthPenalty {
+  return { startIndex: 0, decayFactor: 0 };
+}
+
+export const ExponentialDecayLengthPenalty: MessageFns<ExponentialDecayLengthPenalty> = {
+  encode(message: ExponentialDecayLengthPenalty, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.startIndex !== 0) {
+      writer.uint32(8).uint32(message.startIndex);
+    }
+    if (message.decayFactor !== 0) {
+      writer.uint32(17).double(message.decayFactor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExponentialDecayLengthPenalty {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExponentialDecayLengthPenalty();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.startIndex = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.decayFactor = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExponentialDecayLengthPenalty {
+    return {
+      startIndex: isSet(object.startIndex)
+        ? globalThis.Number(object.startIndex)
+        : isSet(object.start_index)
+        ? globalThis.Number(object.start_index)
+        : 0,
+      decayFactor: isSet(object.decayFactor)
+        ? globalThis.Number(object.decayFactor)
+        : isSet(object.decay_factor)
+        ? globalThis.Number(object.decay_factor)
+        : 0,
+    };
+  },
+
+  toJSON(message: ExponentialDecayLengthPenalty): unknown {
+    const obj: any = {};
+    if (message.startIndex !== 0) {
+      obj.startIndex = Math.round(message.startIndex);
+    }
+    if (message.decayFactor !== 0) {
+      obj.decayFactor = floatToJson(message.decayFactor);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExponentialDecayLengthPenalty>): ExponentialDecayLengthPenalty {
+    return ExponentialDecayLengthPenalty.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExponentialDecayLengthPenalty>): ExponentialDecayLengthPenalty {
+    const message = createBaseExponentialDecayLengthPenalty();
+    message.startIndex = object.startIndex ?? 0;
+    message.decayFactor = object.decayFactor ?? 0;
     return message;
   },
 };

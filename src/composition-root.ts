@@ -1,0 +1,85 @@
+/**
+ * The composition root: the one place where the dependency-injection container is assembled. Rooms export
+ * classes and tokens; here a loaded model, the server's limits, the logger, the processor definitions
+ * (built-ins and plugins) and the server's parts are put together in a child container per server, so two
+ * servers in one process (tests) share nothing.
+ *
+ * Usage:
+ * ```ts
+ * const app = await composeServer({ modelDir: '.cache/models/default', plugins: ['./my-plugin.mjs'] });
+ * const port = await app.server.start({ host: '127.0.0.1', port: 50051 });
+ * // ...
+ * await app.dispose();   // stops the server gracefully, then releases the model and the container
+ * ```
+ */
+import 'reflect-metadata';
+import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import { loadProcessorPlugins } from './processors/plugins.js';
+import { ProcessorRegistry, registerBuiltinProcessors } from './processors/registry.js';
+import { loadModel, type LoadModelOptions, type ModelRuntime } from './runtime/index.js';
+import { ConsoleLogger, type Logger } from './server/logger.js';
+import { StepwiseServer } from './server/server.js';
+import { resolveServerLimits, type ServerLimits } from './server/server-limits.js';
+import { ShutdownSignal } from './server/shutdown-signal.js';
+import { StepBatcher } from './server/step-batcher.js';
+import { StreamSlots } from './server/stream-slots.js';
+import { LOGGER, MODEL_RUNTIME, SERVER_LIMITS } from './tokens.js';
+
+export interface ServerComposition {
+  /** The model folder to serve. */
+  readonly modelDir: string;
+  /** Options passed to `loadModel` (dtype, decoder layout, threads). */
+  readonly load?: LoadModelOptions;
+  /** Limits; unset ones take their defaults (`server-limits.ts`). */
+  readonly limits?: Partial<ServerLimits>;
+  /** Processor plugin modules, resolved against the working directory. */
+  readonly plugins?: readonly string[];
+  readonly logger?: Logger;
+}
+
+export interface ComposedServer {
+  readonly server: StepwiseServer;
+  readonly model: ModelRuntime;
+  readonly limits: ServerLimits;
+  readonly container: DependencyContainer;
+  /** Stops the server (graceful), releases the model, disposes the container; idempotent. */
+  dispose(): Promise<void>;
+}
+
+export async function composeServer(composition: ServerComposition): Promise<ComposedServer> {
+  const logger = composition.logger ?? new ConsoleLogger();
+  const model = await loadModel(composition.modelDir, composition.load);
+  try {
+    const limits = resolveServerLimits(composition.limits ?? {}, model.maxInputLength);
+    const container = rootContainer.createChildContainer();
+    container.register(MODEL_RUNTIME, { useValue: model });
+    container.register(SERVER_LIMITS, { useValue: limits });
+    container.register(LOGGER, { useValue: logger });
+    registerBuiltinProcessors(container);
+    const plugins = await loadProcessorPlugins(container, composition.plugins ?? []);
+    if (plugins.length > 0) logger.info(`processor plugins loaded: ${plugins.join(', ')}`);
+    container.registerSingleton(ProcessorRegistry);
+    container.register(StreamSlots, { useValue: new StreamSlots(limits.maxConcurrentStreams) });
+    container.register(ShutdownSignal, { useValue: new ShutdownSignal() });
+    container.registerSingleton(StepBatcher);
+    container.registerSingleton(StepwiseServer);
+    const server = container.resolve(StepwiseServer);
+
+    let disposing: Promise<void> | undefined;
+    return {
+      server,
+      model,
+      limits,
+      container,
+      dispose: () =>
+        (disposing ??= (async () => {
+          await server.stop();
+          await model.dispose();
+          await container.dispose();
+        })()),
+    };
+  } catch (error) {
+    await model.dispose();
+    throw error;
+  }
+}

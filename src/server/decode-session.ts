@@ -1,0 +1,394 @@
+/**
+ * One decode stream, as a state machine over the runtime's decode state:
+ *
+ * ```
+ *   started ──► compute step t ──► send StepLogits(t) ──► decide ──► send TokenChosen(t) ──► finished?
+ *                    ▲                                     │  │                                │ no
+ *                    │            rewind n (t ← t − n) ◄───┘  └──► stop ──► Finished            │
+ *                    └──────────────────────────────────────────────────────────────────────────┘
+ * ```
+ *
+ * "decide" is where the modes differ. LOCKSTEP waits for exactly one client decision for step t (a forced
+ * run supplies the decisions of its own steps) and never selects before it. AUTO takes every client
+ * message that has already arrived, applies it from step t (the first step whose token is not chosen
+ * yet), says so with `Applied`, and goes on without waiting.
+ *
+ * The raw row computed for step t is sent as is and never modified: processors work on the stream's
+ * working copy. Each message is written before the next step is computed and waits for the transport
+ * when it is full (`ResponseWriter`), so a slow client slows its own stream only.
+ */
+import { performance } from 'node:perf_hooks';
+import {
+  type DecodeRequest,
+  type DecodeResponse,
+  type PipelineChange,
+  type Started,
+  type StepLogits,
+  type StepDecision,
+  type TokenChosen,
+  DecodeMode,
+  FinishReason,
+  PipelineScope,
+  SelectionMode,
+  TokenSource,
+} from '../gen/stepwise/v1/stepwise.js';
+import type { DecodeState, EncodedInput, ModelRuntime } from '../runtime/types.js';
+import type { ClientMessages } from './client-messages.js';
+import type { DecodePlan } from './decode-plan.js';
+import { IncrementalDetokenizer } from './incremental-detokenizer.js';
+import { float16Tensor, float32Tensor, topLogits } from './logits-encoding.js';
+import { fromWireProcessorSpec, toWireParams } from './param-values.js';
+import { requireTokenId, requireTokenIds } from './request-checks.js';
+import { MalformedRequest, malformedRequestError } from './service-definition.js';
+import { specialTokenIds } from './special-ids.js';
+import { failedPrecondition, invalidArgument, outOfRange } from './status.js';
+import type { StepBatcher } from './step-batcher.js';
+import type { PipelineEdit, PipelineScope as EditScope, StepScore, StreamScoring } from './stream-scoring.js';
+
+/** A server message of a decode stream (the `Decode` and `Generate` envelopes share these). */
+export type SessionMessage = NonNullable<DecodeResponse['message']>;
+
+/** Writes one message (encoding it at once) and resolves when the stream can take the next. */
+export type SendMessage = (message: SessionMessage) => Promise<void>;
+
+/** What the session reports in `Started` beyond the plan. */
+export interface SelectionSummary {
+  readonly mode: 'greedy' | 'sample';
+  readonly seed: bigint;
+}
+
+export interface DecodeSessionParts {
+  readonly model: ModelRuntime;
+  readonly batcher: StepBatcher;
+  readonly plan: DecodePlan;
+  readonly scoring: StreamScoring;
+  readonly selection: SelectionSummary;
+  readonly encoded: EncodedInput;
+  readonly send: SendMessage;
+  /** Client messages after `Start` (`Decode`); absent for `Generate`, which has none. */
+  readonly messages: ClientMessages<DecodeRequest | MalformedRequest> | undefined;
+  /** Raised when the call ends any other way (cancel, deadline, shutdown). */
+  readonly signal: AbortSignal;
+  /** `performance.now()` when `Start` arrived, for `Timings.total_ms`. */
+  readonly startedAt: number;
+}
+
+/** What to do at the step awaiting a token. */
+type StepAction =
+  | { readonly kind: 'take'; readonly forced: number | undefined }
+  | { readonly kind: 'rewind'; readonly count: number }
+  | { readonly kind: 'stop' };
+
+/** What a valid decision asks for: tokens to force from this step on (none: select), or a rewind. */
+type DecisionAction =
+  | { readonly kind: 'take'; readonly forced: readonly number[] }
+  | { readonly kind: 'rewind'; readonly count: number };
+
+export class DecodeSession {
+  private readonly model: ModelRuntime;
+  private readonly plan: DecodePlan;
+  private readonly scoring: StreamScoring;
+  private readonly state: DecodeState;
+  private readonly detokenizer: IncrementalDetokenizer;
+  private readonly generated: number[] = [];
+  /** Tokens of a forced run still to take, one per step. */
+  private forcedQueue: number[] = [];
+  /** Client messages read after `Start` (for `Applied.message_index`). */
+  private messagesRead = 0;
+  private readonly stepMs: number[] = [];
+  /** Scratch for float16 raw logits, allocated on first use and reused at every step. */
+  private float16Scratch: Uint16Array | undefined;
+  private disposed = false;
+
+  constructor(private readonly parts: DecodeSessionParts) {
+    this.model = parts.model;
+    this.plan = parts.plan;
+    this.scoring = parts.scoring;
+    this.detokenizer = new IncrementalDetokenizer(parts.model.tokenizer);
+    this.state = parts.model.createState(parts.encoded, parts.plan.decoderPrefix);
+  }
+
+  /** The step awaiting a token: the number of tokens generated so far. */
+  get step(): number {
+    return this.generated.length;
+  }
+
+  /** Frees the decode state (KV cache); idempotent, and safe while a step is running. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.state.dispose();
+  }
+
+  /** Runs the stream to its end: `Started`, the steps, then `Finished`. Throws on a protocol error. */
+  async run(): Promise<void> {
+    await this.parts.send({ $case: 'started', value: this.started() });
+    for (;;) {
+      const raw = await this.computeStep();
+      if (this.plan.mode === 'lockstep' || this.plan.stream.rawLogits.kind !== 'none') {
+        await this.parts.send({ $case: 'logits', value: this.stepLogits(raw) });
+      }
+      const action = this.plan.mode === 'lockstep' ? await this.lockstepAction() : await this.autoAction();
+      if (action.kind === 'stop') return this.finish(FinishReason.FINISH_REASON_CLIENT_STOP);
+      if (action.kind === 'rewind') {
+        this.rewind(action.count);
+        this.scoring.endStep();
+        continue;
+      }
+      const score = this.scoring.score(raw, this.state.tokens, this.step, action.forced);
+      this.scoring.endStep();
+      const reason = await this.take(score);
+      if (reason !== undefined) return this.finish(reason);
+    }
+  }
+
+  private started(): Started {
+    const { model, plan, parts } = this;
+    return {
+      inputIds: [...plan.inputIds],
+      vocabSize: model.vocabSize,
+      specialIds: specialTokenIds(model),
+      modelName: model.name,
+      pipeline: this.scoring.pipeline().map((spec) => ({ name: spec.name, params: toWireParams(spec.params) })),
+      selectionMode:
+        parts.selection.mode === 'sample' ? SelectionMode.SELECTION_MODE_SAMPLE : SelectionMode.SELECTION_MODE_GREEDY,
+      seed: parts.selection.seed,
+      mode: plan.mode === 'auto' ? DecodeMode.DECODE_MODE_AUTO : DecodeMode.DECODE_MODE_LOCKSTEP,
+      maxNewTokens: plan.maxNewTokens,
+      decoderPromptIds: [model.specialIds.decoderStart, ...plan.decoderPrefix],
+    };
+  }
+
+  /** Runs the decoder for the step awaiting a token; the row is a view valid until the next step. */
+  private async computeStep(): Promise<Float32Array> {
+    this.parts.signal.throwIfAborted();
+    const begin = performance.now();
+    const row = await this.parts.batcher.step(this.state);
+    // A cancel during the run disposes the state; the runtime then hands back an empty row.
+    this.parts.signal.throwIfAborted();
+    this.stepMs.push(performance.now() - begin);
+    return row;
+  }
+
+  private stepLogits(raw: Float32Array): StepLogits {
+    const format = this.plan.stream.rawLogits;
+    switch (format.kind) {
+      case 'float32':
+        return { step: this.step, raw: float32Tensor(raw), top: undefined };
+      case 'float16':
+        this.float16Scratch ??= new Uint16Array(raw.length);
+        return { step: this.step, raw: float16Tensor(raw, this.float16Scratch), top: undefined };
+      case 'top-k':
+        return { step: this.step, raw: undefined, top: topLogits(raw, format.k) };
+      case 'none':
+        return { step: this.step, raw: undefined, top: undefined };
+    }
+  }
+
+  /** LOCKSTEP: the next token of a forced run, or exactly one client decision for this step. */
+  private async lockstepAction(): Promise<StepAction> {
+    const forced = this.forcedQueue.shift();
+    if (forced !== undefined) return { kind: 'take', forced };
+    const messages = this.parts.messages!;
+    const request = await messages.next();
+    // A client that half-closes while a step awaits its decision can never answer it: that is a stop.
+    if (request === undefined) return { kind: 'stop' };
+    const message = this.readMessage(request);
+    if (message.$case === 'stop') return { kind: 'stop' };
+    const decision = message.value;
+    if (decision.step !== this.step) {
+      throw failedPrecondition(
+        `\`decision.step\` must be ${this.step} (the step awaiting a decision); given ${decision.step}`,
+      );
+    }
+    const action = this.applyDecision(decision);
+    if (action.kind === 'rewind') return action;
+    this.forcedQueue = action.forced.slice(1);
+    return { kind: 'take', forced: action.forced[0] };
+  }
+
+  /** AUTO: every client message already received applies from this step; nothing is waited for. */
+  private async autoAction(): Promise<StepAction> {
+    const messages = this.parts.messages;
+    for (let request = messages?.poll(); request !== undefined; request = messages?.poll()) {
+      const messageIndex = this.messagesRead;
+      const message = this.readMessage(request);
+      if (message.$case === 'stop') return { kind: 'stop' };
+      const fromStep = this.step;
+      const action = this.applyDecision(message.value);
+      const appliedFrom = action.kind === 'rewind' ? fromStep - action.count : fromStep;
+      await this.parts.send({ $case: 'applied', value: { messageIndex, fromStep: appliedFrom } });
+      if (action.kind === 'rewind') return action;
+      this.forcedQueue.push(...action.forced);
+    }
+    return { kind: 'take', forced: this.forcedQueue.shift() };
+  }
+
+  /** Checks a client message read after `Start` and returns its decision or stop. */
+  private readMessage(
+    request: DecodeRequest | MalformedRequest,
+  ): { $case: 'decision'; value: StepDecision } | { $case: 'stop' } {
+    this.messagesRead += 1;
+    if (request instanceof MalformedRequest) throw malformedRequestError(request);
+    const message = request.message;
+    switch (message?.$case) {
+      case 'decision':
+        return message;
+      case 'stop':
+        return { $case: 'stop' };
+      case 'start':
+        throw failedPrecondition(`\`start\` may be sent only once; a second one arrived at step ${this.step}`);
+      case undefined:
+        throw invalidArgument('`message` must be set (start, decision or stop); given none');
+    }
+  }
+
+  /**
+   * Validates a decision against the current step and applies its pipeline changes; returns what to do
+   * with the step's token. Nothing is applied when any part is invalid.
+   */
+  private applyDecision(decision: StepDecision): DecisionAction {
+    const action = decision.action;
+    const edits = decision.pipelineChanges.map((change, i) => pipelineEdit(change, `decision.pipeline_changes[${i}]`));
+    switch (action?.$case) {
+      case 'accept':
+        this.scoring.change(edits, 'decision.pipeline_changes');
+        return { kind: 'take', forced: [] };
+      case 'forceToken':
+        requireTokenId('decision.force_token.token_id', action.value.tokenId, this.model.vocabSize);
+        if (this.step + this.forcedQueue.length >= this.plan.maxNewTokens) {
+          throw invalidArgument(
+            `\`decision.force_token\` cannot be taken: the forced tokens already queued reach \`max_new_tokens\` (${this.plan.maxNewTokens})`,
+          );
+        }
+        this.scoring.change(edits, 'decision.pipeline_changes');
+        return { kind: 'take', forced: [action.value.tokenId] };
+      case 'forceTokens': {
+        const ids = action.value.tokenIds;
+        const remaining = this.plan.maxNewTokens - this.step - this.forcedQueue.length;
+        if (ids.length === 0 || ids.length > remaining) {
+          throw invalidArgument(
+            `\`decision.force_tokens.token_ids\` must hold [1, ${remaining}] ids (the tokens left before \`max_new_tokens\`); given ${ids.length}`,
+          );
+        }
+        requireTokenIds('decision.force_tokens.token_ids', ids, this.model.vocabSize);
+        this.scoring.change(edits, 'decision.pipeline_changes');
+        return { kind: 'take', forced: ids };
+      }
+      case 'rewind': {
+        const count = action.value.count;
+        if (count < 1 || count > this.step) {
+          throw outOfRange(
+            `\`decision.rewind.count\` must be in [1, ${this.step}] (the tokens generated so far); given ${count}`,
+          );
+        }
+        const scoped = edits.findIndex((edit) => edit.scope === 'this-step');
+        if (scoped !== -1) {
+          throw invalidArgument(
+            `\`decision.pipeline_changes[${scoped}].scope\` cannot be THIS_STEP with a rewind (no token is chosen at this step); given THIS_STEP`,
+          );
+        }
+        this.scoring.change(edits, 'decision.pipeline_changes');
+        return { kind: 'rewind', count };
+      }
+      case undefined:
+        throw invalidArgument(
+          '`decision.action` must be set (accept, force_token, force_tokens or rewind); given none',
+        );
+    }
+  }
+
+  /** Cuts the last `count` tokens: the state's cache, the text, and any forced tokens still queued. */
+  private rewind(count: number): void {
+    this.state.rewind(count);
+    this.generated.length -= count;
+    this.detokenizer.rewind(count);
+    this.forcedQueue = [];
+  }
+
+  /** Appends the step's token, sends it, and returns why the stream ends now, if it does. */
+  private async take(score: StepScore): Promise<FinishReason | undefined> {
+    const step = this.step;
+    const tokenId = score.tokenId;
+    const textBefore = this.detokenizer.text.length;
+    this.state.append(tokenId);
+    this.generated.push(tokenId);
+    const alternatives = score.alternatives.map((alternative) => ({
+      tokenId: alternative.tokenId,
+      // The text each alternative would have added, had it been taken instead of `tokenId`.
+      text: this.detokenizer.peek(alternative.tokenId),
+      logprob: alternative.logprob,
+      rawLogprob: alternative.rawLogprob,
+    }));
+    const text = this.detokenizer.push(tokenId);
+    const chosen: TokenChosen = {
+      step,
+      tokenId,
+      text,
+      logprob: score.logprob,
+      rawLogprob: score.rawLogprob,
+      source: score.forced ? TokenSource.TOKEN_SOURCE_FORCED : TokenSource.TOKEN_SOURCE_SELECTED,
+      processedScores: score.processedScores && float32Tensor(score.processedScores),
+      alternatives,
+      entropy: score.entropy,
+      rawEntropy: score.rawEntropy,
+    };
+    await this.parts.send({ $case: 'token', value: chosen });
+
+    if (this.plan.eosIds.has(tokenId)) return FinishReason.FINISH_REASON_EOS;
+    if (this.plan.stop.reached(this.generated, this.detokenizer.text, textBefore)) {
+      return FinishReason.FINISH_REASON_STOP_SEQUENCE;
+    }
+    if (this.generated.length >= this.plan.maxNewTokens) return FinishReason.FINISH_REASON_MAX_NEW_TOKENS;
+    return undefined;
+  }
+
+  private async finish(reason: FinishReason): Promise<void> {
+    const { model, parts } = this;
+    const known = this.generated.filter((id) => id < model.tokenizer.size);
+    await parts.send({
+      $case: 'finished',
+      value: {
+        reason,
+        tokenIds: [...this.generated],
+        text: model.tokenizer.decode(known, { skipSpecialTokens: true }),
+        timings: {
+          encodeMs: parts.encoded.encodeMs,
+          stepMs: this.stepMs,
+          totalMs: performance.now() - parts.startedAt,
+        },
+      },
+    });
+  }
+}
+
+/** Turns one wire pipeline change into an edit; `field` names it in errors. */
+function pipelineEdit(change: PipelineChange, field: string): PipelineEdit {
+  const scope = editScope(change.scope, `${field}.scope`);
+  const edit = change.change;
+  switch (edit?.$case) {
+    case 'add': {
+      const processor = edit.value.processor;
+      if (processor === undefined) throw invalidArgument(`\`${field}.add.processor\` must be set; given none`);
+      return { kind: 'add', processor: fromWireProcessorSpec(processor, `${field}.add.processor`), index: edit.value.index, scope };
+    }
+    case 'replace':
+      return { kind: 'replace', processor: fromWireProcessorSpec(edit.value, `${field}.replace`), scope };
+    case 'remove':
+      return { kind: 'remove', name: edit.value, scope };
+    case undefined:
+      throw invalidArgument(`\`${field}.change\` must be set (add, replace or remove); given none`);
+  }
+}
+
+function editScope(scope: PipelineScope, field: string): EditScope {
+  switch (scope) {
+    case PipelineScope.PIPELINE_SCOPE_THIS_STEP:
+      return 'this-step';
+    case PipelineScope.PIPELINE_SCOPE_UNSPECIFIED:
+    case PipelineScope.PIPELINE_SCOPE_FROM_NOW_ON:
+      return 'from-now-on';
+    default:
+      throw invalidArgument(`\`${field}\` must be one of THIS_STEP, FROM_NOW_ON; given ${scope}`);
+  }
+}

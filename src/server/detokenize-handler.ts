@@ -1,0 +1,29 @@
+/** `Detokenize`: ids → text, with or without special tokens. */
+import { inject, injectable } from 'tsyringe';
+import type { DetokenizeRequest, DetokenizeResponse } from '../gen/stepwise/v1/stepwise.js';
+import type { ModelRuntime } from '../runtime/types.js';
+import { LOGGER, MODEL_RUNTIME } from '../tokens.js';
+import type { Logger } from './logger.js';
+import { requireTokenIds } from './request-checks.js';
+import { unaryHandler } from './unary-call.js';
+
+@injectable()
+export class DetokenizeHandler {
+  /** The grpc-js handler. */
+  readonly handle: ReturnType<typeof unaryHandler<DetokenizeRequest, DetokenizeResponse>>;
+
+  constructor(
+    @inject(MODEL_RUNTIME) private readonly model: ModelRuntime,
+    @inject(LOGGER) logger: Logger,
+  ) {
+    this.handle = unaryHandler('Detokenize', logger, (request: DetokenizeRequest) => this.detokenize(request));
+  }
+
+  detokenize(request: DetokenizeRequest): DetokenizeResponse {
+    const { tokenizer, vocabSize } = this.model;
+    requireTokenIds('token_ids', request.tokenIds, vocabSize);
+    // Ids between the tokenizer's size and the logits width are padding rows of the output layer: no text.
+    const known = request.tokenIds.filter((id) => id < tokenizer.size);
+    return { text: tokenizer.decode(known, { skipSpecialTokens: request.skipSpecialTokens }) };
+  }
+}

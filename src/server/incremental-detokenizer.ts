@@ -1,0 +1,80 @@
+/**
+ * Turns generated tokens into text one token at a time, so that the pieces streamed in `TokenChosen.text`
+ * concatenate to the decoded output. Decoding a token alone would lose what depends on its neighbours
+ * (SentencePiece's leading "▁" becomes a space only after another word; a multi-byte character can span
+ * tokens), so each piece is the difference between decoding a short window with and without the new token,
+ * the method Text Generation Inference uses (`prefix_offset` / `read_offset`).
+ */
+import type { TextTokenizer } from '../runtime/types.js';
+
+interface Offsets {
+  /** Start of the window decoded for context. */
+  readonly prefix: number;
+  /** End of the text already emitted. */
+  readonly read: number;
+}
+
+/** U+FFFD: the decoder's stand-in for an incomplete UTF-8 sequence; such text waits for the next token. */
+const REPLACEMENT_CHARACTER = '\uFFFD';
+
+export class IncrementalDetokenizer {
+  private readonly ids: number[] = [];
+  /** Offsets after each token, so a rewind restores them exactly. */
+  private readonly offsetsAfter: Offsets[] = [];
+  /** Text emitted by each token (empty while it waits for a following token). */
+  private readonly pieces: string[] = [];
+  private offsets: Offsets = { prefix: 0, read: 0 };
+  private emitted = '';
+
+  constructor(private readonly tokenizer: TextTokenizer) {}
+
+  /** All text emitted so far. */
+  get text(): string {
+    return this.emitted;
+  }
+
+  /** Appends a token and returns the text it adds (possibly empty). */
+  push(id: number): string {
+    this.ids.push(id);
+    const piece = this.pieceAt(this.ids.length, this.ids);
+    if (piece !== undefined) this.offsets = { prefix: this.offsets.read, read: this.ids.length };
+    this.offsetsAfter.push(this.offsets);
+    this.pieces.push(piece ?? '');
+    this.emitted += piece ?? '';
+    return piece ?? '';
+  }
+
+  /** The text `id` would add if it were pushed next; nothing changes. */
+  peek(id: number): string {
+    this.ids.push(id);
+    try {
+      return this.pieceAt(this.ids.length, this.ids) ?? '';
+    } finally {
+      this.ids.pop();
+    }
+  }
+
+  /** Forgets the last `count` tokens. */
+  rewind(count: number): void {
+    const length = this.ids.length - count;
+    this.ids.length = length;
+    this.offsetsAfter.length = length;
+    this.pieces.length = length;
+    this.offsets = length === 0 ? { prefix: 0, read: 0 } : this.offsetsAfter[length - 1]!;
+    this.emitted = this.pieces.join('');
+  }
+
+  /** The new text of `ids[0, end)` past the read offset, or undefined while it is incomplete. */
+  private pieceAt(end: number, ids: readonly number[]): string | undefined {
+    const before = this.decode(ids.slice(this.offsets.prefix, this.offsets.read));
+    const after = this.decode(ids.slice(this.offsets.prefix, end));
+    if (after.length > before.length && !after.endsWith(REPLACEMENT_CHARACTER)) return after.slice(before.length);
+    return undefined;
+  }
+
+  /** Decodes with special tokens skipped; ids past the tokenizer's range (logits padding) add nothing. */
+  private decode(ids: readonly number[]): string {
+    const known = ids.filter((id) => id < this.tokenizer.size);
+    return known.length === 0 ? '' : this.tokenizer.decode(known, { skipSpecialTokens: true });
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * `StreamScoring` over the processors module: one stream's `Pipeline` and its `StreamScorer` (the working
+ * copy of the logits row and the selection rule).
+ *
+ * Every step copies the raw row once into the stream's working row (the raw row is what was streamed and
+ * must stay untouched) and runs the pipeline there, in place. Greedy selection skips the processors that
+ * cannot change the argmax, as Hugging Face adds its warpers (temperature, top-k, top-p, ...) only when
+ * sampling; the processed distribution reported with a greedy token is therefore the one greedy saw.
+ */
+import { status as Status } from '@grpc/grpc-js';
+import {
+  entropy,
+  logProbability,
+  Pipeline,
+  PipelineError,
+  ProcessorParameterError,
+  StreamScorer,
+  summarizeScores,
+  topAlternatives,
+  UnknownProcessorError,
+  type PipelineChange,
+  type ProcessorLookup,
+  type ProcessorSpec,
+  type StaticContext,
+  type StepContext,
+  type TokenSelector,
+} from '../processors/index.js';
+import type { StreamPlan } from './decode-plan.js';
+import { ServerError } from './status.js';
+import type { PipelineEdit, ScoredToken, StepScore, StreamScoring } from './stream-scoring.js';
+
+export class ProcessorScoring implements StreamScoring {
+  /** The pipeline from now on. */
+  private base: Pipeline;
+  /** The pipeline of the current step (the base plus this step's temporary changes). */
+  private current: Pipeline;
+  private readonly scorer: StreamScorer;
+
+  /**
+   * Builds the stream's pipeline from `specs`; `fields[i]` names where spec i came from (e.g.
+   * "processors[2]" or "generation_config.top_p") in errors.
+   */
+  constructor(
+    registry: ProcessorLookup,
+    context: StaticContext,
+    specs: readonly ProcessorSpec[],
+    fields: readonly string[],
+    selector: TokenSelector,
+    private readonly stream: StreamPlan,
+  ) {
+    this.base = withFieldNames(() => Pipeline.build(registry, specs, context), (error) => {
+      const index = specs.findIndex((spec) => errorNames(error, spec.name));
+      return index === -1 ? 'processors' : fields[index]!;
+    });
+    this.current = this.base;
+    this.scorer = new StreamScorer(context.vocabSize, selector);
+  }
+
+  pipeline(): readonly ProcessorSpec[] {
+    return this.current.specs;
+  }
+
+  change(edits: readonly PipelineEdit[], field: string): void {
+    // Changes apply in order; those scoped to this step only touch the step's pipeline, the others both.
+    let base = this.base;
+    let current = this.current;
+    edits.forEach((edit, i) => {
+      const change = pipelineChange(edit);
+      withFieldNames(
+        () => {
+          current = current.with([change]);
+          if (edit.scope === 'from-now-on') base = base.with([change]);
+        },
+        () => `${field}[${i}]`,
+      );
+    });
+    this.base = base;
+    this.current = current;
+  }
+
+  score(raw: Float32Array, history: readonly number[], step: number, forced: number | undefined): StepScore {
+    const context: StepContext = { history, step };
+    const options = { argmaxOnly: this.scorer.selector.mode === 'greedy' };
+    let tokenId: number;
+    if (forced === undefined) {
+      tokenId = this.scorer.choose(raw, this.current, context, options);
+    } else {
+      this.scorer.process(raw, this.current, context, options);
+      tokenId = forced;
+    }
+    const processed = this.scorer.scores;
+    const processedSummary = summarizeScores(processed);
+    const rawSummary = summarizeScores(raw);
+    const scored = (id: number, processedLogprob = logProbability(processed, id, processedSummary)): ScoredToken => ({
+      tokenId: id,
+      logprob: processedLogprob,
+      rawLogprob: logProbability(raw, id, rawSummary),
+    });
+    const { topNAlternatives, processedScores, entropy: wantsEntropy } = this.stream;
+    return {
+      ...scored(tokenId),
+      forced: forced !== undefined,
+      processedScores: processedScores ? processed : undefined,
+      alternatives:
+        topNAlternatives > 0
+          ? topAlternatives(processed, topNAlternatives, processedSummary).map((alternative) =>
+              scored(alternative.tokenId, alternative.logProbability),
+            )
+          : [],
+      entropy: wantsEntropy ? entropy(processedSummary) : undefined,
+      rawEntropy: wantsEntropy ? entropy(rawSummary) : undefined,
+    };
+  }
+
+  endStep(): void {
+    this.current = this.base;
+  }
+}
+
+function pipelineChange(edit: PipelineEdit): PipelineChange {
+  switch (edit.kind) {
+    case 'add':
+      return edit.index === undefined
+        ? { kind: 'add', spec: edit.processor }
+        : { kind: 'add', spec: edit.processor, index: edit.index };
+    case 'replace':
+      return { kind: 'replace', spec: edit.processor };
+    case 'remove':
+      return { kind: 'remove', name: edit.name };
+  }
+}
+
+/** Whether a processors error is about the processor `name`. */
+function errorNames(error: unknown, name: string): boolean {
+  if (error instanceof ProcessorParameterError || error instanceof UnknownProcessorError) {
+    return error.processor === name;
+  }
+  return error instanceof PipelineError && error.message.includes(`\`${name}\``);
+}
+
+/**
+ * Runs `action`; a processors error is re-raised as INVALID_ARGUMENT prefixed with the request field it
+ * came from, so the client sees where (e.g. "`processors[1]`: processor `top_p`: `top_p` must be in
+ * (0, 1]; given 1.5").
+ */
+function withFieldNames<T>(action: () => T, fieldOf: (error: unknown) => string): T {
+  try {
+    return action();
+  } catch (error) {
+    if (
+      error instanceof ProcessorParameterError ||
+      error instanceof UnknownProcessorError ||
+      error instanceof PipelineError
+    ) {
+      throw new ServerError(Status.INVALID_ARGUMENT, `\`${fieldOf(error)}\`: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Checks on request fields that fail with INVALID_ARGUMENT and a message naming the field, the allowed
+ * range and the value given, e.g. "`max_new_tokens` must be in [1, 512]; given 600". Field names are the
+ * proto's snake_case names, with the path from the request root, so a client in any language can find them.
+ */
+import { invalidArgument } from './status.js';
+
+/** Requires `min <= value <= max`. */
+export function requireInClosedRange(field: string, value: number, min: number, max: number, note = ''): void {
+  if (value < min || value > max || !Number.isFinite(value)) {
+    throw invalidArgument(`\`${field}\` must be in [${min}, ${max}]${note}; given ${value}`);
+  }
+}
+
+/** Requires a token id in `[0, vocabSize)`. */
+export function requireTokenId(field: string, id: number, vocabSize: number): void {
+  if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+    throw invalidArgument(`\`${field}\` must be in [0, ${vocabSize}); given ${id}`);
+  }
+}
+
+/** Requires every id of a list in `[0, vocabSize)`; the message names the first offending index. */
+export function requireTokenIds(field: string, ids: readonly number[], vocabSize: number): void {
+  for (let i = 0; i < ids.length; i++) requireTokenId(`${field}[${i}]`, ids[i]!, vocabSize);
+}
+
+/** Requires an enum value the server knows; `names` maps each accepted value to its proto name. */
+export function requireKnownEnum(field: string, value: number, names: ReadonlyMap<number, string>): void {
+  if (!names.has(value)) {
+    throw invalidArgument(`\`${field}\` must be one of ${[...names.values()].join(', ')}; given ${value}`);
+  }
+}

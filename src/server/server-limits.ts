@@ -1,0 +1,87 @@
+/**
+ * The limits the server enforces, each explained where it is declared. They are plain data: the CLI fills
+ * them from flags, tests pass small values, `GetModelInfo` reports them.
+ */
+export interface ServerLimits {
+  /**
+   * Most `Decode` + `Generate` streams open at once. Each holds a KV cache and a working copy of the logits
+   * row, so this bounds memory; a stream beyond it is refused with RESOURCE_EXHAUSTED.
+   */
+  readonly maxConcurrentStreams: number;
+  /** Longest encoder input, in tokens (at most the model's own `max_input_length`). */
+  readonly maxInputTokens: number;
+  /** Most generated tokens per stream; also what `max_new_tokens: 0` means. */
+  readonly maxNewTokens: number;
+  /**
+   * Largest client message, in bytes (grpc-js answers RESOURCE_EXHAUSTED beyond). A `Start` carries at most
+   * an input, a pipeline and stop sequences, so a few MiB is plenty.
+   */
+  readonly maxReceiveMessageBytes: number;
+  /**
+   * Largest server message, in bytes. A step with float32 raw logits and processed scores is 8 bytes per
+   * vocabulary entry (about 256 KiB for t5-small); the default leaves room for much larger vocabularies.
+   */
+  readonly maxSendMessageBytes: number;
+  /**
+   * Client messages a stream may hold unread. In LOCKSTEP a client is one decision ahead at most in normal
+   * use; a client flooding the stream is answered RESOURCE_EXHAUSTED instead of growing the queue.
+   */
+  readonly maxPendingClientMessages: number;
+  /** Most alternatives per step (`top_n_alternatives`). */
+  readonly maxTopNAlternatives: number;
+  /** Most stop strings plus stop token sequences per stream; each is checked after every token. */
+  readonly maxStopSequences: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  maxConcurrentStreams: 64,
+  maxInputTokens: 512,
+  maxNewTokens: 512,
+  maxReceiveMessageBytes: 4 * 1024 * 1024,
+  maxSendMessageBytes: 64 * 1024 * 1024,
+  maxPendingClientMessages: 64,
+  maxTopNAlternatives: 64,
+  maxStopSequences: 32,
+};
+
+/**
+ * Completes partial limits with the defaults and the model's own bound on input length, and checks them;
+ * a bad value is a start-up error naming the option.
+ */
+export function resolveServerLimits(given: Partial<ServerLimits>, modelMaxInputLength: number): ServerLimits {
+  const limits: ServerLimits = {
+    ...DEFAULT_SERVER_LIMITS,
+    maxInputTokens: Math.min(DEFAULT_SERVER_LIMITS.maxInputTokens, modelMaxInputLength),
+    ...withoutUndefined(given),
+  };
+  const positive: ReadonlyArray<keyof ServerLimits> = [
+    'maxConcurrentStreams',
+    'maxInputTokens',
+    'maxNewTokens',
+    'maxReceiveMessageBytes',
+    'maxSendMessageBytes',
+    'maxPendingClientMessages',
+    'maxStopSequences',
+  ];
+  for (const key of positive) {
+    const value = limits[key];
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new RangeError(`server limit \`${key}\` must be a positive integer; given ${value}`);
+    }
+  }
+  if (limits.maxInputTokens > modelMaxInputLength) {
+    throw new RangeError(
+      `server limit \`maxInputTokens\` must be in [1, ${modelMaxInputLength}] (the model's max input length); given ${limits.maxInputTokens}`,
+    );
+  }
+  if (!Number.isSafeInteger(limits.maxTopNAlternatives) || limits.maxTopNAlternatives < 0) {
+    throw new RangeError(
+      `server limit \`maxTopNAlternatives\` must be a non-negative integer; given ${limits.maxTopNAlternatives}`,
+    );
+  }
+  return limits;
+}
+
+function withoutUndefined(given: Partial<ServerLimits>): Partial<ServerLimits> {
+  return Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined));
+}

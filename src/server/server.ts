@@ -1,0 +1,132 @@
+/**
+ * The gRPC server: our service, plus the health and reflection services that attach themselves, bound to
+ * one address. Nothing here decodes; the handlers do, one file per RPC.
+ *
+ * Health reports SERVING (for "" and `stepwise.v1.StepwiseService`) only once the model answered a
+ * warm-up step, and NOT_SERVING from the moment shutdown begins. Shutdown is graceful: new calls are
+ * refused, open streams end with UNAVAILABLE (their decode states freed), then the server closes; calls
+ * still open after the grace period are cut.
+ */
+import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { inject, injectable } from 'tsyringe';
+import type { ModelRuntime } from '../runtime/types.js';
+import { LOGGER, MODEL_RUNTIME, SERVER_LIMITS } from '../tokens.js';
+import { DecodeHandler } from './decode-handler.js';
+import { DetokenizeHandler } from './detokenize-handler.js';
+import { GenerateHandler } from './generate-handler.js';
+import { ListProcessorsHandler } from './list-processors-handler.js';
+import type { Logger } from './logger.js';
+import { ModelInfoHandler } from './model-info-handler.js';
+import { STEPWISE_SERVICE_NAME } from './proto-files.js';
+import { createReflectionService } from './reflection.js';
+import type { ServerLimits } from './server-limits.js';
+import { stepwiseServerDefinition } from './service-definition.js';
+import { ShutdownSignal } from './shutdown-signal.js';
+import { StreamSlots } from './stream-slots.js';
+import { TokenizeHandler } from './tokenize-handler.js';
+
+/** Where to listen. Port 0 picks a free port (tests); the bound port is returned by `start`. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** How long open calls get to end after shutdown began before they are cut. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+@injectable()
+export class StepwiseServer {
+  private readonly server: Server;
+  private readonly health = new HealthImplementation({ '': 'NOT_SERVING', [STEPWISE_SERVICE_NAME]: 'NOT_SERVING' });
+  private boundPort: number | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    @inject(MODEL_RUNTIME) private readonly model: ModelRuntime,
+    @inject(SERVER_LIMITS) private readonly limits: ServerLimits,
+    @inject(LOGGER) private readonly logger: Logger,
+    @inject(ShutdownSignal) private readonly shutdown: ShutdownSignal,
+    @inject(StreamSlots) private readonly slots: StreamSlots,
+    @inject(DecodeHandler) decode: DecodeHandler,
+    @inject(GenerateHandler) generate: GenerateHandler,
+    @inject(ModelInfoHandler) modelInfo: ModelInfoHandler,
+    @inject(ListProcessorsHandler) listProcessors: ListProcessorsHandler,
+    @inject(TokenizeHandler) tokenize: TokenizeHandler,
+    @inject(DetokenizeHandler) detokenize: DetokenizeHandler,
+  ) {
+    this.server = new Server({
+      'grpc.max_receive_message_length': limits.maxReceiveMessageBytes,
+      'grpc.max_send_message_length': limits.maxSendMessageBytes,
+    });
+    const implementation: UntypedServiceImplementation = {
+      decode: decode.handle,
+      generate: generate.handle,
+      getModelInfo: modelInfo.handle,
+      listProcessors: listProcessors.handle,
+      tokenize: tokenize.handle,
+      detokenize: detokenize.handle,
+    };
+    this.server.addService(stepwiseServerDefinition, implementation);
+    this.health.addToServer(this.server);
+    createReflectionService().addToServer(this.server);
+  }
+
+  /** The port bound by `start`. */
+  get port(): number {
+    if (this.boundPort === undefined) throw new Error('the server is not started');
+    return this.boundPort;
+  }
+
+  /** Streams open now (tests and logs). */
+  get openStreams(): number {
+    return this.slots.active;
+  }
+
+  /**
+   * Binds the address, warms the model up (one encoder run and decoder steps), then reports SERVING.
+   * Resolves with the bound port.
+   */
+  async start(address: ListenAddress): Promise<number> {
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(`${address.host}:${address.port}`, ServerCredentials.createInsecure(), (error, port) =>
+        error ? reject(error) : resolve(port),
+      );
+    });
+    await this.model.warmUp();
+    this.health.setStatus('', 'SERVING');
+    this.health.setStatus(STEPWISE_SERVICE_NAME, 'SERVING');
+    this.logger.info(
+      `stepwise serving model "${this.model.name}" (vocab ${this.model.vocabSize}) on ${address.host}:${this.boundPort}; ` +
+        `limits: ${this.limits.maxConcurrentStreams} streams, ${this.limits.maxInputTokens} input tokens, ${this.limits.maxNewTokens} new tokens`,
+    );
+    return this.boundPort;
+  }
+
+  /**
+   * Stops gracefully: NOT_SERVING, open streams end with UNAVAILABLE, then the server closes (forcibly
+   * after a grace period). Idempotent; every caller gets the same promise.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopNow();
+    return this.stopping;
+  }
+
+  private async stopNow(): Promise<void> {
+    this.health.setStatus('', 'NOT_SERVING');
+    this.health.setStatus(STEPWISE_SERVICE_NAME, 'NOT_SERVING');
+    this.shutdown.raise();
+    await new Promise<void>((resolve) => {
+      const cut = setTimeout(() => {
+        this.logger.warn(`calls still open ${SHUTDOWN_GRACE_MS} ms after shutdown began; closing them`);
+        this.server.forceShutdown();
+        resolve();
+      }, SHUTDOWN_GRACE_MS);
+      cut.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(cut);
+        resolve();
+      });
+    });
+  }
+}

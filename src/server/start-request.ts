@@ -1,0 +1,196 @@
+/**
+ * Validates a `Start` against the model and the server's limits and resolves it into a `DecodePlan`: the
+ * checks happen once, here, before any model work, and each failure names the field, the allowed range
+ * and the value given. Field names are relative to `Start` (the `start` of a `GenerateRequest`).
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  DecodeMode,
+  LogitsFormat,
+  SelectionMode,
+  type GenerationConfig,
+  type Start,
+} from '../gen/stepwise/v1/stepwise.js';
+import type { ProcessorSpec } from '../processors/types.js';
+import type { ModelRuntime } from '../runtime/types.js';
+import type { DecodePlan, RawLogitsFormat, StreamPlan } from './decode-plan.js';
+import { fromWireProcessorSpec } from './param-values.js';
+import { requireInClosedRange, requireTokenIds } from './request-checks.js';
+import type { ServerLimits } from './server-limits.js';
+import { invalidArgument } from './status.js';
+import { StopConditions } from './stop-conditions.js';
+
+/** Which RPC the `Start` came with: `Decode` defaults to LOCKSTEP, `Generate` is AUTO only. */
+export type StartingRpc = 'decode' | 'generate';
+
+/** A validated `Start`, before the pipeline's parameters are checked (that needs the processors). */
+export interface ResolvedStart {
+  readonly plan: DecodePlan;
+  /** The processors the client named, in order. */
+  readonly processors: readonly ProcessorSpec[];
+  /** The `generation_config` shortcut, if any. */
+  readonly generationConfig: GenerationConfig | undefined;
+  readonly minNewTokens: number;
+  readonly selection: { readonly mode: 'greedy' | 'sample'; readonly seed: bigint };
+}
+
+export function resolveStart(
+  start: Start,
+  rpc: StartingRpc,
+  model: Pick<ModelRuntime, 'tokenizer' | 'vocabSize' | 'specialIds' | 'generation'>,
+  limits: ServerLimits,
+): ResolvedStart {
+  const inputIds = resolveInput(start, model, limits);
+  requireTokenIds('decoder_prefix_ids', start.decoderPrefixIds, model.vocabSize);
+  if (start.decoderPrefixIds.length > limits.maxNewTokens) {
+    throw invalidArgument(
+      `\`decoder_prefix_ids\` must hold at most ${limits.maxNewTokens} ids; given ${start.decoderPrefixIds.length}`,
+    );
+  }
+  const maxNewTokens = start.maxNewTokens === 0 ? limits.maxNewTokens : start.maxNewTokens;
+  requireInClosedRange('max_new_tokens', maxNewTokens, 1, limits.maxNewTokens, ' (0 means the limit)');
+  requireInClosedRange('min_new_tokens', start.minNewTokens, 0, maxNewTokens, ' (at most `max_new_tokens`)');
+
+  const stopCount = start.stopStrings.length + start.stopTokenSequences.length;
+  if (stopCount > limits.maxStopSequences) {
+    throw invalidArgument(
+      `\`stop_strings\` and \`stop_token_sequences\` must hold at most ${limits.maxStopSequences} entries together; given ${stopCount}`,
+    );
+  }
+  start.stopStrings.forEach((text, i) => {
+    if (text.length === 0) throw invalidArgument(`\`stop_strings[${i}]\` must not be empty; given ""`);
+  });
+  const stopSequences = start.stopTokenSequences.map((sequence, i) => {
+    if (sequence.ids.length === 0) {
+      throw invalidArgument(`\`stop_token_sequences[${i}].ids\` must hold at least one id; given 0`);
+    }
+    requireTokenIds(`stop_token_sequences[${i}].ids`, sequence.ids, model.vocabSize);
+    return sequence.ids;
+  });
+
+  const processors = start.processors.map((spec, i) => fromWireProcessorSpec(spec, `processors[${i}]`));
+  processors.forEach((spec, i) => {
+    const first = processors.findIndex((other) => other.name === spec.name);
+    if (first !== i) {
+      throw invalidArgument(
+        `\`processors[${i}].name\` must be unique in the pipeline; "${spec.name}" is also \`processors[${first}]\``,
+      );
+    }
+  });
+
+  return {
+    plan: {
+      inputIds,
+      decoderPrefix: [...start.decoderPrefixIds],
+      maxNewTokens,
+      eosIds: new Set(model.generation.eosTokenIds),
+      stop: new StopConditions(start.stopStrings, stopSequences),
+      stream: resolveStreamPlan(start, model.vocabSize, limits),
+      mode: resolveMode(start.mode, rpc),
+    },
+    processors,
+    generationConfig: start.generationConfig,
+    minNewTokens: start.minNewTokens,
+    selection: resolveSelection(start),
+  };
+}
+
+function resolveInput(
+  start: Start,
+  model: Pick<ModelRuntime, 'tokenizer' | 'vocabSize'>,
+  limits: ServerLimits,
+): readonly number[] {
+  const input = start.input;
+  switch (input?.$case) {
+    case 'text': {
+      if (input.value.length === 0) throw invalidArgument('`text` must not be empty; given ""');
+      const ids = model.tokenizer.encode(input.value);
+      if (ids.length > limits.maxInputTokens) {
+        throw invalidArgument(
+          `\`text\` must encode to at most ${limits.maxInputTokens} tokens (\`max_input_tokens\`); given ${ids.length} tokens`,
+        );
+      }
+      return ids;
+    }
+    case 'tokenIds': {
+      const ids = input.value.ids;
+      if (ids.length === 0) throw invalidArgument('`token_ids.ids` must hold at least one id; given 0');
+      if (ids.length > limits.maxInputTokens) {
+        throw invalidArgument(
+          `\`token_ids.ids\` must hold at most ${limits.maxInputTokens} ids (\`max_input_tokens\`); given ${ids.length}`,
+        );
+      }
+      requireTokenIds('token_ids.ids', ids, model.vocabSize);
+      return [...ids];
+    }
+    case undefined:
+      throw invalidArgument('`input` must be set (text or token_ids); given none');
+  }
+}
+
+function resolveStreamPlan(start: Start, vocabSize: number, limits: ServerLimits): StreamPlan {
+  const options = start.stream;
+  const topN = options?.topNAlternatives ?? 0;
+  requireInClosedRange('stream.top_n_alternatives', topN, 0, Math.min(limits.maxTopNAlternatives, vocabSize));
+  return {
+    rawLogits: resolveRawFormat(options?.rawLogits ?? LogitsFormat.LOGITS_FORMAT_UNSPECIFIED, options?.rawTopK ?? 0, vocabSize),
+    processedScores: options?.processedScores ?? false,
+    topNAlternatives: topN,
+    entropy: options?.entropy ?? false,
+  };
+}
+
+function resolveRawFormat(format: LogitsFormat, rawTopK: number, vocabSize: number): RawLogitsFormat {
+  switch (format) {
+    case LogitsFormat.LOGITS_FORMAT_UNSPECIFIED:
+    case LogitsFormat.LOGITS_FORMAT_FLOAT32:
+      return { kind: 'float32' };
+    case LogitsFormat.LOGITS_FORMAT_FLOAT16:
+      return { kind: 'float16' };
+    case LogitsFormat.LOGITS_FORMAT_TOP_K:
+      requireInClosedRange('stream.raw_top_k', rawTopK, 1, vocabSize, ' with `raw_logits` TOP_K');
+      return { kind: 'top-k', k: rawTopK };
+    case LogitsFormat.LOGITS_FORMAT_NONE:
+      return { kind: 'none' };
+    default:
+      throw invalidArgument(`\`stream.raw_logits\` must be one of FLOAT32, FLOAT16, TOP_K, NONE; given ${format}`);
+  }
+}
+
+function resolveMode(mode: DecodeMode, rpc: StartingRpc): 'lockstep' | 'auto' {
+  switch (mode) {
+    case DecodeMode.DECODE_MODE_UNSPECIFIED:
+      return rpc === 'generate' ? 'auto' : 'lockstep';
+    case DecodeMode.DECODE_MODE_AUTO:
+      return 'auto';
+    case DecodeMode.DECODE_MODE_LOCKSTEP:
+      if (rpc === 'generate') {
+        throw invalidArgument('`mode` must be AUTO (or unset) for Generate, which takes no decisions; given LOCKSTEP');
+      }
+      return 'lockstep';
+    default:
+      throw invalidArgument(`\`mode\` must be one of LOCKSTEP, AUTO; given ${mode}`);
+  }
+}
+
+function resolveSelection(start: Start): ResolvedStart['selection'] {
+  const selection = start.selection;
+  const doSample = start.generationConfig?.doSample;
+  const seed = selection?.seed ?? randomBytes(8).readBigUInt64LE();
+  switch (selection?.mode ?? SelectionMode.SELECTION_MODE_UNSPECIFIED) {
+    case SelectionMode.SELECTION_MODE_UNSPECIFIED:
+      return doSample === true ? { mode: 'sample', seed } : { mode: 'greedy', seed: 0n };
+    case SelectionMode.SELECTION_MODE_GREEDY:
+      if (doSample === true) {
+        throw invalidArgument('`selection.mode` GREEDY contradicts `generation_config.do_sample`; given do_sample true');
+      }
+      return { mode: 'greedy', seed: 0n };
+    case SelectionMode.SELECTION_MODE_SAMPLE:
+      if (doSample === false) {
+        throw invalidArgument('`selection.mode` SAMPLE contradicts `generation_config.do_sample`; given do_sample false');
+      }
+      return { mode: 'sample', seed };
+    default:
+      throw invalidArgument(`\`selection.mode\` must be one of GREEDY, SAMPLE; given ${selection?.mode}`);
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The one place that decides which gRPC status leaves the process for an error.
+ *
+ * - A `ServerError` keeps the code it was raised with (validation, protocol violations, limits).
+ * - The runtime's and the processors' deliberate errors keep their meaning: invalid input →
+ *   INVALID_ARGUMENT, reaching past what a state holds → OUT_OF_RANGE, a state that cannot do this now →
+ *   FAILED_PRECONDITION, a processor parameter, name or pipeline change the processors reject →
+ *   INVALID_ARGUMENT, a pipeline that removed every token → FAILED_PRECONDITION.
+ * - Anything else is a bug: the client gets INTERNAL with a generic message, the cause (with its stack)
+ *   goes to the log and never onto the wire.
+ */
+import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
+import {
+  EmptyDistributionError,
+  PipelineError,
+  ProcessorParameterError,
+  UnknownProcessorError,
+} from '../processors/errors.js';
+import { InvalidInputError, OutOfRangeError, StateError } from '../runtime/errors.js';
+import type { Logger } from './logger.js';
+
+/** An error whose gRPC code is decided where it is raised; its message goes to the client as is. */
+export class ServerError extends Error {
+  override readonly name = 'ServerError';
+
+  constructor(
+    readonly code: Status,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export const invalidArgument = (message: string): ServerError => new ServerError(Status.INVALID_ARGUMENT, message);
+export const failedPrecondition = (message: string): ServerError =>
+  new ServerError(Status.FAILED_PRECONDITION, message);
+export const outOfRange = (message: string): ServerError => new ServerError(Status.OUT_OF_RANGE, message);
+export const resourceExhausted = (message: string): ServerError =>
+  new ServerError(Status.RESOURCE_EXHAUSTED, message);
+export const unavailable = (message: string): ServerError => new ServerError(Status.UNAVAILABLE, message);
+
+/** The message a client sees for an error that is not one of ours. */
+export const INTERNAL_ERROR_MESSAGE = 'internal error; the server log has the details';
+
+/** The code and client-facing message for a known error, or `undefined` for an unexpected one. */
+function knownStatus(error: unknown): { code: Status; details: string } | undefined {
+  if (error instanceof ServerError) return { code: error.code, details: error.message };
+  if (error instanceof InvalidInputError) return { code: Status.INVALID_ARGUMENT, details: error.message };
+  if (error instanceof OutOfRangeError) return { code: Status.OUT_OF_RANGE, details: error.message };
+  if (error instanceof StateError) return { code: Status.FAILED_PRECONDITION, details: error.message };
+  if (
+    error instanceof ProcessorParameterError ||
+    error instanceof UnknownProcessorError ||
+    error instanceof PipelineError
+  ) {
+    return { code: Status.INVALID_ARGUMENT, details: error.message };
+  }
+  if (error instanceof EmptyDistributionError) return { code: Status.FAILED_PRECONDITION, details: error.message };
+  return undefined;
+}
+
+/**
+ * The status to end a call with. `where` names the RPC (and stream) for the log line written when the
+ * error is unexpected.
+ */
+export function toStatusObject(error: unknown, logger: Logger, where: string): StatusObject {
+  const known = knownStatus(error);
+  if (known) return { ...known, metadata: new Metadata() };
+  logger.error(`${where}: unexpected error, answered INTERNAL`, error);
+  return { code: Status.INTERNAL, details: INTERNAL_ERROR_MESSAGE, metadata: new Metadata() };
+}
