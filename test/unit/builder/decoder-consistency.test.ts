@@ -134,7 +134,7 @@ for (const variant of tinyModelVariants) {
       expect(maxAbsDifference(data(batchedLogits).subarray(rowSize, 2 * rowSize), data(aloneLogits))).toBeLessThanOrEqual(tolerance);
     });
 
-    it('decodes greedily to varied tokens: no EOS first, at least 5 distinct tokens in 20 steps', async () => {
+    it('decodes greedily to varied tokens: no EOS first, at least 8 distinct tokens in 20 steps', async () => {
       const tokenizer = new Tokenizer(
         JSON.parse(readFileSync(join(variant.dir, 'tokenizer.json'), 'utf8')),
         JSON.parse(readFileSync(join(variant.dir, 'tokenizer_config.json'), 'utf8')),
@@ -152,7 +152,7 @@ for (const variant of tinyModelVariants) {
         past = { ...past, ...presentsAsPast(outputs, (name) => step === 0 || name.includes('.decoder.')) };
       }
       expect(generated[0]).not.toBe(1);
-      expect(new Set(generated).size).toBeGreaterThanOrEqual(5);
+      expect(new Set(generated).size).toBeGreaterThanOrEqual(8);
     });
   });
 }
