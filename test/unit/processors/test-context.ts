@@ -32,6 +32,7 @@ export function staticContext(options: ContextOptions = {}): StaticContext {
     isSpecialToken: (id) => specialIds.has(id),
     // SentencePiece-like: words start with "▁"; the longest vocabulary piece matching at each position wins.
     encodeText: (text) => {
+      if (text.trim() === '') return [];
       const normalized = `▁${text.trim().split(/\s+/).join('▁')}`;
       const ids: number[] = [];
       for (let at = 0; at < normalized.length; ) {
