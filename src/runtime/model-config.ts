@@ -41,7 +41,7 @@ export async function readJsonObject(dir: string, file: string, optional = false
     throw new ModelFolderError(file, `is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ModelFolderError(file, `must hold a JSON object; found ${describe(parsed)}`);
+    throw new ModelFolderError(file, `must hold a JSON object; found ${describeJsonValue(parsed)}`);
   }
   return parsed as JsonObject;
 }
@@ -68,7 +68,7 @@ class FieldReader {
     if (!this.has(field)) return fallback;
     const value = this.json[field];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < minimum) {
-      throw new ModelFolderError(this.file, `field \`${field}\` must be an integer ≥ ${minimum}; found ${describe(value)}`);
+      throw new ModelFolderError(this.file, `field \`${field}\` must be an integer ≥ ${minimum}; found ${describeJsonValue(value)}`);
     }
     return value;
   }
@@ -77,7 +77,7 @@ class FieldReader {
     if (!this.has(field)) return fallback;
     const value = this.json[field];
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw new ModelFolderError(this.file, `field \`${field}\` must be a number > 0; found ${describe(value)}`);
+      throw new ModelFolderError(this.file, `field \`${field}\` must be a number > 0; found ${describeJsonValue(value)}`);
     }
     return value;
   }
@@ -86,7 +86,7 @@ class FieldReader {
     if (!this.has(field)) return fallback;
     const value = this.json[field];
     if (typeof value !== 'string' || value.length === 0) {
-      throw new ModelFolderError(this.file, `field \`${field}\` must be a non-empty string; found ${describe(value)}`);
+      throw new ModelFolderError(this.file, `field \`${field}\` must be a non-empty string; found ${describeJsonValue(value)}`);
     }
     return value;
   }
@@ -95,7 +95,7 @@ class FieldReader {
     if (!this.has(field)) return fallback;
     const value = this.json[field];
     if (typeof value !== 'boolean') {
-      throw new ModelFolderError(this.file, `field \`${field}\` must be true or false; found ${describe(value)}`);
+      throw new ModelFolderError(this.file, `field \`${field}\` must be true or false; found ${describeJsonValue(value)}`);
     }
     return value;
   }
@@ -108,7 +108,7 @@ class FieldReader {
     if (list.length === 0 || !list.every((id) => typeof id === 'number' && Number.isInteger(id) && id >= 0)) {
       throw new ModelFolderError(
         this.file,
-        `field \`${field}\` must be a token id (integer ≥ 0) or a non-empty list of them; found ${describe(value)}`,
+        `field \`${field}\` must be a token id (integer ≥ 0) or a non-empty list of them; found ${describeJsonValue(value)}`,
       );
     }
     return list as number[];
@@ -211,7 +211,7 @@ function snakeCase(name: string): string {
 }
 
 /** A short rendering of a JSON value for error messages. */
-export function describe(value: unknown): string {
+export function describeJsonValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   const text = JSON.stringify(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;

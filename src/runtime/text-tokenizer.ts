@@ -6,7 +6,7 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 
 import { ModelFolderError } from './errors.js';
-import { describe, readJsonObject } from './model-config.js';
+import { describeJsonValue, readJsonObject } from './model-config.js';
 import type { TextTokenizer } from './types.js';
 
 export const TOKENIZER_FILE = 'tokenizer.json';
@@ -43,7 +43,7 @@ export class HuggingFaceTextTokenizer implements TextTokenizer {
     const tokenizerJson = await readJsonObject(dir, TOKENIZER_FILE);
     const tokenizerConfig = (await readJsonObject(dir, TOKENIZER_CONFIG_FILE, true)) ?? {};
     if (typeof tokenizerJson.model !== 'object' || tokenizerJson.model === null) {
-      throw new ModelFolderError(TOKENIZER_FILE, `field \`model\` must be a tokenizer model object; found ${describe(tokenizerJson.model)}`);
+      throw new ModelFolderError(TOKENIZER_FILE, `field \`model\` must be a tokenizer model object; found ${describeJsonValue(tokenizerJson.model)}`);
     }
     let tokenizer: Tokenizer;
     try {
