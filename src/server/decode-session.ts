@@ -41,6 +41,7 @@ import { fromWireProcessorSpec, toWireParams } from './param-values.js';
 import { requireTokenId, requireTokenIds } from './request-checks.js';
 import { MalformedRequest, malformedRequestError } from './service-definition.js';
 import { specialTokenIds } from './special-ids.js';
+import { decodeText } from './text-decoding.js';
 import { failedPrecondition, invalidArgument, outOfRange } from './status.js';
 import type { StepBatcher } from './step-batcher.js';
 import type { PipelineEdit, PipelineScope as EditScope, StepScore, StreamScoring } from './stream-scoring.js';
@@ -345,13 +346,12 @@ export class DecodeSession {
 
   private async finish(reason: FinishReason): Promise<void> {
     const { model, parts } = this;
-    const known = this.generated.filter((id) => id < model.tokenizer.size);
     await parts.send({
       $case: 'finished',
       value: {
         reason,
         tokenIds: [...this.generated],
-        text: model.tokenizer.decode(known, { skipSpecialTokens: true }),
+        text: decodeText(model.tokenizer, this.generated, true),
         timings: {
           encodeMs: parts.encoded.encodeMs,
           stepMs: this.stepMs,

@@ -5,6 +5,7 @@ import type { ModelRuntime } from '../runtime/types.js';
 import { LOGGER, MODEL_RUNTIME } from '../tokens.js';
 import type { Logger } from './logger.js';
 import { requireTokenIds } from './request-checks.js';
+import { decodeText } from './text-decoding.js';
 import { unaryHandler } from './unary-call.js';
 
 @injectable()
@@ -22,8 +23,6 @@ export class DetokenizeHandler {
   detokenize(request: DetokenizeRequest): DetokenizeResponse {
     const { tokenizer, vocabSize } = this.model;
     requireTokenIds('token_ids', request.tokenIds, vocabSize);
-    // Ids between the tokenizer's size and the logits width are padding rows of the output layer: no text.
-    const known = request.tokenIds.filter((id) => id < tokenizer.size);
-    return { text: tokenizer.decode(known, { skipSpecialTokens: request.skipSpecialTokens }) };
+    return { text: decodeText(tokenizer, request.tokenIds, request.skipSpecialTokens) };
   }
 }

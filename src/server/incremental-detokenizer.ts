@@ -6,6 +6,7 @@
  * the method Text Generation Inference uses (`prefix_offset` / `read_offset`).
  */
 import type { TextTokenizer } from '../runtime/types.js';
+import { decodeText } from './text-decoding.js';
 
 interface Offsets {
   /** Start of the window decoded for context. */
@@ -72,9 +73,7 @@ export class IncrementalDetokenizer {
     return undefined;
   }
 
-  /** Decodes with special tokens skipped; ids past the tokenizer's range (logits padding) add nothing. */
   private decode(ids: readonly number[]): string {
-    const known = ids.filter((id) => id < this.tokenizer.size);
-    return known.length === 0 ? '' : this.tokenizer.decode(known, { skipSpecialTokens: true });
+    return decodeText(this.tokenizer, ids, true);
   }
 }

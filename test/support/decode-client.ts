@@ -5,12 +5,20 @@
 import { status as Status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import {
   DecodeRequest,
+  DetokenizeRequest,
   GenerateRequest,
+  GetModelInfoRequest,
+  ListProcessorsRequest,
   Start,
   StepDecision,
+  TokenizeRequest,
   type DecodeResponse,
+  type DetokenizeResponse,
   type GenerateResponse,
+  type GetModelInfoResponse,
+  type ListProcessorsResponse,
   type StepwiseServiceClient,
+  type TokenizeResponse,
 } from '../../src/gen/stepwise/v1/stepwise.js';
 
 export type StartInput = Parameters<typeof Start.fromPartial>[0];
@@ -125,13 +133,33 @@ export function generateAll(
   });
 }
 
-/** Calls a unary RPC of `client` as a promise. */
-export function unary<Req, Res>(
+/** The unary RPCs: request codec and response type of each. */
+const UNARY_REQUESTS = {
+  getModelInfo: GetModelInfoRequest,
+  listProcessors: ListProcessorsRequest,
+  tokenize: TokenizeRequest,
+  detokenize: DetokenizeRequest,
+};
+interface UnaryResponses {
+  getModelInfo: GetModelInfoResponse;
+  listProcessors: ListProcessorsResponse;
+  tokenize: TokenizeResponse;
+  detokenize: DetokenizeResponse;
+}
+type UnaryMethod = keyof UnaryResponses;
+
+/** Calls the unary RPC `method` of `client` with a partial request (defaults filled) as a promise. */
+export function unary<M extends UnaryMethod>(
   client: StepwiseServiceClient,
-  call: (request: Req, callback: (error: ServiceError | null, response: Res) => void) => unknown,
-  request: Req,
-): Promise<Res> {
+  method: M,
+  request: Parameters<(typeof UNARY_REQUESTS)[M]['fromPartial']>[0],
+): Promise<UnaryResponses[M]> {
+  const codec = UNARY_REQUESTS[method] as { fromPartial(partial: unknown): unknown };
+  const call = client[method] as unknown as (
+    request: unknown,
+    callback: (error: ServiceError | null, response: UnaryResponses[M]) => void,
+  ) => unknown;
   return new Promise((resolve, reject) => {
-    call.call(client, request, (error: ServiceError | null, response: Res) => (error ? reject(error) : resolve(response)));
+    call.call(client, codec.fromPartial(request), (error, response) => (error ? reject(error) : resolve(response)));
   });
 }

@@ -2,6 +2,7 @@
  * The runtime driven directly (no server, batch of one), as the reference the server's streams must equal:
  * the logits of each step for a given sequence, and a greedy decode.
  */
+import { expect } from 'vitest';
 import type { Tensor } from '../../src/gen/stepwise/v1/stepwise.js';
 import { DataType } from '../../src/gen/stepwise/v1/stepwise.js';
 import type { ModelRuntime } from '../../src/runtime/types.js';
@@ -75,4 +76,19 @@ export function argmax(row: Float32Array): number {
   let best = 0;
   for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
   return best;
+}
+
+/**
+ * Rows equal up to float rounding: for the same function computed along different paths (batched with
+ * other sequences, a prefix fed at once instead of token by token).
+ */
+export function expectRowsClose(actual: Float32Array, expected: Float32Array, tolerance = 1e-5): void {
+  expect(actual.length).toBe(expected.length);
+  let worst = 0;
+  for (let i = 0; i < actual.length; i++) {
+    // Equal values (the same infinity included) differ by nothing; anything else by its distance (NaN fails).
+    const difference = actual[i] === expected[i] ? 0 : Math.abs(actual[i]! - expected[i]!);
+    worst = Number.isNaN(difference) ? Infinity : Math.max(worst, difference);
+  }
+  expect(worst).toBeLessThanOrEqual(tolerance);
 }
