@@ -65,7 +65,11 @@ class Client:
         """A ``Generate`` stream (auto mode): the same events as a decode, no decisions."""
         if start.get("mode", "auto") != "auto":
             raise ValueError(f"generate runs in auto mode; given mode {start['mode']!r}")
-        call = self.stub.Generate(pb.GenerateRequest(start=to_start_message(text, **{**start, "mode": None})), timeout=timeout)
+        request = pb.GenerateRequest(start=to_start_message(text, **{**start, "mode": None}))
+        return self._generate_events(self.stub.Generate(request, timeout=timeout))
+
+    @staticmethod
+    def _generate_events(call: Any) -> Iterator[DecodeEvent]:
         finished = False
         try:
             for response in call:
@@ -78,7 +82,7 @@ class Client:
             raise call_failure("Generate", error) from None
         finally:
             if not finished:
-                call.cancel()
+                call.cancel()  # left early: the server frees the stream at once
 
     def get_model_info(self, timeout: Optional[float] = None) -> Any:
         """The served model: name, vocabulary size, special ids, limits, architecture."""

@@ -49,6 +49,7 @@ class LockstepDecode:
         self.session = session
         self._decide = decide
         self._steps = self._run()
+        self._iterated = False
 
     @property
     def started(self) -> Optional[Any]:
@@ -60,11 +61,15 @@ class LockstepDecode:
         return self.session.finished
 
     def __iter__(self) -> Iterator[DecodedStep]:
-        """The decoded steps, in order (a step rewound away was yielded before the rewind)."""
+        """The decoded steps, in order (a step rewound away was yielded before the rewind); once."""
+        if self._iterated:
+            raise RuntimeError("a lockstep decode can be iterated only once")
+        self._iterated = True
         return self._steps
 
     def result(self) -> Any:
         """Runs the decode to its end (or what is left of it) and returns the ``Finished`` message."""
+        self._iterated = True
         for _ in self._steps:
             pass
         if self.session.finished is None:

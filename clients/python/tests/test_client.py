@@ -118,15 +118,16 @@ class DecodeTest(LiveServerTest):
         steps = list(run)
         self.assertEqual(steps[0].token.token_id, runner_up)
 
-    def test_stop_finishes_the_stream_with_client_stop(self):
-        with self.client.open_decode(TEXT, max_new_tokens=MAX_NEW_TOKENS, timeout=60) as session:
-            events = []
+    def test_stop_finishes_the_stream_with_client_stop_and_the_tokens_so_far(self):
+        with self.client.open_decode(TEXT, max_new_tokens=MAX_NEW_TOKENS, selection="greedy", timeout=60) as session:
             for event in session:
-                events.append(event)
                 if isinstance(event, StepEvent) and event.awaits_decision:
-                    session.stop()
+                    if event.step == 2:
+                        session.stop()
+                    else:
+                        session.accept(event.step)
         self.assertEqual(session.finished.reason, pb.FINISH_REASON_CLIENT_STOP)
-        self.assertEqual(len(session.finished.token_ids), 0)
+        self.assertEqual(list(session.finished.token_ids), [step.token.token_id for step in self.greedy[:2]])
 
     def test_a_deadline_ends_a_decode_that_waits_for_its_client(self):
         with self.assertRaises(StepwiseCallError) as raised:
