@@ -902,7 +902,11 @@ export interface TokenChosen {
   step: number;
   /** The token id. */
   tokenId: number;
-  /** The text this token adds to the decoded output (may be empty, e.g. for EOS or a partial character). */
+  /**
+   * The text this token adds to the decoded output (may be empty, e.g. for EOS or a partial character).
+   * The pieces add up to `Finished.text`, except where the tokenizer's clean-up of tokenization spaces
+   * (e.g. " ' " → "'") rewrites text an earlier piece already carried.
+   */
   text: string;
   /** Log-probability of the token under the processed distribution (-inf when the pipeline removed it). */
   logprob: number;
