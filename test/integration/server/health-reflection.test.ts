@@ -75,7 +75,7 @@ describe('reflection', () => {
     expect(names).toContain('grpc.health.v1.Health');
   });
 
-  it('serves the contract with the field names of the proto (max_new_tokens, not maxNewTokens)', async () => {
+  it('serves the contract as protoc describes it: the proto field names (max_new_tokens), map entries, full type names', async () => {
     const response = await reflect({ file_containing_symbol: 'stepwise.v1.StepwiseService' });
     const files = (response.file_descriptor_response?.file_descriptor_proto ?? []).map((bytes) =>
       fromBinary(FileDescriptorProtoSchema, bytes),
@@ -85,6 +85,13 @@ describe('reflection', () => {
     expect(fields).toContain('max_new_tokens');
     expect(fields).toContain('decoder_prefix_ids');
     expect(fields).not.toContain('maxNewTokens');
+    // Map fields as protoc describes them, so that strict descriptor pools (Python's) accept the file.
+    const spec = files.flatMap((file) => file.messageType).find((message) => message.name === 'ProcessorSpec');
+    expect(spec?.nestedType.map((nested) => [nested.name, nested.options?.mapEntry])).toEqual([['ParamsEntry', true]]);
+    expect(spec?.field.find((field) => field.name === 'params')?.typeName).toBe('.stepwise.v1.ProcessorSpec.ParamsEntry');
+    // Types are referenced by full name, as protoc writes them; scalar fields name no type.
+    expect(start?.field.find((field) => field.name === 'stream')?.typeName).toBe('.stepwise.v1.StreamOptions');
+    expect(start?.field.find((field) => field.name === 'max_new_tokens')?.typeName).toBe('');
     const service = files.flatMap((file) => file.service).find((entry) => entry.name === 'StepwiseService');
     expect(service?.method.map((method) => method.name)).toEqual([
       'Decode',
