@@ -84,9 +84,11 @@ export class Pipeline {
   }
 
   /** Applies every stage to `row`, in order, in place. */
-  run(row: Float32Array, context: StepContext, options: RunOptions = {}): void {
-    const argmaxOnly = options.argmaxOnly === true;
-    for (const { processor } of this.stages) {
+  run(row: Float32Array, context: StepContext, options?: RunOptions): void {
+    const argmaxOnly = options?.argmaxOnly === true;
+    const stages = this.stages;
+    for (let i = 0; i < stages.length; i++) {
+      const processor = stages[i]!.processor;
       if (argmaxOnly && processor.isArgmaxInvariant()) continue;
       processor.apply(row, context);
     }
@@ -138,12 +140,12 @@ export class Pipeline {
    * the processors that turned finite scores into non-finite ones (the last one emptied the row). `work` is
    * overwritten; processors are deterministic in (row, history), so the re-run repeats what happened.
    */
-  removersOfFiniteScores(raw: Float32Array, work: Float32Array, context: StepContext, options: RunOptions = {}): string[] {
+  removersOfFiniteScores(raw: Float32Array, work: Float32Array, context: StepContext, options?: RunOptions): string[] {
     work.set(raw);
     let finite = countFinite(work);
     const removers: string[] = [];
     for (const { spec, processor } of this.stages) {
-      if (options.argmaxOnly === true && processor.isArgmaxInvariant()) continue;
+      if (options?.argmaxOnly === true && processor.isArgmaxInvariant()) continue;
       processor.apply(work, context);
       const after = countFinite(work);
       if (after < finite) removers.push(spec.name);

@@ -3,8 +3,8 @@
  * Hugging Face `EpsilonLogitsWarper` and `EtaLogitsWarper`.
  */
 import { defineProcessor } from '../define-processor.js';
-import { sharedRadixSelect } from '../math/radix-select.js';
-import { rowMaximum, sumExp } from '../math/softmax-basis.js';
+import { kthLargest } from '../math/kth-largest.js';
+import { exponentialSums, exponentialSumsResult, rowMaximum, sumExp } from '../math/softmax-basis.js';
 import type { LogitsProcessor } from '../types.js';
 import { minTokensToKeep } from './min-tokens-to-keep.js';
 
@@ -13,12 +13,16 @@ const OPEN_UNIT_INTERVAL = {
   max: { value: 1, inclusive: false },
 } as const;
 
-/** Removes tokens with probability below `floor`, except the top `keep` scores (ties included). */
+/**
+ * Removes tokens with probability below `floor`, except the top `keep` scores (ties included). With
+ * p = exp(z - max) / sum, `p < floor` is `z < max + ln(floor · sum)`: one comparison per token.
+ */
 function removeBelowProbability(row: Float32Array, max: number, sum: number, floor: number, keep: number): void {
-  const keepFrom = keep > 1 ? sharedRadixSelect.kthLargest(row, keep) : max;
+  const keepFrom = keep > 1 ? kthLargest(row, keep) : max;
+  const scoreFloor = max + Math.log(floor * sum);
   for (let i = 0; i < row.length; i++) {
     const score = row[i]!;
-    if (score < keepFrom && Math.exp(score - max) / sum < floor) row[i] = -Infinity;
+    if (score < scoreFloor && score < keepFrom) row[i] = -Infinity;
   }
 }
 
@@ -66,15 +70,8 @@ export class EtaCutoffProcessor implements LogitsProcessor {
   apply(row: Float32Array): void {
     const max = rowMaximum(row);
     if (!Number.isFinite(max)) return;
-    let sum = 0;
-    let weighted = 0;
-    for (let i = 0; i < row.length; i++) {
-      const shifted = row[i]! - max;
-      const weight = Math.exp(shifted);
-      sum += weight;
-      if (weight > 0) weighted += weight * shifted;
-    }
-    const entropy = Math.log(sum) - weighted / sum;
+    const sum = exponentialSums(row, max);
+    const entropy = Math.log(sum) - exponentialSumsResult.weightedShift / sum;
     const eta = Math.min(this.epsilon, Math.fround(this.sqrtEpsilon * Math.fround(Math.exp(-entropy))));
     removeBelowProbability(row, max, sum, eta, this.minTokensToKeep);
   }

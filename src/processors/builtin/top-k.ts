@@ -2,14 +2,14 @@
  * `top_k`: Hugging Face `TopKLogitsWarper`.
  */
 import { defineProcessor } from '../define-processor.js';
-import { sharedRadixSelect } from '../math/radix-select.js';
+import { kthLargest } from '../math/kth-largest.js';
 import type { LogitsProcessor } from '../types.js';
 import { minTokensToKeep } from './min-tokens-to-keep.js';
 
 /**
  * Removes every token scoring strictly below the k-th highest score, k = max(top_k, min_tokens_to_keep).
  * Ties at the k-th score are all kept, as in Hugging Face (transformers.js keeps exactly k). The k-th value
- * is found by radix selection in O(V), without sorting or copying the row.
+ * is found in O(V) without sorting or copying the row (a k-sized heap, or radix selection for large k).
  */
 export class TopKProcessor implements LogitsProcessor {
   readonly name = 'top_k';
@@ -18,7 +18,7 @@ export class TopKProcessor implements LogitsProcessor {
 
   apply(row: Float32Array): void {
     if (this.k >= row.length) return;
-    const kth = sharedRadixSelect.kthLargest(row, this.k);
+    const kth = kthLargest(row, this.k);
     for (let i = 0; i < row.length; i++) if (row[i]! < kth) row[i] = -Infinity;
   }
 

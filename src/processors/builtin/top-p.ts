@@ -2,7 +2,8 @@
  * `top_p` (nucleus sampling): Hugging Face `TopPLogitsWarper`.
  */
 import { defineProcessor } from '../define-processor.js';
-import { sharedRadixSelect } from '../math/radix-select.js';
+import { kthLargest } from '../math/kth-largest.js';
+import { topPCut } from '../math/top-p-cut.js';
 import { rowMaximum } from '../math/softmax-basis.js';
 import type { LogitsProcessor } from '../types.js';
 import { minTokensToKeep } from './min-tokens-to-keep.js';
@@ -12,8 +13,8 @@ import { minTokensToKeep } from './min-tokens-to-keep.js';
  * Hugging Face, a token is removed when the ascending cumulative probability up to it is `<= 1 - top_p`,
  * compared with `float32(1 - top_p)`; the sums run from the least likely token up, like its cumsum, so the
  * tail is exact and `top_p = 1` removes nothing. Tokens tied with the last kept one are all kept (PyTorch's
- * unstable sort makes Hugging Face's choice among them unspecified). The cut is found by radix selection
- * weighted by probability, in O(V) without sorting.
+ * unstable sort makes Hugging Face's choice among them unspecified). The cut is found in O(V) without
+ * sorting the row (`top-p-cut.ts`).
  */
 export class TopPProcessor implements LogitsProcessor {
   readonly name = 'top_p';
@@ -29,8 +30,8 @@ export class TopPProcessor implements LogitsProcessor {
   apply(row: Float32Array): void {
     const max = rowMaximum(row);
     if (!Number.isFinite(max)) return;
-    let cut = sharedRadixSelect.ascendingMassCut(row, max, this.removedMass);
-    if (this.minTokensToKeep > 1) cut = Math.min(cut, sharedRadixSelect.kthLargest(row, this.minTokensToKeep));
+    let cut = topPCut(row, max, this.removedMass);
+    if (this.minTokensToKeep > 1) cut = Math.min(cut, kthLargest(row, this.minTokensToKeep));
     else cut = Math.min(cut, max);
     for (let i = 0; i < row.length; i++) if (row[i]! < cut) row[i] = -Infinity;
   }

@@ -8,6 +8,13 @@ import { EmptyDistributionError } from '../errors.js';
  * row has no finite score: never a silent token 0 (what `argmax` of an all -inf row would give).
  */
 export function selectGreedy(row: Float32Array, step: number): number {
+  const best = argmaxOfFinite(row);
+  if (best < 0) throw new EmptyDistributionError(step, []);
+  return best;
+}
+
+/** The lowest id of the highest finite score, -1 when there is none (a loop of its own; see softmax-basis.ts). */
+function argmaxOfFinite(row: Float32Array): number {
   let best = -1;
   let bestScore = -Infinity;
   for (let i = 0; i < row.length; i++) {
@@ -18,6 +25,5 @@ export function selectGreedy(row: Float32Array, step: number): number {
       bestScore = score;
     }
   }
-  if (best < 0) throw new EmptyDistributionError(step, []);
   return best;
 }

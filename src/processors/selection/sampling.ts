@@ -2,38 +2,61 @@
  * Sampling from softmax(processed scores) with a seeded, counter-based draw.
  */
 import { EmptyDistributionError } from '../errors.js';
+import { BINS, binOf, sharedExpHistogram } from '../math/exp-histogram.js';
 import { counterUniform } from './counter-random.js';
-import { finiteMaximum, isCandidate } from './finite.js';
+import { finiteMaximum } from './finite.js';
+import type { ScoreSummary } from './score-statistics.js';
+
+/** A sampled token with the statistics of the row it was drawn from (computed in the same pass). */
+export interface Sample {
+  readonly token: number;
+  readonly summary: ScoreSummary;
+}
 
 /**
- * The token whose cumulative probability (in vocabulary order, float64 sums of `exp(z - max)`) first exceeds
- * `uniform`. Non-finite scores have probability 0. Throws `EmptyDistributionError` when no score is finite.
+ * Draws a token with probability softmax(row) using one uniform number, in two steps that together are an
+ * exact inverse-CDF draw: `uniform` first picks a bin of the distance-to-maximum histogram (by mass, most
+ * likely bins first), then the rest of it picks a token inside that bin (in vocabulary order). One `exp` per
+ * token plus one per member of the chosen bin. Non-finite scores have probability 0. Throws
+ * `EmptyDistributionError` when no score is finite.
  *
  * Hugging Face draws with `torch.multinomial` from PyTorch's global generator; its draws cannot be
  * reproduced outside PyTorch, so only the distribution matches, not the sampled ids.
  */
-export function sampleFromScores(row: Float32Array, uniform: number, step: number): number {
+export function sampleWithSummary(row: Float32Array, uniform: number, step: number): Sample {
   const max = finiteMaximum(row);
   if (max === -Infinity) throw new EmptyDistributionError(step, []);
-  let total = 0;
-  for (let i = 0; i < row.length; i++) {
-    const score = row[i]!;
-    if (isCandidate(score)) total += Math.exp(score - max);
+  const histogram = sharedExpHistogram;
+  histogram.fill(row, max);
+  const { counts, masses, total } = histogram;
+  const summary: ScoreSummary = { max, logSum: Math.log(total), meanShifted: histogram.weightedShift / total };
+
+  let remaining = uniform * total;
+  let chosen = -1;
+  for (let bin = 0; bin < BINS; bin++) {
+    if (counts[bin] === 0 || masses[bin] === 0) continue;
+    chosen = bin;
+    if (remaining < masses[bin]!) break;
+    remaining -= masses[bin]!;
   }
-  const target = uniform * total;
-  let cumulative = 0;
+  // Rounding can leave `remaining` just past the last bin's mass: the draw then belongs to that bin's end.
   let last = -1;
+  let cumulative = 0;
   for (let i = 0; i < row.length; i++) {
     const score = row[i]!;
-    if (!isCandidate(score)) continue;
+    if (!(score > -Infinity) || score === Infinity || binOf(max - score) !== chosen) continue;
     const weight = Math.exp(score - max);
     if (weight === 0) continue;
     cumulative += weight;
     last = i;
-    if (cumulative > target) return i;
+    if (cumulative > remaining) return { token: i, summary };
   }
-  // Re-summing can fall an ulp short of `total`: the draw then belongs to the last token with weight.
-  return last;
+  return { token: last, summary };
+}
+
+/** The token of `sampleWithSummary`. */
+export function sampleFromScores(row: Float32Array, uniform: number, step: number): number {
+  return sampleWithSummary(row, uniform, step).token;
 }
 
 /** Draws of one stream: `uniform(step)` depends only on (seed, stream, step). */

@@ -2,7 +2,7 @@
  * How a stream turns processed scores into a token: greedy or seeded sampling.
  */
 import { selectGreedy } from './greedy.js';
-import { SeededDraws, sampleFromScores } from './sampling.js';
+import { SeededDraws, sampleWithSummary, type Sample } from './sampling.js';
 
 export type SelectionConfig =
   | { readonly mode: 'greedy' }
@@ -12,10 +12,13 @@ export interface TokenSelector {
   readonly mode: 'greedy' | 'sample';
   /** The chosen id; throws `EmptyDistributionError` when no score is finite. */
   select(scores: Float32Array, step: number): number;
+  /** When selecting already computes the row's statistics (sampling does), returns them with the token. */
+  selectWithSummary?(scores: Float32Array, step: number): Sample;
 }
 
 export function createTokenSelector(config: SelectionConfig): TokenSelector {
   if (config.mode === 'greedy') return { mode: 'greedy', select: selectGreedy };
   const draws = new SeededDraws(config.seed, config.stream);
-  return { mode: 'sample', select: (scores, step) => sampleFromScores(scores, draws.uniform(step), step) };
+  const selectWithSummary = (scores: Float32Array, step: number): Sample => sampleWithSummary(scores, draws.uniform(step), step);
+  return { mode: 'sample', select: (scores, step) => selectWithSummary(scores, step).token, selectWithSummary };
 }

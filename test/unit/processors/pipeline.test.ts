@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { EmptyDistributionError, PipelineError, ProcessorParameterError, UnknownProcessorError } from '../../../src/processors/errors.js';
 import { processorSpec } from '../../../src/processors/param-values.js';
 import { Pipeline } from '../../../src/processors/pipeline.js';
+import { summarizeScores } from '../../../src/processors/selection/score-statistics.js';
 import { StreamScorer } from '../../../src/processors/selection/stream-scorer.js';
 import { createTokenSelector } from '../../../src/processors/selection/token-selector.js';
 import { registry, SECTION_6_2, staticContext, stepAt, survivors } from './test-context.js';
@@ -131,6 +132,15 @@ describe('stream scorer', () => {
     expect(token).toBe(4);
     expect(raw).toEqual(SECTION_6_2);
     expect(scorer.scores[2]).toBe(-Infinity);
+  });
+
+  it('after sampling, its summary of the processed row is the one summarizeScores computes', () => {
+    const scorer = new StreamScorer(6, createTokenSelector({ mode: 'sample', seed: 3 }));
+    scorer.choose(SECTION_6_2, build(processorSpec('temperature', { temperature: 0.5 })), stepAt([0]));
+    const fresh = summarizeScores(scorer.scores);
+    expect(scorer.summary().max).toBe(fresh.max);
+    expect(scorer.summary().logSum).toBeCloseTo(fresh.logSum, 12);
+    expect(scorer.summary().meanShifted).toBeCloseTo(fresh.meanShifted, 12);
   });
 
   it('refuses a row of the wrong width', () => {

@@ -6,7 +6,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { kthLargest } from '../../../src/processors/math/kth-largest.js';
 import { sharedRadixSelect } from '../../../src/processors/math/radix-select.js';
+import { rowMaximum } from '../../../src/processors/math/softmax-basis.js';
+import { topPCut } from '../../../src/processors/math/top-p-cut.js';
 import { processorSpec } from '../../../src/processors/param-values.js';
 import { Pipeline } from '../../../src/processors/pipeline.js';
 import { applied, probabilities, registry, staticContext, stepAt, survivors } from './test-context.js';
@@ -92,6 +95,41 @@ describe('min-p', () => {
   });
 });
 
+describe('typical-p', () => {
+  it('keeps the tokens up to the one whose mass, by increasing |surprise - entropy|, reaches typical_p', () => {
+    fc.assert(
+      fc.property(
+        // The wide two-valued row puts 4,500 tied scores in one histogram bin: the radix fallback.
+        fc.oneof(rowWithRemovals, fc.constant(Array.from({ length: 9000 }, (_, i) => (i % 2) - (i === 0 ? 5 : 0)))),
+        fc.double({ min: 0.05, max: 0.95, noNaN: true }),
+        (row, mass) => {
+          const input = Float32Array.from(row);
+          const p = probabilities(input);
+          const entropy = -p.reduce((sum, q) => (q > 0 ? sum + q * Math.log(q) : sum), 0);
+          const surprise = p.map((q) => (q > 0 ? Math.abs(-Math.log(q) - entropy) : Infinity));
+          const order = surprise.map((_, id) => id).sort((a, b) => surprise[a]! - surprise[b]!);
+          let cumulative = 0;
+          let last = order.length - 1;
+          for (let position = 0; position < order.length; position++) {
+            cumulative += p[order[position]!]!;
+            fc.pre(Math.abs(cumulative - Math.fround(mass)) > 1e-9);
+            if (cumulative >= Math.fround(mass)) {
+              last = position;
+              break;
+            }
+          }
+          const cut = surprise[order[last]!]!;
+          // Surprises within rounding noise of the cut (but from another score) make the cut a coin toss.
+          fc.pre(surprise.every((s, id) => input[id] === input[order[last]!] || Math.abs(s - cut) > 1e-6));
+          const expected = surprise.flatMap((s, id) => (s <= cut && p[id]! > 0 ? [id] : []));
+          expect(survivors(applied('typical_p', { typical_p: mass }, row))).toEqual(expected);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe('temperature', () => {
   it('divides every score by the float32 temperature, bit for bit', () => {
     fc.assert(
@@ -166,6 +204,49 @@ describe('radix selection', () => {
       ),
       RUNS,
     );
+  });
+});
+
+describe('fast paths agree with the exact radix selection', () => {
+  it('the heap k-th largest equals the radix one, for small and large k', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.float({ noNaN: true }), fc.constantFrom(-0, 0, Infinity, -Infinity, Number.NaN)), { minLength: 1, maxLength: 3000 }),
+        fc.integer({ min: 1, max: 3000 }),
+        (values, k) => {
+          const row = Float32Array.from(values);
+          fc.pre(k <= row.filter((value) => !Number.isNaN(value)).length);
+          expect(kthLargest(row, k) === sharedRadixSelect.kthLargest(row, k)).toBe(true);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('the histogram top-p cut equals the radix cut, also when the crossing bin overflows into the fallback', () => {
+    // Wide rows drawn from few values: thousands of ties land in one histogram bin.
+    const wideRow = fc
+      .tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 100, max: 9000 }), fc.integer({ min: 0, max: 2 ** 31 }))
+      .map(([distinct, width, seed]) =>
+        Float32Array.from({ length: width }, (_, i) => ((Math.imul(i + 1, 2654435761) ^ seed) >>> 0) % distinct),
+      );
+    fc.assert(
+      fc.property(fc.oneof(wideRow, finiteRow.map((row) => Float32Array.from(row))), fc.double({ min: 0, max: 0.99, noNaN: true }), (row, fraction) => {
+        const max = rowMaximum(row);
+        expect(topPCut(row, max, fraction)).toBe(sharedRadixSelect.ascendingMassCut(row, max, fraction));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('top-p on a row where more than 4096 tokens tie at the cut (the fallback path)', () => {
+  it('keeps the whole tied group, as the exact cut says', () => {
+    const row = new Float32Array(9000);
+    row[0] = 1;
+    // The mass of the 8999 zeros is far above 1 - top_p: the cut is at 0 and every token stays.
+    expect(topPCut(row, 1, Math.fround(1 - 0.9))).toBe(0);
+    expect(survivors(applied('top_p', { top_p: 0.9 }, row, [0], staticContext({ vocabSize: 9000 }))).length).toBe(9000);
   });
 });
 

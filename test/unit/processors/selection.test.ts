@@ -75,16 +75,27 @@ describe('seeded sampling', () => {
     expect(tokens(11)).not.toEqual(tokens(12));
   });
 
+  it('draws tied tokens (one histogram bin) equally often', () => {
+    const row = Float32Array.from([NEG_INF, 1.5, 1.5, 1.5, 1.5, NEG_INF]);
+    const draws = new SeededDraws(8);
+    const counts = new Array(6).fill(0);
+    for (let step = 0; step < 8000; step++) counts[sampleFromScores(row, draws.uniform(step), step)]++;
+    expect(counts[0] + counts[5]).toBe(0);
+    for (const id of [1, 2, 3, 4]) expect(Math.abs(counts[id] / 8000 - 0.25)).toBeLessThan(0.02);
+  });
+
   it('never samples a removed, NaN or +inf token', () => {
     const row = Float32Array.from([NEG_INF, 0, Number.NaN, 0, Infinity, NEG_INF]);
     const draws = new SeededDraws(5);
     for (let step = 0; step < 500; step++) expect([1, 3]).toContain(sampleFromScores(row, draws.uniform(step), step));
   });
 
-  it('picks by inverse CDF in vocabulary order: u just below 0.04 gives id 0, just above gives id 1', () => {
-    expect(sampleFromScores(SECTION_6_2, 0.0399, 0)).toBe(0);
-    expect(sampleFromScores(SECTION_6_2, 0.0401, 0)).toBe(1);
-    expect(sampleFromScores(SECTION_6_2, 0.999999, 0)).toBe(5);
+  it('is an inverse-CDF draw walking from the most likely token: on §6.2 u in [0, .30) gives 2, [.30, .55) 4 … [.96, 1) 0', () => {
+    const cases: [number, number][] = [
+      [0, 2], [0.2999, 2], [0.3001, 4], [0.5499, 4], [0.5501, 1], [0.7499, 1],
+      [0.7501, 3], [0.8599, 3], [0.8601, 5], [0.9599, 5], [0.9601, 0], [0.999999, 0],
+    ];
+    for (const [uniform, token] of cases) expect(sampleFromScores(SECTION_6_2, uniform, 0)).toBe(token);
   });
 
   it('throws EmptyDistributionError on a row without a finite score', () => {
