@@ -89,7 +89,8 @@ export class ProcessorScoring implements StreamScoring {
       tokenId = forced;
     }
     const processed = this.scorer.scores;
-    const processedSummary = summarizeScores(processed);
+    // Sampling already summarized the processed row; the scorer hands that summary back.
+    const processedSummary = this.scorer.summary();
     const rawSummary = summarizeScores(raw);
     const scored = (id: number, processedLogprob = logProbability(processed, id, processedSummary)): ScoredToken => ({
       tokenId: id,
