@@ -45,7 +45,7 @@ export {
   type HfPipelinePlan,
 } from './hf-generation-config.js';
 export { selectGreedy } from './selection/greedy.js';
-export { SeededDraws, sampleFromScores } from './selection/sampling.js';
+export { SeededDraws, sampleFromScores, sampleWithSummary, type Sample } from './selection/sampling.js';
 export { counterUniform } from './selection/counter-random.js';
 export { createTokenSelector, type SelectionConfig, type TokenSelector } from './selection/token-selector.js';
 export {

@@ -1,12 +1,12 @@
 /**
  * Exact order statistics over one row in O(V) time with no vocabulary-sized scratch: a three-pass radix
- * select on float32 bit patterns (11 + 11 + 10 bits) into a 2048-bin histogram of counts (top-k) or of
- * probability mass (top-p, typical). Each pass keeps only the elements of one bin; after the third pass the
- * 32-bit key, and so the exact float value, is known. Passes after the first touch only the elements of the
- * chosen bin, so each probability (one `exp`) is computed about once.
+ * select on float32 bit patterns (11 + 11 + 10 bits) into a 2048-bin histogram of counts or of probability
+ * mass. Each pass keeps only the elements of one bin; after the third pass the 32-bit key, and so the exact
+ * float value, is known.
  *
- * Why not sort: a sort of 32k indices allocates and costs O(V log V) per step; a heap of size k does not
- * help top-p, whose k is unknown until the mass is counted.
+ * It is the general path, exact for any row: top-k and min_tokens_to_keep with k > 1024, and the fallback of
+ * the top-p and typical cuts when thousands of scores fall into one histogram bin (`top-p-cut.ts`,
+ * `typical-p.ts`); the common cases take the faster heap and histogram paths.
  *
  * NaN has the lowest key: it is never counted among the top values and carries no mass.
  */
