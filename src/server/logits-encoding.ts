@@ -67,7 +67,7 @@ function roundShift(value: number, shift: number): number {
   return rest > half || (rest === half && (kept & 1) === 1) ? kept + 1 : kept;
 }
 
-/** Binary16 bits → the number they encode (exact); used to check the conversion and by tests. */
+/** Binary16 bits → the number they encode (exact): the inverse, for readers of FLOAT16 tensors. */
 export function float16BitsToNumber(half: number): number {
   const sign = half & 0x8000 ? -1 : 1;
   const exponent = (half >>> 10) & 0x1f;

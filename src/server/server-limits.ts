@@ -22,11 +22,6 @@ export interface ServerLimits {
    * vocabulary entry (about 256 KiB for t5-small); the default leaves room for much larger vocabularies.
    */
   readonly maxSendMessageBytes: number;
-  /**
-   * Client messages a stream may hold unread. In LOCKSTEP a client is one decision ahead at most in normal
-   * use; a client flooding the stream is answered RESOURCE_EXHAUSTED instead of growing the queue.
-   */
-  readonly maxPendingClientMessages: number;
   /** Most alternatives per step (`top_n_alternatives`). */
   readonly maxTopNAlternatives: number;
   /** Most stop strings plus stop token sequences per stream; each is checked after every token. */
@@ -39,7 +34,6 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxNewTokens: 512,
   maxReceiveMessageBytes: 4 * 1024 * 1024,
   maxSendMessageBytes: 64 * 1024 * 1024,
-  maxPendingClientMessages: 64,
   maxTopNAlternatives: 64,
   maxStopSequences: 32,
 };
@@ -60,7 +54,6 @@ export function resolveServerLimits(given: Partial<ServerLimits>, modelMaxInputL
     'maxNewTokens',
     'maxReceiveMessageBytes',
     'maxSendMessageBytes',
-    'maxPendingClientMessages',
     'maxStopSequences',
   ];
   for (const key of positive) {
