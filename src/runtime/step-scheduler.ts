@@ -1,0 +1,402 @@
+/**
+ * `StepScheduler`: a `ModelRuntime` in front of another that turns many streams' one-state `step` calls
+ * into batched decoder runs, and their one-input `encode` calls into batched encoder runs.
+ *
+ * ```ts
+ * const model = new StepScheduler(await loadWorkerModel(dir), { maxBatch: 16, maxWaitMs: 5 });
+ * // each stream, concurrently:
+ * const [encoded] = await model.encode([ids]);   // joins the encodes waiting for the encoder
+ * const state = model.createState(encoded!);
+ * const [row] = await model.step([state]);       // joins the states at the same decoder position
+ * console.log(model.stats.batchedSteps / model.stats.steps);
+ * ```
+ *
+ * Rules, and why:
+ * - One run at a time goes to the model below. While it runs, requests pile up; when it ends they
+ *   form the next run. A lone stream never waits: its request starts a run at once.
+ * - A run holds states at one decoder position (exported T5 decoders take no decoder attention mask,
+ *   so only equal positions share a run; encoder lengths may differ, they are padded and masked).
+ * - Before starting a run, the scheduler waits (at most `maxWaitMs` after the model became free) for
+ *   live states that are expected to join it: states at that position whose streams are still handling
+ *   their previous row, or states at most `catchUpSteps` positions behind it. Without that wait, the
+ *   first stream back would run alone and split one batch into two runs for good.
+ * - Among waiting runs, the one furthest behind goes first when it is at most `catchUpSteps` positions
+ *   behind the oldest request; then the streams ahead hold back until it catches up, and the two merge
+ *   into one batch. Further apart, the oldest request goes first, so nobody waits indefinitely.
+ * - Encoder runs go before decoder runs, so new streams reach their first step together; encode
+ *   requests made in the same turn of the event loop share one run.
+ *
+ * Each state's result is exactly what the model below returns for it (which, for the in-process and
+ * worker runtimes, is what it gets when run alone).
+ */
+import { InvalidInputError, StateError } from './errors.js';
+import type {
+  DecodeState,
+  EncodedInput,
+  GenerationDefaults,
+  ModelDtype,
+  ModelRuntime,
+  SpecialIds,
+  T5Config,
+  TextTokenizer,
+} from './types.js';
+
+export interface StepSchedulerOptions {
+  /** Most states in one decoder run, and most inputs in one encoder run; default 16. */
+  readonly maxBatch?: number;
+  /** Longest time the model stays idle waiting for expected states before a run starts; default 5 ms. */
+  readonly maxWaitMs?: number;
+  /** How far behind (in positions) a run may be and still go first so that others merge with it; default 4, 0: never. */
+  readonly catchUpSteps?: number;
+}
+
+/** Counters since the scheduler was created (benchmarks and tests read them). */
+export interface SchedulerStats {
+  /** Decoder runs started (calls of the model's `step`). */
+  readonly stepRuns: number;
+  /** State steps completed (one per state per run). */
+  readonly steps: number;
+  /** State steps that shared their run with at least one other state. */
+  readonly batchedSteps: number;
+  /** Encoder runs started. */
+  readonly encodeRuns: number;
+  /** Inputs encoded. */
+  readonly encodedInputs: number;
+  /** Inputs that shared their encoder run with at least one other. */
+  readonly batchedInputs: number;
+}
+
+export const DEFAULT_SCHEDULER_OPTIONS: Required<StepSchedulerOptions> = { maxBatch: 16, maxWaitMs: 5, catchUpSteps: 4 };
+
+interface PendingStep {
+  readonly state: DecodeState;
+  readonly arrivedAt: number;
+  readonly resolve: (row: Float32Array) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface PendingEncode {
+  readonly inputs: readonly (readonly number[])[];
+  readonly resolve: (encoded: EncodedInput[]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Where a state's next decoder run is: a key that only states able to share the run have in common. */
+interface RunSlot {
+  readonly key: string;
+  /** The position of the last token the run feeds. */
+  readonly position: number;
+}
+
+interface StepGroup extends RunSlot {
+  readonly members: PendingStep[];
+  readonly oldest: number;
+}
+
+export class StepScheduler implements ModelRuntime {
+  private readonly options: Required<StepSchedulerOptions>;
+  /** States created through this scheduler and not seen disposed yet. */
+  private readonly known = new Set<DecodeState>();
+  /** States with a step waiting or running. */
+  private readonly queued = new Set<DecodeState>();
+  private pendingSteps: PendingStep[] = [];
+  private pendingEncodes: PendingEncode[] = [];
+  private busy = false;
+  private idleSince = performance.now();
+  private timer: NodeJS.Timeout | undefined;
+  private isDisposed = false;
+  private counters = { stepRuns: 0, steps: 0, batchedSteps: 0, encodeRuns: 0, encodedInputs: 0, batchedInputs: 0 };
+
+  constructor(
+    private readonly model: ModelRuntime,
+    options: StepSchedulerOptions = {},
+  ) {
+    this.options = { ...DEFAULT_SCHEDULER_OPTIONS, ...options };
+    checkOptions(this.options);
+  }
+
+  get name(): string {
+    return this.model.name;
+  }
+  get dtype(): ModelDtype {
+    return this.model.dtype;
+  }
+  get decoderLayout(): 'merged' | 'split' {
+    return this.model.decoderLayout;
+  }
+  get config(): T5Config {
+    return this.model.config;
+  }
+  get generation(): GenerationDefaults {
+    return this.model.generation;
+  }
+  get vocabSize(): number {
+    return this.model.vocabSize;
+  }
+  get specialIds(): SpecialIds {
+    return this.model.specialIds;
+  }
+  get tokenizer(): TextTokenizer {
+    return this.model.tokenizer;
+  }
+  get maxInputLength(): number {
+    return this.model.maxInputLength;
+  }
+  get liveStates(): number {
+    return this.model.liveStates;
+  }
+
+  /** The model below (e.g. to read a worker model's thread-side counts). */
+  get inner(): ModelRuntime {
+    return this.model;
+  }
+
+  get stats(): SchedulerStats {
+    return { ...this.counters };
+  }
+
+  async encode(inputs: readonly (readonly number[])[]): Promise<EncodedInput[]> {
+    this.checkOpen('encode');
+    if (!Array.isArray(inputs)) {
+      throw new InvalidInputError(`\`inputs\` must be an array of token id arrays; given ${typeof inputs}`);
+    }
+    if (inputs.length === 0) return [];
+    return new Promise((resolve, reject) => {
+      this.pendingEncodes.push({ inputs, resolve, reject });
+      // Starts handled in the same turn of the event loop share one encoder run.
+      if (this.pendingEncodes.length === 1) setImmediate(() => this.schedule());
+    });
+  }
+
+  createState(encoded: EncodedInput, decoderPrefix?: readonly number[]): DecodeState {
+    this.checkOpen('create a decode state');
+    const state = this.model.createState(encoded, decoderPrefix);
+    this.forgetDisposed();
+    this.known.add(state);
+    return state;
+  }
+
+  async step(states: readonly DecodeState[]): Promise<Float32Array[]> {
+    this.checkOpen('step');
+    const members = this.checkStepStates(states);
+    const arrivedAt = performance.now();
+    const rows = members.map(
+      (state) =>
+        new Promise<Float32Array>((resolve, reject) => {
+          this.queued.add(state);
+          this.pendingSteps.push({ state, arrivedAt, resolve, reject });
+        }),
+    );
+    this.schedule();
+    return Promise.all(rows);
+  }
+
+  warmUp(): Promise<void> {
+    return this.model.warmUp();
+  }
+
+  async dispose(): Promise<void> {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    clearTimeout(this.timer);
+    const closed = new StateError(`model ${this.name} was disposed before this request ran`);
+    this.pendingSteps.splice(0).forEach((pending) => pending.reject(closed));
+    this.pendingEncodes.splice(0).forEach((pending) => pending.reject(closed));
+    this.queued.clear();
+    this.known.clear();
+    await this.model.dispose();
+  }
+
+  /** Starts the next run if the model is free and a run is due; otherwise arms the wait timer. */
+  private schedule(): void {
+    if (this.busy || this.isDisposed) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pendingEncodes.length > 0) {
+      void this.runEncoder(this.takeEncodes());
+      return;
+    }
+    this.settleDisposedSteps();
+    const group = this.nextGroup();
+    if (group === undefined) return;
+    if (group.members.length < this.options.maxBatch && this.expectsMore(group)) {
+      const waited = performance.now() - Math.max(this.idleSince, group.oldest);
+      if (waited < this.options.maxWaitMs) {
+        this.timer = setTimeout(() => this.schedule(), this.options.maxWaitMs - waited);
+        return;
+      }
+    }
+    void this.runDecoder(group.members.slice(0, this.options.maxBatch));
+  }
+
+  /** The run to start next: the furthest behind when it is close to the oldest request, else the oldest. */
+  private nextGroup(): StepGroup | undefined {
+    const groups = new Map<string, StepGroup>();
+    for (const pending of this.pendingSteps) {
+      const slot = pendingSlot(pending.state);
+      const group = groups.get(slot.key);
+      if (group === undefined) groups.set(slot.key, { ...slot, members: [pending], oldest: pending.arrivedAt });
+      else group.members.push(pending);
+    }
+    let oldest: StepGroup | undefined;
+    let behind: StepGroup | undefined;
+    for (const group of groups.values()) {
+      if (oldest === undefined || group.oldest < oldest.oldest) oldest = group;
+      if (behind === undefined || group.position < behind.position) behind = group;
+    }
+    if (oldest === undefined || behind === undefined) return undefined;
+    return oldest.position - behind.position <= this.options.catchUpSteps ? behind : oldest;
+  }
+
+  /** Whether a live state not yet asking is expected to join `group`, or to run first and catch up with it. */
+  private expectsMore(group: StepGroup): boolean {
+    for (const state of this.known) {
+      if (state.disposed || this.queued.has(state)) continue;
+      const slot = idleSlot(state);
+      if (slot.key === group.key) return true;
+      if (slot.position < group.position && group.position - slot.position <= this.options.catchUpSteps) return true;
+    }
+    return false;
+  }
+
+  private async runDecoder(batch: PendingStep[]): Promise<void> {
+    this.busy = true;
+    const taken = new Set(batch);
+    this.pendingSteps = this.pendingSteps.filter((pending) => !taken.has(pending));
+    // Streams ask in whatever order they finished their last row; a fixed order lets the model below
+    // feed an unchanged batch's cache tensors back as they are instead of restacking them every step.
+    batch.sort((a, b) => a.state.id - b.state.id);
+    this.counters.stepRuns += 1;
+    this.counters.steps += batch.length;
+    if (batch.length > 1) this.counters.batchedSteps += batch.length;
+    try {
+      const rows = await this.model.step(batch.map((pending) => pending.state));
+      batch.forEach((pending, index) => {
+        this.queued.delete(pending.state);
+        pending.resolve(rows[index]!);
+      });
+    } catch (error) {
+      // The states were checked on arrival, so a failing run is the model's failure, shared by all.
+      batch.forEach((pending) => {
+        this.queued.delete(pending.state);
+        pending.reject(error);
+      });
+    } finally {
+      this.finishRun();
+    }
+  }
+
+  private async runEncoder(batch: PendingEncode[]): Promise<void> {
+    this.busy = true;
+    const inputs = batch.flatMap((pending) => pending.inputs);
+    this.counters.encodeRuns += 1;
+    this.counters.encodedInputs += inputs.length;
+    if (inputs.length > 1) this.counters.batchedInputs += inputs.length;
+    try {
+      const encoded = await this.model.encode(inputs);
+      let next = 0;
+      for (const pending of batch) {
+        pending.resolve(encoded.slice(next, next + pending.inputs.length));
+        next += pending.inputs.length;
+      }
+    } catch (error) {
+      if (batch.length === 1) batch[0]!.reject(error);
+      // One request's bad input fails the whole run: each request runs alone again, so the error
+      // reaches only the request that caused it.
+      else for (const pending of batch) await this.model.encode(pending.inputs).then(pending.resolve, pending.reject);
+    } finally {
+      this.finishRun();
+    }
+  }
+
+  private finishRun(): void {
+    this.busy = false;
+    this.idleSince = performance.now();
+    this.schedule();
+  }
+
+  /** Encode requests for the next encoder run: in arrival order, up to `maxBatch` inputs (at least one request). */
+  private takeEncodes(): PendingEncode[] {
+    let count = 0;
+    let taken = 0;
+    while (taken < this.pendingEncodes.length) {
+      const size = this.pendingEncodes[taken]!.inputs.length;
+      if (taken > 0 && count + size > this.options.maxBatch) break;
+      count += size;
+      taken += 1;
+    }
+    return this.pendingEncodes.splice(0, taken);
+  }
+
+  /** A state disposed while it waited gets an empty row, as one disposed during its run does. */
+  private settleDisposedSteps(): void {
+    if (!this.pendingSteps.some((pending) => pending.state.disposed)) return;
+    this.pendingSteps = this.pendingSteps.filter((pending) => {
+      if (!pending.state.disposed) return true;
+      this.queued.delete(pending.state);
+      pending.resolve(EMPTY_ROW);
+      return false;
+    });
+  }
+
+  private forgetDisposed(): void {
+    for (const state of this.known) if (state.disposed) this.known.delete(state);
+  }
+
+  /** The in-process model's checks, with its messages; a state is stepping from its request on. */
+  private checkStepStates(states: readonly DecodeState[]): DecodeState[] {
+    if (!Array.isArray(states)) throw new InvalidInputError(`\`states\` must be an array of decode states; given ${typeof states}`);
+    const seen = new Map<DecodeState, number>();
+    return states.map((state, index) => {
+      if (!this.known.has(state)) throw new InvalidInputError(`states[${index}] is not a decode state of this model`);
+      const earlier = seen.get(state);
+      if (earlier !== undefined) {
+        throw new InvalidInputError(`states[${index}] is the same decode state as states[${earlier}]; a state steps once per call`);
+      }
+      seen.set(state, index);
+      if (state.disposed) throw new StateError(`states[${index}] (decode state ${state.id}) is disposed`);
+      if (this.queued.has(state)) throw new StateError(`states[${index}] (decode state ${state.id}) is already stepping`);
+      if (state.tokens.length === state.cachedLength) {
+        throw new StateError(`states[${index}] (decode state ${state.id}) has no new token; append one before the next step`);
+      }
+      return state;
+    });
+  }
+
+  private checkOpen(action: string): void {
+    if (this.isDisposed) throw new StateError(`cannot ${action}: model ${this.name} is disposed`);
+  }
+}
+
+/** What `step` returns for a state disposed before its run. */
+const EMPTY_ROW = new Float32Array(0);
+
+/**
+ * The run a state with pending tokens joins. Without a cache yet, it feeds all its tokens through the
+ * first-step decoder, which batches sequences of equal length; with one, its last token goes through the
+ * cached decoder at position `tokens.length - 1` (any earlier pending tokens run first, on their own).
+ */
+function pendingSlot(state: DecodeState): RunSlot {
+  const last = state.tokens.length - 1;
+  return state.cachedLength === 0 ? { key: `first:${state.tokens.length}`, position: last } : { key: `cached:${last}`, position: last };
+}
+
+/** The run a state not asking yet is expected to join: after it appends the token for its last row. */
+function idleSlot(state: DecodeState): RunSlot {
+  if (state.tokens.length > state.cachedLength) return pendingSlot(state);
+  const next = state.tokens.length;
+  return { key: `cached:${next}`, position: next };
+}
+
+function checkOptions(options: Required<StepSchedulerOptions>): void {
+  const { maxBatch, maxWaitMs, catchUpSteps } = options;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) {
+    throw new InvalidInputError(`\`maxBatch\` must be an integer ≥ 1; given ${String(maxBatch)}`);
+  }
+  if (typeof maxWaitMs !== 'number' || !Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
+    throw new InvalidInputError(`\`maxWaitMs\` must be a number ≥ 0; given ${String(maxWaitMs)}`);
+  }
+  if (!Number.isInteger(catchUpSteps) || catchUpSteps < 0) {
+    throw new InvalidInputError(`\`catchUpSteps\` must be an integer ≥ 0; given ${String(catchUpSteps)}`);
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The model thread's side of a `WorkerModel`: an in-process `ModelRuntime` plus the encoder outputs and
+ * decode states the main thread's handles name by number.
+ *
+ * Requests run one at a time, in arrival order. That keeps the fire-and-forget requests in their place
+ * (a state disposed after a step was sent is disposed after that step, exactly as its handle saw it) and
+ * keeps two steps from interleaving their decoder runs.
+ */
+import { StateError } from '../errors.js';
+import type { DecodeState, EncodedInput, ModelRuntime } from '../types.js';
+import {
+  type RowLocation,
+  type StateEdit,
+  type StepMember,
+  type ThreadReply,
+  type ThreadRequest,
+  serializeError,
+} from './worker-protocol.js';
+
+export type PostReply = (reply: ThreadReply, transfer: ArrayBuffer[]) => void;
+
+export class ModelHost {
+  private readonly encoded = new Map<number, EncodedInput>();
+  private readonly states = new Map<number, DecodeState>();
+  /** Why a state could not be created; its first step reports it. */
+  private readonly failedStates = new Map<number, unknown>();
+  private nextEncodedId = 1;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly model: ModelRuntime,
+    private readonly post: PostReply,
+  ) {}
+
+  /** Number of decode states alive on this thread. */
+  get liveStates(): number {
+    return this.model.liveStates;
+  }
+
+  handle(request: ThreadRequest): void {
+    // A request with nobody waiting for it can still fail unexpectedly; that must not stop the queue.
+    this.queue = this.queue
+      .then(() => this.run(request))
+      .catch((error: unknown) => this.post({ kind: 'unexpected', error: serializeError(error) }, []));
+  }
+
+  private async run(request: ThreadRequest): Promise<void> {
+    switch (request.kind) {
+      case 'create-state':
+        return this.createState(request.stateId, request.encodedId, request.prefix);
+      case 'dispose-state':
+        this.states.get(request.stateId)?.dispose();
+        this.states.delete(request.stateId);
+        this.failedStates.delete(request.stateId);
+        return;
+      case 'release-encoded':
+        for (const id of request.encodedIds) this.encoded.delete(id);
+        return;
+      default:
+        return this.answer(request);
+    }
+  }
+
+  private async answer(request: Extract<ThreadRequest, { requestId: number }>): Promise<void> {
+    const { requestId } = request;
+    try {
+      switch (request.kind) {
+        case 'encode':
+          return await this.encode(requestId, request.inputs);
+        case 'step':
+          return await this.step(requestId, request.members);
+        case 'warm-up':
+          await this.model.warmUp();
+          return this.post({ kind: 'done', requestId }, []);
+        case 'live-states':
+          return this.post({ kind: 'done', requestId, value: this.model.liveStates }, []);
+        case 'dispose':
+          this.states.clear();
+          this.encoded.clear();
+          await this.model.dispose();
+          return this.post({ kind: 'done', requestId }, []);
+      }
+    } catch (error) {
+      this.post({ kind: 'failed', requestId, error: serializeError(error) }, []);
+    }
+  }
+
+  private async encode(requestId: number, inputs: readonly (readonly number[])[]): Promise<void> {
+    const results = await this.model.encode(inputs);
+    const encodedIds = results.map((result) => {
+      const id = this.nextEncodedId++;
+      this.encoded.set(id, result);
+      return id;
+    });
+    // The thread keeps its own rows (decode states read them); the main thread gets a copy of each.
+    const hiddenStates = results.map((result) => result.hiddenStates.slice());
+    const encodeMs = results[0]?.encodeMs ?? 0;
+    this.post({ kind: 'encoded', requestId, encodedIds, hiddenStates, encodeMs }, hiddenStates.map((rows) => rows.buffer as ArrayBuffer));
+  }
+
+  private createState(stateId: number, encodedId: number, prefix: readonly number[]): void {
+    const encoded = this.encoded.get(encodedId);
+    try {
+      if (encoded === undefined) throw new StateError(`encoder output ${encodedId} was already released`);
+      this.states.set(stateId, this.model.createState(encoded, prefix));
+    } catch (error) {
+      this.failedStates.set(stateId, error);
+    }
+  }
+
+  private async step(requestId: number, members: readonly StepMember[]): Promise<void> {
+    const states = members.map((member) => this.stateWithEdits(member));
+    const cachedLengths = () => states.map((state) => state.cachedLength);
+    let rows: Float32Array[];
+    try {
+      rows = await this.model.step(states);
+    } catch (error) {
+      this.post({ kind: 'failed', requestId, error: serializeError(error), cachedLengths: cachedLengths() }, []);
+      return;
+    }
+    // Each row is a view of its run's logits output, which nothing on this thread reads again: the
+    // buffers move to the main thread as they are.
+    const buffers: ArrayBuffer[] = [];
+    const bufferIndex = new Map<ArrayBufferLike, number>();
+    const locations = rows.map((row): RowLocation => {
+      if (row.length === 0) return { buffer: -1, byteOffset: 0, length: 0 };
+      let index = bufferIndex.get(row.buffer);
+      if (index === undefined) {
+        index = buffers.push(row.buffer as ArrayBuffer) - 1;
+        bufferIndex.set(row.buffer, index);
+      }
+      return { buffer: index, byteOffset: row.byteOffset, length: row.length };
+    });
+    this.post({ kind: 'stepped', requestId, rows: locations, buffers, cachedLengths: cachedLengths() }, buffers);
+  }
+
+  /** The thread's state for a step member, after replaying the handle's edits in order. */
+  private stateWithEdits(member: StepMember): DecodeState {
+    const failure = this.failedStates.get(member.stateId);
+    if (failure !== undefined) throw failure;
+    const state = this.states.get(member.stateId);
+    if (state === undefined) throw new StateError(`decode state ${member.stateId} is unknown to the model thread`);
+    member.edits.forEach((edit) => applyEdit(state, edit));
+    return state;
+  }
+}
+
+function applyEdit(state: DecodeState, edit: StateEdit): void {
+  if ('rewind' in edit) state.rewind(edit.rewind);
+  else for (const token of edit.append) state.append(token);
+}

@@ -1,0 +1,124 @@
+/**
+ * The main thread's end of a model thread: starts the worker, matches replies to requests, and turns a
+ * thread that dies into a rejection of everything still waiting (never a hang).
+ *
+ * The worker is referenced only while a request waits for its reply, so an idle model does not keep
+ * the process alive (as an in-process ONNX session does not).
+ */
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+import { StateError } from '../errors.js';
+import {
+  type LoadedModelInfo,
+  type ModelThreadData,
+  type ThreadReply,
+  type ThreadRequest,
+  restoreError,
+} from './worker-protocol.js';
+
+/** A request without its id; the channel numbers it. */
+export type ThreadCall = ThreadRequest extends infer R ? (R extends { requestId: number } ? Omit<R, 'requestId'> : never) : never;
+
+type Answer = Extract<ThreadReply, { requestId: number }>;
+
+interface Waiting {
+  readonly resolve: (reply: Answer) => void;
+  readonly reject: (error: Error) => void;
+}
+
+export class ThreadChannel {
+  private readonly waiting = new Map<number, Waiting>();
+  private nextRequestId = 1;
+  /** Set once the thread has died; every later request fails with it. */
+  private failure: Error | undefined;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (reply: ThreadReply) => this.receive(reply));
+    worker.on('error', (error) => this.fail(new StateError(`the model thread failed: ${error.message}`)));
+    worker.on('exit', (code) => this.fail(new StateError(`the model thread exited (code ${code})`)));
+  }
+
+  /** Starts a model thread on `data.dir` and resolves when its model is loaded. */
+  static async open(data: ModelThreadData): Promise<{ channel: ThreadChannel; info: LoadedModelInfo }> {
+    const worker = startWorker(data);
+    let onMessage: (reply: ThreadReply) => void = () => {};
+    let onError: (error: Error) => void = () => {};
+    let onExit: (code: number) => void = () => {};
+    try {
+      const info = await new Promise<LoadedModelInfo>((resolve, reject) => {
+        onMessage = (reply) => {
+          if (reply.kind === 'ready') resolve(reply.info);
+          else if (reply.kind === 'load-failed') reject(restoreError(reply.error));
+          else reject(new Error(`the model thread answered ${reply.kind} before it was ready`));
+        };
+        onError = reject;
+        onExit = (code) => reject(new Error(`the model thread exited (code ${code}) while loading ${data.dir}`));
+        worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+      });
+      // Only this start-up's listeners go: removing all of a Worker's listeners breaks its message port.
+      worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+      worker.unref();
+      return { channel: new ThreadChannel(worker), info };
+    } catch (error) {
+      await worker.terminate();
+      throw error;
+    }
+  }
+
+  /** Sends a request and resolves with its reply (`failed` replies included: the caller decides). */
+  request(call: ThreadCall): Promise<Answer> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const requestId = this.nextRequestId++;
+    return new Promise<Answer>((resolve, reject) => {
+      this.waiting.set(requestId, { resolve, reject });
+      if (this.waiting.size === 1) this.worker.ref();
+      this.worker.postMessage({ ...call, requestId });
+    });
+  }
+
+  /** Sends a request that has no reply (state creation and disposal, releases). */
+  post(request: Exclude<ThreadRequest, { requestId: number }>): void {
+    if (this.failure === undefined) this.worker.postMessage(request);
+  }
+
+  async close(): Promise<void> {
+    this.failure ??= new StateError('the model thread was closed');
+    await this.worker.terminate();
+  }
+
+  private receive(reply: ThreadReply): void {
+    if (reply.kind === 'unexpected') {
+      process.emitWarning(`the model thread failed a request: ${reply.error.name}: ${reply.error.message}`);
+      return;
+    }
+    if (!('requestId' in reply)) return;
+    const waiting = this.waiting.get(reply.requestId);
+    if (waiting === undefined) return;
+    this.waiting.delete(reply.requestId);
+    if (this.waiting.size === 0) this.worker.unref();
+    waiting.resolve(reply);
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const waiting of this.waiting.values()) waiting.reject(this.failure);
+    this.waiting.clear();
+  }
+}
+
+/**
+ * Starts the worker on `model-thread.js` beside this module. When this module is TypeScript source
+ * (tests, `tsx`), the thread's module is too, and a worker does not inherit the parent's loader: it
+ * registers `tsx` itself before importing the entry. Built code (`dist/`) runs it with plain node.
+ */
+function startWorker(data: ModelThreadData): Worker {
+  const options = { workerData: data, stdout: false, stderr: false };
+  if (!fileURLToPath(import.meta.url).endsWith('.ts')) {
+    return new Worker(new URL('./model-thread.js', import.meta.url), options);
+  }
+  const entry = new URL('./model-thread.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(entry)});`;
+  return new Worker(bootstrap, { ...options, eval: true });
+}

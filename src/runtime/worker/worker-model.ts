@@ -1,0 +1,199 @@
+/**
+ * A `ModelRuntime` whose ONNX sessions live in one worker thread, so the thread that serves gRPC never
+ * blocks on a decoder run. It behaves as the in-process model does (same results, same errors, same
+ * state rules); only where the work happens differs.
+ *
+ * ```ts
+ * const model = await loadWorkerModel('.cache/models/t5-small', { intraOpNumThreads: 1 });
+ * const [encoded] = await model.encode([model.tokenizer.encode('translate English to German: Hi')]);
+ * const state = model.createState(encoded);
+ * const [logits] = await model.step([state]);   // a Float32Array view of the thread's output, moved here
+ * state.append(argmax(logits));                 // recorded here, replayed on the thread by the next step
+ * state.dispose();
+ * await model.dispose();                        // releases the sessions and ends the thread
+ * ```
+ *
+ * One thread serves the whole model: concurrent runs of one native library from several workers are
+ * reported to crash, and a second thread would only compete for the same cores. Batching many
+ * sequences into one run (`StepScheduler`) is how throughput grows.
+ */
+import { resolve } from 'node:path';
+
+import { InvalidInputError, StateError } from '../errors.js';
+import { checkTokenIds } from '../id-validation.js';
+import { HuggingFaceTextTokenizer } from '../text-tokenizer.js';
+import type {
+  DecodeState,
+  EncodedInput,
+  GenerationDefaults,
+  LoadModelOptions,
+  ModelDtype,
+  ModelRuntime,
+  SpecialIds,
+  T5Config,
+} from '../types.js';
+import { ThreadChannel } from './thread-channel.js';
+import { WorkerDecodeState, type WorkerStateOwner } from './worker-decode-state.js';
+import { WorkerEncodedInput } from './worker-encoded-input.js';
+import { type LoadedModelInfo, restoreError } from './worker-protocol.js';
+
+/** Loads a model folder into a new model thread; the folder's problems reject as `ModelFolderError`. */
+export async function loadWorkerModel(dir: string, options: LoadModelOptions = {}): Promise<WorkerModel> {
+  const folder = resolve(dir);
+  const { channel, info } = await ThreadChannel.open({ dir: folder, options });
+  try {
+    return new WorkerModel(channel, info, await HuggingFaceTextTokenizer.load(folder));
+  } catch (error) {
+    await channel.close();
+    throw error;
+  }
+}
+
+export class WorkerModel implements ModelRuntime, WorkerStateOwner {
+  readonly name: string;
+  readonly dtype: ModelDtype;
+  readonly decoderLayout: 'merged' | 'split';
+  readonly config: T5Config;
+  readonly generation: GenerationDefaults;
+  readonly specialIds: SpecialIds;
+  readonly maxInputLength: number;
+  private readonly live = new Set<WorkerDecodeState>();
+  private nextStateId = 1;
+  private isDisposed = false;
+  /** Tells the thread when the main thread no longer holds an encoder output, so it can drop its copy. */
+  private readonly encodedReleases = new FinalizationRegistry<number>((encodedId) => {
+    this.channel.post({ kind: 'release-encoded', encodedIds: [encodedId] });
+  });
+
+  constructor(
+    private readonly channel: ThreadChannel,
+    info: LoadedModelInfo,
+    readonly tokenizer: HuggingFaceTextTokenizer,
+  ) {
+    this.name = info.name;
+    this.dtype = info.dtype;
+    this.decoderLayout = info.decoderLayout;
+    this.config = info.config;
+    this.generation = info.generation;
+    this.specialIds = info.specialIds;
+    this.maxInputLength = info.maxInputLength;
+  }
+
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+
+  get liveStates(): number {
+    return this.live.size;
+  }
+
+  /** Decode states alive on the model thread; equals `liveStates` once every disposal has reached it. */
+  async threadLiveStates(): Promise<number> {
+    this.checkOpen('count the thread\'s states');
+    const reply = await this.channel.request({ kind: 'live-states' });
+    if (reply.kind === 'failed') throw restoreError(reply.error);
+    return reply.kind === 'done' ? (reply.value ?? 0) : 0;
+  }
+
+  async encode(inputs: readonly (readonly number[])[]): Promise<EncodedInput[]> {
+    this.checkOpen('encode');
+    if (!Array.isArray(inputs)) {
+      throw new InvalidInputError(`\`inputs\` must be an array of token id arrays; given ${typeof inputs}`);
+    }
+    if (inputs.length === 0) return [];
+    // The thread checks the ids (with the in-process model's messages); errors come back as their class.
+    const reply = await this.channel.request({ kind: 'encode', inputs });
+    if (reply.kind === 'failed') throw restoreError(reply.error);
+    if (reply.kind !== 'encoded') throw new Error(`the model thread answered an encode with ${reply.kind}`);
+    return reply.encodedIds.map((encodedId, index) => {
+      const encoded = new WorkerEncodedInput(this, encodedId, [...inputs[index]!], reply.hiddenStates[index]!, reply.encodeMs);
+      this.encodedReleases.register(encoded, encodedId);
+      return encoded;
+    });
+  }
+
+  createState(encoded: EncodedInput, decoderPrefix: readonly number[] = []): DecodeState {
+    this.checkOpen('create a decode state');
+    if (!(encoded instanceof WorkerEncodedInput) || encoded.owner !== this) {
+      throw new InvalidInputError('`encoded` must come from this model\'s encode()');
+    }
+    checkTokenIds(decoderPrefix, this.vocabSize, 'decoderPrefix');
+    const state = new WorkerDecodeState(this, this.nextStateId++, encoded, [this.specialIds.decoderStart, ...decoderPrefix]);
+    this.channel.post({ kind: 'create-state', stateId: state.id, encodedId: encoded.encodedId, prefix: [...decoderPrefix] });
+    this.live.add(state);
+    return state;
+  }
+
+  async step(states: readonly DecodeState[]): Promise<Float32Array[]> {
+    this.checkOpen('step');
+    const members = this.checkStepStates(states);
+    const request = members.map((state) => ({ stateId: state.id, edits: state.beginStep() }));
+    let reply;
+    try {
+      reply = await this.channel.request({ kind: 'step', members: request });
+    } catch (error) {
+      members.forEach((state) => state.endStep(undefined));
+      throw error;
+    }
+    members.forEach((state, index) => state.endStep(reply.kind === 'stepped' || reply.kind === 'failed' ? reply.cachedLengths?.[index] : undefined));
+    if (reply.kind === 'failed') throw restoreError(reply.error);
+    if (reply.kind !== 'stepped') throw new Error(`the model thread answered a step with ${reply.kind}`);
+    return members.map((state, index) => {
+      const row = reply.rows[index]!;
+      // A state disposed while its step ran gets an empty row, as in-process: nobody reads it any more.
+      if (row.buffer < 0 || state.disposed) return EMPTY_ROW;
+      return new Float32Array(reply.buffers[row.buffer]!, row.byteOffset, row.length);
+    });
+  }
+
+  async warmUp(): Promise<void> {
+    this.checkOpen('warm up');
+    const reply = await this.channel.request({ kind: 'warm-up' });
+    if (reply.kind === 'failed') throw restoreError(reply.error);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    for (const state of [...this.live]) state.dispose();
+    try {
+      await this.channel.request({ kind: 'dispose' });
+    } finally {
+      await this.channel.close();
+    }
+  }
+
+  stateDisposed(state: WorkerDecodeState): void {
+    this.live.delete(state);
+    this.channel.post({ kind: 'dispose-state', stateId: state.id });
+  }
+
+  /** The in-process model's checks, with its messages, so callers see the same errors either way. */
+  private checkStepStates(states: readonly DecodeState[]): WorkerDecodeState[] {
+    if (!Array.isArray(states)) throw new InvalidInputError(`\`states\` must be an array of decode states; given ${typeof states}`);
+    const seen = new Map<DecodeState, number>();
+    return states.map((state, index) => {
+      if (!(state instanceof WorkerDecodeState) || !state.ownedBy(this)) {
+        throw new InvalidInputError(`states[${index}] is not a decode state of this model`);
+      }
+      const earlier = seen.get(state);
+      if (earlier !== undefined) {
+        throw new InvalidInputError(`states[${index}] is the same decode state as states[${earlier}]; a state steps once per call`);
+      }
+      seen.set(state, index);
+      if (state.disposed) throw new StateError(`states[${index}] (decode state ${state.id}) is disposed`);
+      if (state.stepping) throw new StateError(`states[${index}] (decode state ${state.id}) is already stepping`);
+      if (state.pendingCount === 0) {
+        throw new StateError(`states[${index}] (decode state ${state.id}) has no new token; append one before the next step`);
+      }
+      return state;
+    });
+  }
+
+  private checkOpen(action: string): void {
+    if (this.isDisposed) throw new StateError(`cannot ${action}: model ${this.name} is disposed`);
+  }
+}
+
+/** What `step` returns for a state disposed while the step ran. */
+const EMPTY_ROW = new Float32Array(0);

@@ -1,0 +1,128 @@
+/**
+ * The messages between a `WorkerModel` (main thread) and the model thread (`model-thread.ts`).
+ *
+ * The model thread owns the ONNX sessions, the encoder outputs and every decode state's KV cache; the
+ * main thread holds handles that name them by number. Requests that need an answer carry a `requestId`;
+ * the others (creating and disposing states, releasing encoder outputs) are fire-and-forget and rely on
+ * the channel's ordering: a state created before a step is known to the thread when that step arrives.
+ *
+ * Logits and encoder outputs travel as transferred `ArrayBuffer`s: moved, not copied.
+ */
+import { InvalidInputError, ModelFolderError, ModelRuntimeError, OutOfRangeError, StateError } from '../errors.js';
+import type { GenerationDefaults, LoadModelOptions, ModelDtype, SpecialIds, T5Config } from '../types.js';
+
+/** What the thread reports once its model is loaded: everything the main thread serves from memory. */
+export interface LoadedModelInfo {
+  readonly name: string;
+  readonly dtype: ModelDtype;
+  readonly decoderLayout: 'merged' | 'split';
+  readonly config: T5Config;
+  readonly generation: GenerationDefaults;
+  readonly specialIds: SpecialIds;
+  readonly maxInputLength: number;
+}
+
+/** The data a model thread starts with (`workerData`). */
+export interface ModelThreadData {
+  readonly dir: string;
+  readonly options: LoadModelOptions;
+}
+
+/**
+ * A mutation of a decode state made on the main thread since its last step, replayed on the thread's
+ * state in order before the step runs (so a rewind there cuts the cache exactly as it would in-process).
+ */
+export type StateEdit = { readonly append: readonly number[] } | { readonly rewind: number };
+
+/** One state of a step request: its id and the edits to replay first. */
+export interface StepMember {
+  readonly stateId: number;
+  readonly edits: readonly StateEdit[];
+}
+
+export type ThreadRequest =
+  | { readonly kind: 'encode'; readonly requestId: number; readonly inputs: readonly (readonly number[])[] }
+  | { readonly kind: 'step'; readonly requestId: number; readonly members: readonly StepMember[] }
+  | { readonly kind: 'warm-up'; readonly requestId: number }
+  | { readonly kind: 'live-states'; readonly requestId: number }
+  | { readonly kind: 'dispose'; readonly requestId: number }
+  | { readonly kind: 'create-state'; readonly stateId: number; readonly encodedId: number; readonly prefix: readonly number[] }
+  | { readonly kind: 'dispose-state'; readonly stateId: number }
+  | { readonly kind: 'release-encoded'; readonly encodedIds: readonly number[] };
+
+/** Where one state's logits row lies: `buffers[buffer]` from `byteOffset`, `length` floats; `buffer` -1: empty. */
+export interface RowLocation {
+  readonly buffer: number;
+  readonly byteOffset: number;
+  readonly length: number;
+}
+
+export type ThreadReply =
+  | { readonly kind: 'ready'; readonly info: LoadedModelInfo }
+  | { readonly kind: 'load-failed'; readonly error: SerializedError }
+  | {
+      readonly kind: 'encoded';
+      readonly requestId: number;
+      readonly encodedIds: readonly number[];
+      /** One buffer per input: its `[S * d_model]` hidden states. */
+      readonly hiddenStates: readonly Float32Array[];
+      readonly encodeMs: number;
+    }
+  | {
+      readonly kind: 'stepped';
+      readonly requestId: number;
+      readonly rows: readonly RowLocation[];
+      readonly buffers: readonly ArrayBuffer[];
+      /** Each member's cached length after the step, so the handles mirror the thread exactly. */
+      readonly cachedLengths: readonly number[];
+    }
+  | { readonly kind: 'done'; readonly requestId: number; readonly value?: number }
+  /** A fire-and-forget request failed; nobody waits for it, so the main thread reports it as a warning. */
+  | { readonly kind: 'unexpected'; readonly error: SerializedError }
+  | {
+      readonly kind: 'failed';
+      readonly requestId: number;
+      readonly error: SerializedError;
+      /** For a failed step: each member's cached length after the failure. */
+      readonly cachedLengths?: readonly number[];
+    };
+
+/** An error as it crosses the thread boundary: class name, message, and the folder file when there is one. */
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly file?: string;
+  readonly stack?: string;
+}
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof ModelFolderError) {
+    return { name: error.name, message: error.message, file: error.file, stack: error.stack };
+  }
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
+  return { name: 'Error', message: String(error) };
+}
+
+const RUNTIME_ERRORS: Record<string, new (message: string) => ModelRuntimeError> = {
+  InvalidInputError,
+  OutOfRangeError,
+  StateError,
+};
+
+/**
+ * The error class the thread threw, rebuilt on this side so callers (the server's status mapping) see
+ * the same class and message as with an in-process model. Anything unexpected stays a plain `Error`
+ * whose cause carries the thread's stack.
+ */
+export function restoreError(serialized: SerializedError): Error {
+  if (serialized.name === 'ModelFolderError' && serialized.file !== undefined) {
+    const error = new ModelFolderError(serialized.file, '');
+    error.message = serialized.message;
+    return error;
+  }
+  const RuntimeError = RUNTIME_ERRORS[serialized.name];
+  if (RuntimeError !== undefined) return new RuntimeError(serialized.message);
+  const error = new Error(serialized.message, { cause: serialized.stack });
+  error.name = serialized.name;
+  return error;
+}

@@ -1,0 +1,246 @@
+/**
+ * The model on its own thread behaves as the in-process model: the same logits for decodes with
+ * prefixes, forced runs, rewinds and batches; the same error classes and messages; and a state's
+ * memory released on both sides of the thread boundary when it is disposed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  InvalidInputError,
+  loadModel,
+  ModelFolderError,
+  OutOfRangeError,
+  StateError,
+  type DecodeState,
+  type ModelRuntime,
+} from '../../../src/runtime/index.js';
+import { loadWorkerModel, type WorkerModel } from '../../../src/runtime/worker/index.js';
+import { argmax, expectRowsClose, stateForText, tinyModels } from './runtime-test-kit.js';
+
+const TEXTS = ['translate English to German: The house is wonderful.', 'hi', 'summarize: a dog is good for you'];
+
+/** A script of state edits and steps, run the same way on both models; returns a copy of every row. */
+async function decodeScript(model: ModelRuntime, text: string, prefix: number[] = []): Promise<Float32Array[]> {
+  const state = await stateForText(model, text, prefix);
+  const rows: Float32Array[] = [];
+  const step = async () => {
+    const [row] = await model.step([state]);
+    rows.push(Float32Array.from(row!));
+    return row!;
+  };
+  for (let i = 0; i < 5; i++) state.append(argmax(await step()));
+  state.rewind(2); // the next step re-feeds the last kept token
+  await step();
+  state.append(7);
+  state.append(11);
+  state.append(13); // a forced run: three tokens fed by one step
+  state.append(argmax(await step()));
+  state.rewind(state.tokens.length - 1); // back to the start token
+  for (let i = 0; i < 3; i++) state.append(argmax(await step()));
+  state.append(5);
+  state.rewind(1); // drops a token that was never stepped
+  state.append(argmax(await step()));
+  state.dispose();
+  return rows;
+}
+
+describe.each([
+  ['merged', tinyModels.reluUntied],
+  ['split', tinyModels.gatedTied],
+] as const)('the worker model with the %s decoder', (layout, folder) => {
+  let inProcess: ModelRuntime;
+  let threaded: WorkerModel;
+
+  beforeAll(async () => {
+    [inProcess, threaded] = await Promise.all([
+      loadModel(folder, { decoderLayout: layout }),
+      loadWorkerModel(folder, { decoderLayout: layout }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([inProcess.dispose(), threaded.dispose()]);
+  });
+
+  it('reports the same model description as the in-process model', () => {
+    expect(threaded.name).toBe(inProcess.name);
+    expect(threaded.decoderLayout).toBe(layout);
+    expect(threaded.config).toEqual(inProcess.config);
+    expect(threaded.generation).toEqual(inProcess.generation);
+    expect(threaded.specialIds).toEqual(inProcess.specialIds);
+    expect(threaded.vocabSize).toBe(inProcess.vocabSize);
+    expect(threaded.maxInputLength).toBe(inProcess.maxInputLength);
+    expect(threaded.tokenizer.encode(TEXTS[0]!)).toEqual(inProcess.tokenizer.encode(TEXTS[0]!));
+  });
+
+  it('encodes to the same hidden states, alone and in a padded batch', async () => {
+    const inputs = TEXTS.map((text) => inProcess.tokenizer.encode(text));
+    const [expected, actual] = await Promise.all([inProcess.encode(inputs), threaded.encode(inputs)]);
+    actual.forEach((encoded, index) => {
+      expect(encoded.inputIds).toEqual(inputs[index]);
+      expectRowsClose(encoded.hiddenStates, expected[index]!.hiddenStates, 0);
+    });
+  });
+
+  it('steps, forced runs, rewinds and prefixes give the rows the in-process model gives', async () => {
+    for (const [text, prefix] of [[TEXTS[0]!, []], [TEXTS[2]!, [4, 9]]] as const) {
+      const expected = await decodeScript(inProcess, text, [...prefix]);
+      const actual = await decodeScript(threaded, text, [...prefix]);
+      expect(actual).toHaveLength(expected.length);
+      actual.forEach((row, index) => expectRowsClose(row, expected[index]!, 1e-6));
+    }
+  });
+
+  it('a batch of states at different positions gets each state its in-process row', async () => {
+    const run = async (model: ModelRuntime) => {
+      const states = await Promise.all(TEXTS.map((text) => stateForText(model, text)));
+      const rows: Float32Array[] = [];
+      for (let step = 0; step < 4; step++) {
+        // State 0 runs ahead on its own first, so the batch mixes positions.
+        if (step < 2) states[0]!.append(argmax((await model.step([states[0]!]))[0]!));
+        const batch = await model.step(states);
+        batch.forEach((row, index) => {
+          rows.push(Float32Array.from(row));
+          states[index]!.append(argmax(row));
+        });
+      }
+      states.forEach((state) => state.dispose());
+      return rows;
+    };
+    const [expected, actual] = [await run(inProcess), await run(threaded)];
+    actual.forEach((row, index) => expectRowsClose(row, expected[index]!, 1e-6));
+  });
+
+  it("a batch's rows are views of one buffer moved from the thread, not copies", async () => {
+    const states = await Promise.all(TEXTS.map((text) => stateForText(threaded, text)));
+    const rows = await threaded.step(states);
+    const width = threaded.vocabSize * Float32Array.BYTES_PER_ELEMENT;
+    expect(rows.every((row) => row.buffer === rows[0]!.buffer)).toBe(true);
+    expect(rows.map((row) => row.byteOffset - rows[0]!.byteOffset)).toEqual([0, width, 2 * width]);
+    expect(rows[0]!.buffer.byteLength).toBe(3 * width);
+    states.forEach((state) => state.dispose());
+  });
+});
+
+describe('the worker model raises the in-process errors', () => {
+  let inProcess: ModelRuntime;
+  let threaded: WorkerModel;
+
+  beforeAll(async () => {
+    [inProcess, threaded] = await Promise.all([loadModel(tinyModels.reluTied), loadWorkerModel(tinyModels.reluTied)]);
+  });
+  afterAll(async () => {
+    await Promise.all([inProcess.dispose(), threaded.dispose()]);
+  });
+
+  /** The error (class and message) a call raises on a model, sync or async. */
+  async function errorOf(model: ModelRuntime, call: (model: ModelRuntime) => unknown): Promise<Error> {
+    try {
+      await call(model);
+    } catch (error) {
+      return error as Error;
+    }
+    throw new Error('the call did not fail');
+  }
+
+  it.each([
+    ['an id outside the vocabulary in encode', InvalidInputError, (m: ModelRuntime) => m.encode([[1, m.vocabSize]])],
+    ['an empty encoder input', InvalidInputError, (m: ModelRuntime) => m.encode([[]])],
+    ['an input longer than maxInputLength', InvalidInputError, (m: ModelRuntime) => m.encode([new Array(m.maxInputLength + 1).fill(5)])],
+    [
+      'a bad decoder prefix',
+      InvalidInputError,
+      async (m: ModelRuntime) => m.createState((await m.encode([[5, 1]]))[0]!, [-1]),
+    ],
+  ] as const)('%s', async (_, errorClass, call) => {
+    const expected = await errorOf(inProcess, call);
+    const actual = await errorOf(threaded, call);
+    expect(expected).toBeInstanceOf(errorClass);
+    expect(actual).toBeInstanceOf(errorClass);
+    expect(actual.message).toBe(expected.message);
+  });
+
+  it.each([
+    ['rewinding past the start token', OutOfRangeError, (state: DecodeState) => state.rewind(3)],
+    ['appending an id outside the vocabulary', InvalidInputError, (state: DecodeState) => state.append(-4)],
+    ['appending to a disposed state', StateError, (state: DecodeState) => (state.dispose(), state.append(3))],
+  ] as const)('%s', async (_, errorClass, edit) => {
+    const failures = await Promise.all(
+      [inProcess, threaded].map(async (model) => {
+        const state = await stateForText(model, 'hello');
+        await model.step([state]);
+        state.append(4);
+        const error = await errorOf(model, () => edit(state));
+        state.dispose();
+        return error;
+      }),
+    );
+    expect(failures[0]).toBeInstanceOf(errorClass);
+    expect(failures[1]).toBeInstanceOf(errorClass);
+    expect(failures[1]!.message).toBe(failures[0]!.message);
+  });
+
+  it('stepping a state twice at once, without a new token, or from another model', async () => {
+    const messages = await Promise.all(
+      [inProcess, threaded].map(async (model) => {
+        const state = await stateForText(model, 'hello');
+        const first = model.step([state]);
+        const twice = await errorOf(model, () => model.step([state]));
+        const appendWhileStepping = await errorOf(model, () => state.append(3));
+        await first;
+        const noToken = await errorOf(model, () => model.step([state]));
+        const foreign = await errorOf(model, async () => model.step([await stateForText(model === inProcess ? threaded : inProcess, 'x')]));
+        state.dispose();
+        return [twice, appendWhileStepping, noToken, foreign].map((error) => `${error.name}: ${error.message}`);
+      }),
+    );
+    expect(messages[1]).toEqual(messages[0]);
+  });
+
+  it('a broken model folder rejects with ModelFolderError', async () => {
+    await expect(loadWorkerModel('/nonexistent/stepwise-model')).rejects.toThrow(
+      new ModelFolderError('/nonexistent/stepwise-model', 'model folder does not exist'),
+    );
+  });
+});
+
+describe('worker model state lifecycle', () => {
+  let threaded: WorkerModel;
+
+  beforeAll(async () => {
+    threaded = await loadWorkerModel(tinyModels.gatedTied);
+  });
+  afterAll(async () => {
+    await threaded.dispose();
+  });
+
+  it("a disposed state's cache is released on the thread as well: both counts return to 0", async () => {
+    const states = await Promise.all(TEXTS.map((text) => stateForText(threaded, text)));
+    await threaded.step(states);
+    expect(threaded.liveStates).toBe(3);
+    expect(await threaded.threadLiveStates()).toBe(3);
+    states.forEach((state) => state.dispose());
+    expect(threaded.liveStates).toBe(0);
+    expect(await threaded.threadLiveStates()).toBe(0);
+  });
+
+  it('a state disposed while its step runs gets an empty row and is not counted', async () => {
+    const kept = await stateForText(threaded, 'kept');
+    const cancelled = await stateForText(threaded, 'cancelled');
+    const stepping = threaded.step([kept, cancelled]);
+    cancelled.dispose();
+    const [keptRow, cancelledRow] = await stepping;
+    expect(keptRow).toHaveLength(threaded.vocabSize);
+    expect(cancelledRow).toHaveLength(0);
+    kept.dispose();
+    expect(await threaded.threadLiveStates()).toBe(0);
+  });
+
+  it('disposing the model disposes its states and refuses later calls', async () => {
+    const shortLived = await loadWorkerModel(tinyModels.gatedTied);
+    const state = await stateForText(shortLived, 'hello');
+    await shortLived.dispose();
+    expect(state.disposed).toBe(true);
+    expect(shortLived.liveStates).toBe(0);
+    await expect(shortLived.encode([[5, 1]])).rejects.toThrow(StateError);
+  });
+});
