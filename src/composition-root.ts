@@ -1,8 +1,9 @@
 /**
  * The composition root: the one place where the dependency-injection container is assembled. Rooms export
- * classes and tokens; here a loaded model, the server's limits, the logger, the processor definitions
- * (built-ins and plugins) and the server's parts are put together in a child container per server, so two
- * servers in one process (tests) share nothing.
+ * classes and tokens; here the model (on its own thread, behind the step scheduler that batches concurrent
+ * streams), the server's limits, the logger, the processor definitions (built-ins and plugins) and the
+ * server's parts are put together in a child container per server, so two servers in one process (tests)
+ * share nothing.
  *
  * Usage:
  * ```ts
@@ -17,11 +18,12 @@ import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import { loadProcessorPlugins } from './processors/plugins.js';
 import { ProcessorRegistry, registerBuiltinProcessors } from './processors/registry.js';
 import { loadModel, type LoadModelOptions, type ModelRuntime } from './runtime/index.js';
+import { StepScheduler, type StepSchedulerOptions } from './runtime/step-scheduler.js';
+import { loadWorkerModel } from './runtime/worker/index.js';
 import { ConsoleLogger, type Logger } from './server/logger.js';
 import { StepwiseServer } from './server/server.js';
 import { resolveServerLimits, type ServerLimits } from './server/server-limits.js';
 import { ShutdownSignal } from './server/shutdown-signal.js';
-import { StepBatcher } from './server/step-batcher.js';
 import { StreamSlots } from './server/stream-slots.js';
 import { LOGGER, MODEL_RUNTIME, SERVER_LIMITS } from './tokens.js';
 
@@ -35,6 +37,13 @@ export interface ServerComposition {
   /** Processor plugin modules, resolved against the working directory. */
   readonly plugins?: readonly string[];
   readonly logger?: Logger;
+  /**
+   * Where the model runs: `worker` (the default) gives it its own thread, so a decoder run never blocks
+   * the event loop that serves gRPC; `in-process` runs it on this thread.
+   */
+  readonly runtime?: 'worker' | 'in-process';
+  /** How concurrent streams' steps are batched (`StepScheduler`); unset fields take its defaults. */
+  readonly scheduler?: StepSchedulerOptions;
 }
 
 export interface ComposedServer {
@@ -48,7 +57,12 @@ export interface ComposedServer {
 
 export async function composeServer(composition: ServerComposition): Promise<ComposedServer> {
   const logger = composition.logger ?? new ConsoleLogger();
-  const model = await loadModel(composition.modelDir, composition.load);
+  const loaded =
+    composition.runtime === 'in-process'
+      ? await loadModel(composition.modelDir, composition.load)
+      : await loadWorkerModel(composition.modelDir, composition.load);
+  // Every stream asks for its own steps; the scheduler turns concurrent asks into batched decoder runs.
+  const model: ModelRuntime = new StepScheduler(loaded, composition.scheduler);
   try {
     const limits = resolveServerLimits(composition.limits ?? {}, model.maxInputLength);
     const container = rootContainer.createChildContainer();
@@ -61,7 +75,6 @@ export async function composeServer(composition: ServerComposition): Promise<Com
     container.registerSingleton(ProcessorRegistry);
     container.register(StreamSlots, { useValue: new StreamSlots(limits.maxConcurrentStreams) });
     container.register(ShutdownSignal, { useValue: new ShutdownSignal() });
-    container.registerSingleton(StepBatcher);
     container.registerSingleton(StepwiseServer);
     const server = container.resolve(StepwiseServer);
 

@@ -43,7 +43,6 @@ import { MalformedRequest, malformedRequestError } from './service-definition.js
 import { specialTokenIds } from './special-ids.js';
 import { decodeText } from './text-decoding.js';
 import { failedPrecondition, invalidArgument, outOfRange } from './status.js';
-import type { StepBatcher } from './step-batcher.js';
 import type { PipelineEdit, PipelineScope as EditScope, StepScore, StreamScoring } from './stream-scoring.js';
 
 /** A server message of a decode stream (the `Decode` and `Generate` envelopes share these). */
@@ -59,8 +58,8 @@ export interface SelectionSummary {
 }
 
 export interface DecodeSessionParts {
+  /** The model; its `step` batches this stream with the others (the composition root's scheduler). */
   readonly model: ModelRuntime;
-  readonly batcher: StepBatcher;
   readonly plan: DecodePlan;
   readonly scoring: StreamScoring;
   readonly selection: SelectionSummary;
@@ -164,11 +163,11 @@ export class DecodeSession {
   private async computeStep(): Promise<Float32Array> {
     this.parts.signal.throwIfAborted();
     const begin = performance.now();
-    const row = await this.parts.batcher.step(this.state);
+    const [row] = await this.model.step([this.state]);
     // A cancel during the run disposes the state; the runtime then hands back an empty row.
     this.parts.signal.throwIfAborted();
     this.stepMs.push(performance.now() - begin);
-    return row;
+    return row!;
   }
 
   private stepLogits(raw: Float32Array): StepLogits {

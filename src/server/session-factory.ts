@@ -24,7 +24,6 @@ import type { MalformedRequest } from './service-definition.js';
 import { resolveStart, type ResolvedStart, type StartingRpc } from './start-request.js';
 import { staticContext } from './static-context.js';
 import { ServerError } from './status.js';
-import { StepBatcher } from './step-batcher.js';
 
 /** The call side of a session: how it writes, what it reads, when it must stop. */
 export interface SessionIo {
@@ -41,7 +40,6 @@ export class SessionFactory {
     @inject(MODEL_RUNTIME) private readonly model: ModelRuntime,
     @inject(SERVER_LIMITS) private readonly limits: ServerLimits,
     @inject(ProcessorRegistry) private readonly registry: ProcessorRegistry,
-    @inject(StepBatcher) private readonly batcher: StepBatcher,
   ) {}
 
   async open(start: Start, rpc: StartingRpc, io: SessionIo): Promise<DecodeSession> {
@@ -65,7 +63,6 @@ export class SessionFactory {
     io.signal.throwIfAborted();
     return new DecodeSession({
       model,
-      batcher: this.batcher,
       plan,
       scoring,
       selection,

@@ -13,6 +13,8 @@
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { composeServer, type ComposedServer } from '../../src/composition-root.js';
 import { StepwiseServiceClient } from '../../src/gen/stepwise/v1/stepwise.js';
+import { StepScheduler } from '../../src/runtime/step-scheduler.js';
+import { WorkerModel } from '../../src/runtime/worker/index.js';
 import { MemoryLogger } from '../../src/server/logger.js';
 import type { ServerLimits } from '../../src/server/server-limits.js';
 
@@ -31,7 +33,10 @@ export interface TestServer {
   readonly logger: MemoryLogger;
   /** Another client on its own channel (closed by `stop`). */
   newClient(): StepwiseServiceClient;
-  /** Resolves once no stream is open and no decode state is alive, or rejects after `timeoutMs`. */
+  /**
+   * Resolves once no stream is open and no decode state is alive (on the main thread and on the model
+   * thread), or rejects after `timeoutMs`.
+   */
   settled(timeoutMs?: number): Promise<void>;
   /** Checks that nothing is left alive, then closes the clients and stops the server. */
   stop(): Promise<void>;
@@ -57,12 +62,18 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     clients.push(client);
     return client;
   };
+  const inner = app.model instanceof StepScheduler ? app.model.inner : app.model;
+  const threadStates = (): Promise<number> =>
+    inner instanceof WorkerModel ? inner.threadLiveStates() : Promise.resolve(0);
   const settled = async (timeoutMs = 5_000): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
-    while (app.server.openStreams > 0 || app.model.liveStates > 0) {
+    for (;;) {
+      const onThread = await threadStates();
+      if (app.server.openStreams === 0 && app.model.liveStates === 0 && onThread === 0) return;
       if (Date.now() > deadline) {
         throw new Error(
-          `still alive after ${timeoutMs} ms: ${app.server.openStreams} open streams, ${app.model.liveStates} decode states`,
+          `still alive after ${timeoutMs} ms: ${app.server.openStreams} open streams, ` +
+            `${app.model.liveStates} decode states, ${onThread} on the model thread`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 10));

@@ -1,22 +1,17 @@
 /**
- * The plumbing under every stream, on real Node streams and a real model: writes wait for 'drain', client
- * messages are read on demand, slots bound the open streams, errors map to statuses, and the step batcher
- * keeps each stream's result its own.
+ * The plumbing under every stream, on real Node streams: writes wait for 'drain', client messages are read
+ * on demand, slots bound the open streams, errors map to statuses.
  */
 import { status as Status } from '@grpc/grpc-js';
 import { PassThrough, Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EmptyDistributionError, PipelineError, ProcessorParameterError } from '../../../src/processors/index.js';
-import { InvalidInputError, loadModel, OutOfRangeError } from '../../../src/runtime/index.js';
-import type { ModelRuntime } from '../../../src/runtime/types.js';
+import { InvalidInputError, OutOfRangeError } from '../../../src/runtime/index.js';
 import { ClientMessages } from '../../../src/server/client-messages.js';
 import { MemoryLogger } from '../../../src/server/logger.js';
 import { ResponseWriter } from '../../../src/server/response-writer.js';
 import { INTERNAL_ERROR_MESSAGE, invalidArgument, toStatusObject } from '../../../src/server/status.js';
-import { StepBatcher } from '../../../src/server/step-batcher.js';
 import { StreamSlots } from '../../../src/server/stream-slots.js';
-import { tinyModels } from '../../fixtures/models.js';
-import { expectRowsClose } from '../../support/runtime-reference.js';
 
 /** A real Writable whose reader holds every write until `resume()`; room for two messages. */
 function pausedReader() {
@@ -124,41 +119,5 @@ describe('status mapping', () => {
     expect(status.details).not.toContain('secret');
     expect(logger.causes).toContain(cause);
     expect(logger.lines.at(-1)).toContain('Decode #1');
-  });
-});
-
-describe('step batcher', () => {
-  let model: ModelRuntime;
-  beforeAll(async () => {
-    model = await loadModel(tinyModels.reluTied);
-  });
-  afterAll(async () => model?.dispose());
-
-  it('steps requested together each get their own row, equal to stepping alone', async () => {
-    const inputs = [[5, 6, 1], [7, 8, 9, 10, 1], [11, 1]];
-    const encoded = await model.encode(inputs);
-    const alone: Float32Array[] = [];
-    for (const input of encoded) {
-      const state = model.createState(input);
-      alone.push(Float32Array.from((await model.step([state]))[0]!));
-      state.dispose();
-    }
-    const batcher = new StepBatcher(model);
-    const states = encoded.map((input) => model.createState(input));
-    const rows = await Promise.all(states.map((state) => batcher.step(state)));
-    rows.forEach((row, i) => expectRowsClose(row, alone[i]!));
-    for (const state of states) state.dispose();
-  });
-
-  it('a state that cannot step fails alone; the others of its batch get their rows', async () => {
-    const [a, b] = await model.encode([[5, 1], [6, 1]]);
-    const good = model.createState(a!);
-    const gone = model.createState(b!);
-    gone.dispose();
-    const batcher = new StepBatcher(model);
-    const [goodRow, goneRow] = await Promise.allSettled([batcher.step(good), batcher.step(gone)]);
-    expect(goodRow.status).toBe('fulfilled');
-    expect(goneRow.status).toBe('rejected');
-    good.dispose();
   });
 });
