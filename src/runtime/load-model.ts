@@ -44,6 +44,10 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     executionMode: 'sequential',
     ...(options.intraOpNumThreads !== undefined && { intraOpNumThreads: options.intraOpNumThreads }),
     ...(options.interOpNumThreads !== undefined && { interOpNumThreads: options.interOpNumThreads }),
+    ...(options.enableCpuMemArena !== undefined && { enableCpuMemArena: options.enableCpuMemArena }),
+    ...(options.intraOpSpinning !== undefined && {
+      extra: { session: { intra_op: { allow_spinning: options.intraOpSpinning ? '1' : '0' } } },
+    }),
   };
 
   const opened: InferenceSession[] = [];
@@ -112,6 +116,12 @@ function checkOptions(options: LoadModelOptions): void {
     throw new InvalidInputError(
       `\`graphOptimizationLevel\` must be one of ${OPTIMIZATION_LEVELS.join(', ')}; given ${JSON.stringify(options.graphOptimizationLevel)}`,
     );
+  }
+  for (const field of ['enableCpuMemArena', 'intraOpSpinning'] as const) {
+    const value = options[field];
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new InvalidInputError(`\`${field}\` must be true or false; given ${JSON.stringify(value)}`);
+    }
   }
   for (const field of ['maxInputLength', 'intraOpNumThreads', 'interOpNumThreads'] as const) {
     const value = options[field];

@@ -131,6 +131,13 @@ export interface LoadModelOptions {
   readonly interOpNumThreads?: number;
   /** ONNX Runtime graph optimization level; defaults to `all`. */
   readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** ONNX Runtime's CPU memory arena (reuses activation buffers across runs); defaults to on. */
+  readonly enableCpuMemArena?: boolean;
+  /**
+   * Whether ONNX Runtime's intra-op threads spin while waiting for work; defaults to on (ONNX Runtime's
+   * default). Off gives their cores back at once, to the threads that serve requests.
+   */
+  readonly intraOpSpinning?: boolean;
 }
 
 export interface ModelRuntime {
