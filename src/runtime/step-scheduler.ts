@@ -64,6 +64,8 @@ export interface SchedulerStats {
   readonly encodedInputs: number;
   /** Inputs that shared their encoder run with at least one other. */
   readonly batchedInputs: number;
+  /** Milliseconds during which a run (decoder or encoder) was under way in the model below. */
+  readonly busyMs: number;
 }
 
 export const DEFAULT_SCHEDULER_OPTIONS: Required<StepSchedulerOptions> = { maxBatch: 16, maxWaitMs: 5, catchUpSteps: 4 };
@@ -105,7 +107,9 @@ export class StepScheduler implements ModelRuntime {
   private idleSince = performance.now();
   private timer: NodeJS.Timeout | undefined;
   private isDisposed = false;
-  private counters = { stepRuns: 0, steps: 0, batchedSteps: 0, encodeRuns: 0, encodedInputs: 0, batchedInputs: 0 };
+  private counters = { stepRuns: 0, steps: 0, batchedSteps: 0, encodeRuns: 0, encodedInputs: 0, batchedInputs: 0, busyMs: 0 };
+  /** When the run under way started. */
+  private busySince = 0;
 
   constructor(
     private readonly model: ModelRuntime,
@@ -260,7 +264,7 @@ export class StepScheduler implements ModelRuntime {
   }
 
   private async runDecoder(batch: PendingStep[]): Promise<void> {
-    this.busy = true;
+    this.startRun();
     const taken = new Set(batch);
     this.pendingSteps = this.pendingSteps.filter((pending) => !taken.has(pending));
     // Streams ask in whatever order they finished their last row; a fixed order lets the model below
@@ -287,7 +291,7 @@ export class StepScheduler implements ModelRuntime {
   }
 
   private async runEncoder(batch: PendingEncode[]): Promise<void> {
-    this.busy = true;
+    this.startRun();
     const inputs = batch.flatMap((pending) => pending.inputs);
     this.counters.encodeRuns += 1;
     this.counters.encodedInputs += inputs.length;
@@ -309,9 +313,15 @@ export class StepScheduler implements ModelRuntime {
     }
   }
 
+  private startRun(): void {
+    this.busy = true;
+    this.busySince = performance.now();
+  }
+
   private finishRun(): void {
     this.busy = false;
     this.idleSince = performance.now();
+    this.counters.busyMs += this.idleSince - this.busySince;
     this.schedule();
   }
 

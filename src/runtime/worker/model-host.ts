@@ -74,6 +74,12 @@ export class ModelHost {
           return this.post({ kind: 'done', requestId }, []);
         case 'live-states':
           return this.post({ kind: 'done', requestId, value: this.model.liveStates }, []);
+        case 'collect-garbage': {
+          // Present only when the process runs with --expose-gc (V8 flags hold for every thread).
+          const collect = (globalThis as { gc?: () => void }).gc;
+          collect?.();
+          return this.post({ kind: 'done', requestId, value: collect === undefined ? 0 : 1 }, []);
+        }
         case 'dispose':
           this.states.clear();
           this.encoded.clear();

@@ -37,10 +37,17 @@ import { WorkerDecodeState, type WorkerStateOwner } from './worker-decode-state.
 import { WorkerEncodedInput } from './worker-encoded-input.js';
 import { type LoadedModelInfo, restoreError } from './worker-protocol.js';
 
+/**
+ * Where a model on its own thread departs from `loadModel`'s defaults. The thread shares the cores with
+ * the thread that serves requests; ONNX Runtime's spinning intra-op threads would keep a core busy after
+ * every run, just when the serving thread has the run's rows to handle (`npm run bench` measures both).
+ */
+export const WORKER_LOAD_DEFAULTS: LoadModelOptions = { intraOpSpinning: false };
+
 /** Loads a model folder into a new model thread; the folder's problems reject as `ModelFolderError`. */
 export async function loadWorkerModel(dir: string, options: LoadModelOptions = {}): Promise<WorkerModel> {
   const folder = resolve(dir);
-  const { channel, info } = await ThreadChannel.open({ dir: folder, options });
+  const { channel, info } = await ThreadChannel.open({ dir: folder, options: { ...WORKER_LOAD_DEFAULTS, ...options } });
   try {
     return new WorkerModel(channel, info, await HuggingFaceTextTokenizer.load(folder));
   } catch (error) {
@@ -93,6 +100,18 @@ export class WorkerModel implements ModelRuntime, WorkerStateOwner {
     const reply = await this.channel.request({ kind: 'live-states' });
     if (reply.kind === 'failed') throw restoreError(reply.error);
     return reply.kind === 'done' ? (reply.value ?? 0) : 0;
+  }
+
+  /**
+   * Runs a full garbage collection on the model thread, where the caches' buffers live, when the process
+   * was started with `--expose-gc`; resolves whether it ran. For memory measurements: the main thread's
+   * `gc()` does not reach the thread's heap.
+   */
+  async collectThreadGarbage(): Promise<boolean> {
+    this.checkOpen('collect the thread\'s garbage');
+    const reply = await this.channel.request({ kind: 'collect-garbage' });
+    if (reply.kind === 'failed') throw restoreError(reply.error);
+    return reply.kind === 'done' && reply.value === 1;
   }
 
   async encode(inputs: readonly (readonly number[])[]): Promise<EncodedInput[]> {

@@ -45,6 +45,7 @@ export type ThreadRequest =
   | { readonly kind: 'step'; readonly requestId: number; readonly members: readonly StepMember[] }
   | { readonly kind: 'warm-up'; readonly requestId: number }
   | { readonly kind: 'live-states'; readonly requestId: number }
+  | { readonly kind: 'collect-garbage'; readonly requestId: number }
   | { readonly kind: 'dispose'; readonly requestId: number }
   | { readonly kind: 'create-state'; readonly stateId: number; readonly encodedId: number; readonly prefix: readonly number[] }
   | { readonly kind: 'dispose-state'; readonly stateId: number }

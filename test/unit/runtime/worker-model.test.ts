@@ -196,6 +196,26 @@ describe('the worker model raises the in-process errors', () => {
     expect(messages[1]).toEqual(messages[0]);
   });
 
+  it('ONNX Runtime options reach the thread: one thread, no arena, no spinning give the same rows', async () => {
+    const tuned = await loadWorkerModel(tinyModels.reluTied, { intraOpNumThreads: 1, enableCpuMemArena: false, intraOpSpinning: false });
+    try {
+      const expected = await decodeScript(inProcess, TEXTS[0]!);
+      const actual = await decodeScript(tuned, TEXTS[0]!);
+      actual.forEach((row, index) => expectRowsClose(row, expected[index]!, 1e-5));
+    } finally {
+      await tuned.dispose();
+    }
+  });
+
+  it('an option outside its range is refused with the in-process message', async () => {
+    const options = { intraOpSpinning: 'yes' as unknown as boolean };
+    const expected = await errorOf(inProcess, () => loadModel(tinyModels.reluTied, options));
+    const loading = loadWorkerModel(tinyModels.reluTied, options);
+    await expect(loading).rejects.toThrow(expected);
+    await expect(loading).rejects.toBeInstanceOf(InvalidInputError);
+    expect(expected).toEqual(new InvalidInputError('`intraOpSpinning` must be true or false; given "yes"'));
+  });
+
   it('a broken model folder rejects with ModelFolderError', async () => {
     await expect(loadWorkerModel('/nonexistent/stepwise-model')).rejects.toThrow(
       new ModelFolderError('/nonexistent/stepwise-model', 'model folder does not exist'),
