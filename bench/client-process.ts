@@ -1,0 +1,151 @@
+/**
+ * The benchmark's gRPC client child, in its own process so that its work (reading every step's 128 KiB
+ * of logits) does not run on the server's event loop. It runs what the parent asks over IPC and answers
+ * with wall times and the generated ids. Its one argument is the server's address.
+ *
+ * Every stream asks for greedy selection with `min_new_tokens` = `max_new_tokens` (full length, as every
+ * contender) and the default stream options: raw float32 logits at every step.
+ */
+import { credentials, makeClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
+
+import {
+  DecodeMode,
+  DecodeRequest,
+  type DecodeResponse,
+  SelectionMode,
+  StepwiseServiceClient,
+} from '../src/gen/stepwise/v1/stepwise.js';
+import type { ClientAnswer, ClientCommand, DecodeMode as Mode } from './ipc.js';
+
+const address = process.argv[2]!;
+const channelOptions = {
+  'grpc.max_receive_message_length': -1,
+  // Each client its own connection: the health checks must not queue behind the streams' frames.
+  'grpc.use_local_subchannel_pool': 1,
+};
+const client = new StepwiseServiceClient(address, credentials.createInsecure(), channelOptions);
+const HealthClient = makeClientConstructor(healthService, 'grpc.health.v1.Health');
+const health = new HealthClient(address, credentials.createInsecure(), channelOptions) as unknown as {
+  check(request: { service: string }, callback: (error: ServiceError | null) => void): void;
+  close(): void;
+};
+
+/** Streams held at their last step by `hold`, answered by `release`. */
+let held: Array<{ stop(): Promise<void> }> = [];
+
+interface Decoded {
+  readonly tokens: number[];
+  readonly ms: number;
+}
+
+/**
+ * One `Decode` stream. LOCKSTEP accepts every step; `holdAtLastStep` leaves the last step unanswered and
+ * resolves `reachedLastStep` instead, so the stream (and its decode state) stays alive.
+ */
+function decode(prompt: number[], newTokens: number, mode: Mode, holdAtLastStep = false) {
+  const call = client.decode();
+  const started = performance.now();
+  let reachedLastStep: () => void = () => {};
+  const atLastStep = new Promise<void>((resolve) => (reachedLastStep = resolve));
+  const done = new Promise<Decoded>((resolve, reject) => {
+    call.on('data', (response: DecodeResponse) => {
+      const message = response.message;
+      if (message?.$case === 'logits' && mode === 'lockstep') {
+        if (holdAtLastStep && message.value.step === newTokens - 1) return reachedLastStep();
+        call.write(DecodeRequest.fromPartial({ message: { $case: 'decision', value: { step: message.value.step, action: { $case: 'accept', value: {} } } } }));
+      } else if (message?.$case === 'finished') {
+        call.end();
+        resolve({ tokens: message.value.tokenIds, ms: performance.now() - started });
+      }
+    });
+    call.on('error', reject);
+  });
+  call.write(
+    DecodeRequest.fromPartial({
+      message: {
+        $case: 'start',
+        value: {
+          input: { $case: 'tokenIds', value: { ids: prompt } },
+          maxNewTokens: newTokens,
+          minNewTokens: newTokens,
+          selection: { mode: SelectionMode.SELECTION_MODE_GREEDY },
+          mode: mode === 'auto' ? DecodeMode.DECODE_MODE_AUTO : DecodeMode.DECODE_MODE_LOCKSTEP,
+        },
+      },
+    }),
+  );
+  const stop = async () => {
+    call.write(DecodeRequest.fromPartial({ message: { $case: 'stop', value: {} } }));
+    await done;
+  };
+  return { done, atLastStep, stop };
+}
+
+/** Polls health every `everyMs` until `until` settles; returns each round trip's duration. */
+async function pollHealth(until: Promise<unknown>, everyMs: number): Promise<number[]> {
+  const latencies: number[] = [];
+  let finished = false;
+  void until.finally(() => (finished = true));
+  while (!finished) {
+    const started = performance.now();
+    await new Promise<void>((resolve, reject) => health.check({ service: '' }, (error) => (error ? reject(error) : resolve())));
+    latencies.push(performance.now() - started);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  return latencies;
+}
+
+async function run(command: ClientCommand): Promise<ClientAnswer> {
+  switch (command.kind) {
+    case 'one-by-one': {
+      const ms: number[] = [];
+      const tokens: number[][] = [];
+      for (const prompt of command.prompts) {
+        const result = await decode(prompt, command.newTokens, command.mode).done;
+        ms.push(result.ms);
+        tokens.push(result.tokens);
+      }
+      return { kind: 'one-by-one', ms, tokens };
+    }
+    case 'concurrent': {
+      const started = performance.now();
+      const streams = Promise.all(
+        command.prompts.map(async (prompt, index) => {
+          if (command.staggerMs > 0 && index > 0) await new Promise((resolve) => setTimeout(resolve, index * command.staggerMs));
+          return decode(prompt, command.newTokens, 'auto').done;
+        }),
+      );
+      const [results, healthMs] = await Promise.all([streams, pollHealth(streams, 20)]);
+      return { kind: 'concurrent', wallMs: performance.now() - started, tokens: results.map((result) => result.tokens), healthMs };
+    }
+    case 'hold': {
+      const streams = command.prompts.map((prompt) => decode(prompt, command.newTokens, 'lockstep', true));
+      await Promise.all(streams.map((stream) => stream.atLastStep));
+      held = streams;
+      return { kind: 'held' };
+    }
+    case 'release':
+      await Promise.all(held.map((stream) => stream.stop()));
+      held = [];
+      return { kind: 'released' };
+    case 'stop':
+      client.close();
+      health.close();
+      return { kind: 'stopped' };
+  }
+}
+
+process.on('message', (command: ClientCommand) => {
+  run(command).then(
+    (answer) => {
+      process.send!(answer);
+      if (answer.kind === 'stopped') process.disconnect();
+    },
+    (error: unknown) => {
+      process.stderr.write(`client: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+});
+process.send!({ kind: 'ready' } satisfies ClientAnswer);

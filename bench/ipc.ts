@@ -1,0 +1,85 @@
+/**
+ * What the benchmark's parent process and its two children (the Stepwise server, the gRPC client) say
+ * to each other over Node's IPC channel, and a helper to ask a child and await its answer.
+ */
+import type { ChildProcess } from 'node:child_process';
+
+import type { SchedulerStats } from '../src/runtime/step-scheduler.js';
+
+/** The server child's configuration, passed as its one argument (JSON). */
+export interface ServerChildConfig {
+  readonly modelDir: string;
+  readonly intraOpNumThreads?: number;
+  readonly maxWaitMs?: number;
+  readonly maxBatch?: number;
+  readonly intraOpSpinning?: boolean;
+  readonly enableCpuMemArena?: boolean;
+}
+
+export type ServerCommand = { readonly kind: 'probe-start' } | { readonly kind: 'probe-read' } | { readonly kind: 'memory' } | { readonly kind: 'stop' };
+
+export type ServerAnswer =
+  | { readonly kind: 'ready'; readonly port: number }
+  | { readonly kind: 'probe-started' }
+  | {
+      readonly kind: 'probe';
+      /** Event-loop delay since `probe-start`, milliseconds. */
+      readonly eventLoopP99Ms: number;
+      readonly eventLoopMaxMs: number;
+      /** Scheduler counters since `probe-start`. */
+      readonly scheduler: SchedulerStats;
+    }
+  | { readonly kind: 'memory'; readonly rssBytes: number; readonly liveStates: number }
+  | { readonly kind: 'stopped' };
+
+export type DecodeMode = 'auto' | 'lockstep';
+
+export type ClientCommand =
+  /** Each prompt decoded in turn, the next starting when the previous finished. */
+  | { readonly kind: 'one-by-one'; readonly mode: DecodeMode; readonly prompts: number[][]; readonly newTokens: number }
+  /** Every prompt decoded at once (AUTO), stream i starting `i * staggerMs` after the first; health polled meanwhile. */
+  | { readonly kind: 'concurrent'; readonly prompts: number[][]; readonly newTokens: number; readonly staggerMs: number }
+  /** LOCKSTEP streams taken to their last step and held there (their states alive), until `release`. */
+  | { readonly kind: 'hold'; readonly prompts: number[][]; readonly newTokens: number }
+  | { readonly kind: 'release' }
+  | { readonly kind: 'stop' };
+
+export type ClientAnswer =
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'one-by-one'; readonly ms: number[]; readonly tokens: number[][] }
+  | {
+      readonly kind: 'concurrent';
+      /** From the first `Start` sent to the last `Finished` received. */
+      readonly wallMs: number;
+      readonly tokens: number[][];
+      /** Round trips of `grpc.health.v1.Health/Check` made while the streams ran, milliseconds. */
+      readonly healthMs: number[];
+    }
+  | { readonly kind: 'held' }
+  | { readonly kind: 'released' }
+  | { readonly kind: 'stopped' };
+
+/** Sends `command` to `child` and resolves with its next answer; rejects if the child exits first. */
+export function ask<A extends { kind: string }>(child: ChildProcess, command: ClientCommand | ServerCommand): Promise<A> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (answer: A) => {
+      child.off('exit', onExit);
+      resolve(answer);
+    };
+    const onExit = (code: number | null) => {
+      child.off('message', onMessage);
+      reject(new Error(`a benchmark child process exited (code ${code}) before answering ${command.kind}`));
+    };
+    child.once('message', onMessage);
+    child.once('exit', onExit);
+    child.send(command);
+  });
+}
+
+/** Resolves with a child's first message (its `ready`), or rejects if it exits first. */
+export function firstAnswer<A>(child: ChildProcess): Promise<A> {
+  return new Promise((resolve, reject) => {
+    child.once('message', (answer: A) => resolve(answer));
+    child.once('exit', (code) => reject(new Error(`a benchmark child process exited (code ${code}) while starting`)));
+  });
+}

@@ -1,0 +1,200 @@
+/**
+ * Turns the benchmark's repetitions into the printed table, the targets with their verdicts, and (with
+ * `--json`) one JSON object on the last line of stdout. Every figure is a median over repetitions; every
+ * ratio is the median of the per-repetition ratios (both sides measured in the same repetition).
+ */
+import type { T5Config } from '../src/runtime/types.js';
+import type { BenchOptions } from './bench-options.js';
+import type { ServerAnswer } from './ipc.js';
+import { median, percentile, round } from './stats.js';
+
+export interface ConcurrentRun {
+  readonly wallMs: number;
+  readonly tokens: number[][];
+  readonly healthMs: number[];
+  readonly probe: Extract<ServerAnswer, { kind: 'probe' }>;
+}
+
+export interface Repetition {
+  /** Total wall time of each one-at-a-time contender over all prompts. */
+  readonly floorOneMs: number;
+  readonly tjsOneMs: number;
+  readonly autoOneMs: number;
+  readonly lockstepOneMs: number;
+  /** The runtime (worker thread + scheduler) without the server, one prompt at a time. */
+  readonly runtimeOneMs: number;
+  /** The floor over all prompts as one static batch. */
+  readonly floorBatchMs: number;
+  /** The runtime without the server, all prompts at once, and the decoder runs that took. */
+  readonly runtimeAllMs: number;
+  readonly runtimeAllRuns: number;
+  readonly together: ConcurrentRun;
+  readonly staggered: ConcurrentRun;
+  /** Generated ids per contender, to check that all did the same work. */
+  readonly tokens: Record<string, number[][]>;
+}
+
+export interface BenchResults {
+  readonly options: BenchOptions;
+  readonly model: { readonly folder: string; readonly tokenizer: string; readonly config: T5Config };
+  readonly machine: { readonly cpu: string; readonly cores: number; readonly loadBefore: number; readonly loadAfter: number; readonly node: string };
+  readonly repetitions: readonly Repetition[];
+  readonly memory: {
+    readonly idleRss: number;
+    readonly heldRss: number;
+    readonly heldStates: number;
+    readonly releasedRss: number;
+    readonly releasedStates: number;
+  };
+}
+
+const MIB = 1024 * 1024;
+
+export function printReport(results: BenchResults): void {
+  const { options, repetitions: reps, model, machine, memory } = results;
+  const tokens = options.prompts * options.newTokens;
+  const med = (pick: (rep: Repetition) => number) => median(reps.map(pick));
+  const perToken = (ms: number) => ms / tokens;
+  const perSecond = (ms: number) => (tokens * 1000) / ms;
+
+  const floorMs = med((r) => perToken(r.floorOneMs));
+  const tjsMs = med((r) => perToken(r.tjsOneMs));
+  const autoMs = med((r) => perToken(r.autoOneMs));
+  const lockstepMs = med((r) => perToken(r.lockstepOneMs));
+  const batchTps = med((r) => perSecond(r.floorBatchMs));
+  const togetherTps = med((r) => perSecond(r.together.wallMs));
+  const staggeredTps = med((r) => perSecond(r.staggered.wallMs));
+  const ratio = {
+    autoOverFloor: med((r) => r.autoOneMs / r.floorOneMs),
+    lockstepOverFloor: med((r) => r.lockstepOneMs / r.floorOneMs),
+    tjsOverFloor: med((r) => r.tjsOneMs / r.floorOneMs),
+    tjsOverAuto: med((r) => r.tjsOneMs / r.autoOneMs),
+    runtimeOverFloor: med((r) => r.runtimeOneMs / r.floorOneMs),
+    runtimeAllOverBatch: med((r) => r.floorBatchMs / r.runtimeAllMs),
+    batchOverOne: med((r) => r.floorOneMs / r.floorBatchMs),
+    togetherOverBatch: med((r) => r.floorBatchMs / r.together.wallMs),
+    togetherOverTjsSequential: med((r) => r.tjsOneMs / r.together.wallMs),
+    togetherOverAutoSequential: med((r) => r.autoOneMs / r.together.wallMs),
+    staggeredOverSingle: med((r) => r.autoOneMs / r.staggered.wallMs),
+  };
+  const share = (run: (r: Repetition) => ConcurrentRun) =>
+    med((r) => {
+      const stats = run(r).probe.scheduler;
+      return stats.steps === 0 ? 0 : stats.batchedSteps / stats.steps;
+    });
+  const meanBatch = (run: (r: Repetition) => ConcurrentRun) =>
+    med((r) => {
+      const stats = run(r).probe.scheduler;
+      return stats.stepRuns === 0 ? 0 : stats.steps / stats.stepRuns;
+    });
+  const eventLoopP99 = med((r) => r.together.probe.eventLoopP99Ms);
+  const eventLoopWorst = Math.max(...reps.map((r) => r.together.probe.eventLoopP99Ms));
+  const healthAll = reps.flatMap((r) => r.together.healthMs);
+  const healthMax = Math.max(...healthAll);
+  const { config } = model;
+  const kvBytes =
+    config.numDecoderLayers * 2 * config.numHeads * config.dKv * 4 * (options.newTokens + options.promptTokens);
+  const rssPerStream = (memory.heldRss - memory.idleRss) / options.prompts;
+
+  const lines: string[] = [];
+  const add = (line = '') => lines.push(line);
+  add(`Stepwise benchmark — t5-small shape (d_model ${config.dModel}, ${config.numLayers}+${config.numDecoderLayers} layers, ${config.numHeads} heads, vocab ${config.vocabSize}; tokenizer: ${model.tokenizer})`);
+  add(`${options.prompts} prompts × ${options.promptTokens} tokens → ${options.newTokens} new tokens each, greedy, full length; ${reps.length} repetitions, medians`);
+  add(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; load average ${machine.loadBefore.toFixed(2)} before, ${machine.loadAfter.toFixed(2)} after`);
+  add(`ONNX Runtime intra-op threads: ${options.intraOpNumThreads ?? 'default'} (every contender); server: intra-op spinning ${onOff(options.serverSpinning)}, CPU memory arena ${onOff(options.serverArena)}, scheduler maxWaitMs ${options.maxWaitMs ?? 'default'}`);
+  add();
+  add(row(['one prompt at a time', 'ms/token', 'tokens/s', '× floor', 'tjs ÷ it']));
+  add(row(['floor: bare ONNX Runtime loop', fixed(floorMs), fixed(1000 / floorMs, 1), '1.000', fixed(ratio.tjsOverFloor)]));
+  add(row(['transformers.js generate()', fixed(tjsMs), fixed(1000 / tjsMs, 1), fixed(ratio.tjsOverFloor), '1.000']));
+  add(row(['Stepwise runtime alone (thread + scheduler)', fixed(med((r) => perToken(r.runtimeOneMs))), fixed(1000 / med((r) => perToken(r.runtimeOneMs)), 1), fixed(ratio.runtimeOverFloor), fixed(med((r) => r.tjsOneMs / r.runtimeOneMs))]));
+  add(row(['Stepwise AUTO, gRPC 127.0.0.1', fixed(autoMs), fixed(1000 / autoMs, 1), fixed(ratio.autoOverFloor), fixed(ratio.tjsOverAuto)]));
+  add(row(['Stepwise LOCKSTEP, gRPC 127.0.0.1', fixed(lockstepMs), fixed(1000 / lockstepMs, 1), fixed(ratio.lockstepOverFloor), fixed(med((r) => r.tjsOneMs / r.lockstepOneMs))]));
+  add();
+  add(row([`${options.prompts} requests`, 'tokens/s', '÷ batch floor', '÷ tjs 1-by-1', 'batched']));
+  add(row([`floor: static batch of ${options.prompts}`, fixed(batchTps, 1), '1.000', fixed(med((r) => r.tjsOneMs / r.floorBatchMs)), '100%']));
+  add(row([`Stepwise runtime alone, ${options.prompts} loops at once`, fixed(med((r) => perSecond(r.runtimeAllMs)), 1), fixed(ratio.runtimeAllOverBatch), fixed(med((r) => r.tjsOneMs / r.runtimeAllMs)), `(mean run ${fixed(med((r) => (options.prompts * options.newTokens) / r.runtimeAllRuns), 1)})`]));
+  add(row([`Stepwise ${options.prompts} AUTO streams, together`, fixed(togetherTps, 1), fixed(ratio.togetherOverBatch), fixed(ratio.togetherOverTjsSequential), `${fixed(100 * share((r) => r.together), 0)}% (mean run ${fixed(meanBatch((r) => r.together), 1)})`]));
+  add(row([`Stepwise ${options.prompts} AUTO streams, ${options.staggerMs} ms apart`, fixed(staggeredTps, 1), fixed(med((r) => r.floorBatchMs / r.staggered.wallMs)), fixed(med((r) => r.tjsOneMs / r.staggered.wallMs)), `${fixed(100 * share((r) => r.staggered), 0)}% (mean run ${fixed(meanBatch((r) => r.staggered), 1)})`]));
+  add(row([`Stepwise ${options.prompts} AUTO one after another`, fixed(1000 / autoMs, 1), fixed(med((r) => r.floorBatchMs / r.autoOneMs)), fixed(ratio.tjsOverAuto), '0%']));
+  add(row([`transformers.js ${options.prompts} one after another`, fixed(1000 / tjsMs, 1), fixed(med((r) => r.floorBatchMs / r.tjsOneMs)), '1.000', '—']));
+  add(`(the static batch is ${fixed(ratio.batchOverOne, 2)}× the floor's one-at-a-time tokens/s)`);
+  add();
+  add(`server while ${options.prompts} streams decode: event-loop delay p99 ${fixed(eventLoopP99, 2)} ms (worst repetition ${fixed(eventLoopWorst, 2)} ms, max ${fixed(Math.max(...reps.map((r) => r.together.probe.eventLoopMaxMs)), 1)} ms); health check p99 ${fixed(percentile(healthAll, 99), 2)} ms, max ${fixed(healthMax, 2)} ms over ${healthAll.length} checks`);
+  add(`server memory: RSS ${fixed(memory.idleRss / MIB, 1)} MiB idle, ${fixed(memory.heldRss / MIB, 1)} MiB with ${memory.heldStates} streams held at their last step, ${fixed(memory.releasedRss / MIB, 1)} MiB after they ended (${memory.releasedStates} states left)`);
+  add(`per live stream: ${fixed(rssPerStream / MIB, 2)} MiB of RSS; its KV cache (${options.newTokens} self + ${options.promptTokens} cross positions) is ${fixed(kvBytes / MIB, 2)} MiB`);
+  add(`same greedy ids as the floor (sequences): ${agreement(reps)}`);
+  add();
+  add('targets:');
+  const target = (name: string, value: number, limit: number, atMost: boolean, digits = 3) =>
+    add(`  ${(atMost ? value <= limit : value >= limit) ? 'met   ' : 'MISSED'} ${name}: ${fixed(value, digits)} (${atMost ? '≤' : '≥'} ${limit})`);
+  target('AUTO time per token ÷ floor', ratio.autoOverFloor, 1.03, true);
+  target('transformers.js time ÷ AUTO time', ratio.tjsOverAuto, 1.0, false);
+  target('LOCKSTEP time per token ÷ floor', ratio.lockstepOverFloor, 1.08, true);
+  target(`${options.prompts} concurrent AUTO ÷ static batch floor (tokens/s)`, ratio.togetherOverBatch, 0.9, false);
+  target(`${options.prompts} concurrent AUTO ÷ transformers.js one after another (tokens/s)`, ratio.togetherOverTjsSequential, 3.5, false);
+  target(`${options.prompts} staggered AUTO ÷ AUTO one after another (tokens/s)`, ratio.staggeredOverSingle, 1.0, false);
+  target('event-loop delay p99 (ms, worst repetition)', eventLoopWorst, 20, true, 2);
+  target('health check max (ms)', healthMax, 50, true, 2);
+  target('RSS per live stream − its KV cache (MiB)', (rssPerStream - kvBytes) / MIB, 1, true, 2);
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  if (options.json) {
+    const json = {
+      floor_ms_per_token: round(floorMs),
+      auto_over_floor: round(ratio.autoOverFloor),
+      lockstep_over_floor: round(ratio.lockstepOverFloor),
+      tjs_over_auto: round(ratio.tjsOverAuto),
+      concurrent16_over_batch16_floor: round(ratio.togetherOverBatch),
+      concurrent16_over_tjs_sequential: round(ratio.togetherOverTjsSequential),
+      staggered16_over_single: round(ratio.staggeredOverSingle),
+      event_loop_p99_ms: round(eventLoopWorst),
+      rss_mb_per_stream: round(rssPerStream / MIB),
+      tjs_ms_per_token: round(tjsMs),
+      auto_ms_per_token: round(autoMs),
+      lockstep_ms_per_token: round(lockstepMs),
+      runtime_over_floor: round(ratio.runtimeOverFloor),
+      runtime_concurrent_over_batch_floor: round(ratio.runtimeAllOverBatch),
+      tjs_over_floor: round(ratio.tjsOverFloor),
+      batch16_floor_tokens_per_s: round(batchTps, 1),
+      concurrent16_tokens_per_s: round(togetherTps, 1),
+      staggered16_tokens_per_s: round(staggeredTps, 1),
+      concurrent16_batched_share: round(share((r) => r.together)),
+      staggered16_batched_share: round(share((r) => r.staggered)),
+      health_check_max_ms: round(healthMax),
+      kv_cache_mb_per_stream: round(kvBytes / MIB),
+      server_rss_idle_mb: round(memory.idleRss / MIB, 1),
+      prompts: options.prompts,
+      new_tokens: options.newTokens,
+      repetitions: reps.length,
+    };
+    process.stdout.write(`${JSON.stringify(json)}\n`);
+  }
+}
+
+function agreement(reps: readonly Repetition[]): string {
+  const first = reps[0]!;
+  const floor = first.tokens.floor!;
+  return Object.entries(first.tokens)
+    .filter(([name]) => name !== 'floor')
+    .map(([name, sequences]) => {
+      const same = sequences.filter((ids, index) => JSON.stringify(ids) === JSON.stringify(floor[index])).length;
+      return `${name} ${same}/${floor.length}`;
+    })
+    .join(', ');
+}
+
+function onOff(value: boolean | undefined): string {
+  return value === undefined ? 'default' : value ? 'on' : 'off';
+}
+
+function fixed(value: number, digits = 3): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : '—';
+}
+
+/** Column widths: a name, three numbers, and a last column wide enough for "100% (mean run 16.0)". */
+const WIDTHS = [44, 12, 14, 14, 24];
+
+function row(cells: readonly string[]): string {
+  const [first, ...rest] = cells;
+  return `  ${first!.padEnd(WIDTHS[0]!)}${rest.map((cell, index) => cell.padStart(WIDTHS[index + 1]!)).join('')}`;
+}

@@ -1,0 +1,183 @@
+/**
+ * `npm run bench [-- --json] [--reps N]`: how fast Stepwise decodes, as ratios to baselines measured in
+ * the same run, on the same inputs (a t5-small-shaped model; prompts of 32 tokens; 64 new tokens, greedy,
+ * every sequence forced to full length):
+ *
+ * - the floor: a bare ONNX Runtime loop in this process (`floor-loop.ts`), one prompt at a time and as
+ *   one static batch of all prompts;
+ * - transformers.js `generate()` on the same folder, one prompt at a time;
+ * - Stepwise over gRPC on 127.0.0.1 (server and client each in their own process): AUTO and LOCKSTEP one
+ *   prompt at a time, then all prompts as concurrent AUTO streams, started together and staggered;
+ * - inside the server while the concurrent streams decode: event-loop delay, health-check latency, the
+ *   share of steps that ran batched; and its memory per live stream.
+ *
+ * Every repetition measures every contender in turn (so that a slow moment of the machine hits all of
+ * them), and the report gives the median of each figure and of each per-repetition ratio.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+import type { InferenceSession } from 'onnxruntime-node';
+
+import { readModelConfig } from '../src/runtime/model-config.js';
+import { HuggingFaceTextTokenizer } from '../src/runtime/text-tokenizer.js';
+import { parseBenchOptions, type BenchOptions } from './bench-options.js';
+import { BENCH_MODEL_FOLDER, benchPrompts, ensureBenchModel } from './bench-model.js';
+import { FloorLoop, type FloorRun } from './floor-loop.js';
+import { ask, firstAnswer, type ClientAnswer, type ServerAnswer, type ServerChildConfig } from './ipc.js';
+import { printReport, type BenchResults, type Repetition } from './report.js';
+import { RuntimeRunner } from './runtime-runner.js';
+import { TransformersJsRunner } from './transformers-js-runner.js';
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  const options = parseBenchOptions(process.argv.slice(2));
+  const loadBefore = loadavg()[0]!;
+  log(`building or reusing the t5-small-shaped model in ${BENCH_MODEL_FOLDER} ...`);
+  const { options: buildOptions, built } = await ensureBenchModel();
+  log(built ? 'built it' : 'reused it');
+  const { config } = await readModelConfig(BENCH_MODEL_FOLDER);
+  const tokenizer = await HuggingFaceTextTokenizer.load(BENCH_MODEL_FOLDER);
+  const prompts = benchPrompts((text) => tokenizer.encode(text), config.eosTokenId, options.prompts, options.promptTokens);
+
+  const sessionOptions: InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    ...(options.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: options.intraOpNumThreads }),
+  };
+  const floor = await FloorLoop.open(BENCH_MODEL_FOLDER, sessionOptions);
+  const tjs = await TransformersJsRunner.open(BENCH_MODEL_FOLDER, sessionOptions);
+  const serverLoad = {
+    ...(options.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: options.intraOpNumThreads }),
+    ...(options.serverSpinning === undefined ? {} : { intraOpSpinning: options.serverSpinning }),
+    ...(options.serverArena === undefined ? {} : { enableCpuMemArena: options.serverArena }),
+  };
+  const runtime = await RuntimeRunner.open(BENCH_MODEL_FOLDER, serverLoad);
+  const server = await startServer({ modelDir: BENCH_MODEL_FOLDER, ...serverLoad, maxWaitMs: options.maxWaitMs });
+  const client = await startClient(`127.0.0.1:${server.port}`);
+  try {
+    log('warming up every contender ...');
+    await floor.generate(prompts.slice(0, 1), 8);
+    await floor.generate(prompts, 8);
+    await tjs.generate(prompts[0]!, 8);
+    await runtime.generate(prompts.slice(0, 1), 8);
+    await runtime.generate(prompts, 8);
+    await ask(client.child, { kind: 'one-by-one', mode: 'auto', prompts: prompts.slice(0, 1), newTokens: 8 });
+    await ask(client.child, { kind: 'concurrent', prompts, newTokens: 8, staggerMs: 0 });
+
+    const repetitions: Repetition[] = [];
+    for (let rep = 1; rep <= options.reps; rep++) {
+      log(`repetition ${rep} of ${options.reps} ...`);
+      repetitions.push(await measureRepetition(options, prompts, { floor, tjs, runtime }, server.child, client.child));
+    }
+    log('measuring memory per live stream ...');
+    const memory = await measureMemory(options, prompts, server.child, client.child);
+    const results: BenchResults = {
+      options,
+      model: { folder: BENCH_MODEL_FOLDER, tokenizer: buildOptions.tokenizerPath ?? 'built-in', config },
+      machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, loadBefore, loadAfter: loadavg()[0]!, node: process.version },
+      repetitions,
+      memory,
+    };
+    printReport(results);
+  } finally {
+    await ask(client.child, { kind: 'stop' }).catch(() => client.child.kill());
+    await ask(server.child, { kind: 'stop' }).catch(() => server.child.kill());
+    await Promise.all([floor.release(), tjs.dispose(), runtime.dispose()]);
+  }
+}
+
+async function measureRepetition(
+  options: BenchOptions,
+  prompts: number[][],
+  local: { floor: FloorLoop; tjs: TransformersJsRunner; runtime: RuntimeRunner },
+  server: ChildProcess,
+  client: ChildProcess,
+): Promise<Repetition> {
+  const { newTokens } = options;
+  const oneByOne = async (generate: (prompt: number[]) => Promise<FloorRun>) => {
+    const total = { ms: 0, tokens: [] as number[][] };
+    for (const prompt of prompts) {
+      const run = await generate(prompt);
+      total.ms += run.ms;
+      total.tokens.push(run.tokens[0]!);
+    }
+    return total;
+  };
+  const floorOne = await oneByOne((prompt) => local.floor.generate([prompt], newTokens));
+  const tjsOne = await oneByOne((prompt) => local.tjs.generate(prompt, newTokens));
+  const runtimeOne = await oneByOne((prompt) => local.runtime.generate([prompt], newTokens));
+  const auto = await ask<Extract<ClientAnswer, { kind: 'one-by-one' }>>(client, { kind: 'one-by-one', mode: 'auto', prompts, newTokens });
+  const lockstep = await ask<Extract<ClientAnswer, { kind: 'one-by-one' }>>(client, { kind: 'one-by-one', mode: 'lockstep', prompts, newTokens });
+  const floorBatch = await local.floor.generate(prompts, newTokens);
+  const statsBefore = local.runtime.stats;
+  const runtimeAll = await local.runtime.generate(prompts, newTokens);
+  const statsAfter = local.runtime.stats;
+  const together = await concurrent(server, client, prompts, newTokens, 0);
+  const staggered = await concurrent(server, client, prompts, newTokens, options.staggerMs);
+  const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+  return {
+    floorOneMs: floorOne.ms,
+    tjsOneMs: tjsOne.ms,
+    autoOneMs: sum(auto.ms),
+    lockstepOneMs: sum(lockstep.ms),
+    runtimeOneMs: runtimeOne.ms,
+    floorBatchMs: floorBatch.ms,
+    runtimeAllMs: runtimeAll.ms,
+    runtimeAllRuns: statsAfter.stepRuns - statsBefore.stepRuns,
+    together,
+    staggered,
+    tokens: {
+      floor: floorOne.tokens,
+      tjs: tjsOne.tokens,
+      auto: auto.tokens,
+      lockstep: lockstep.tokens,
+      runtime: runtimeOne.tokens,
+      floorBatch: floorBatch.tokens,
+      runtimeAll: runtimeAll.tokens,
+      together: together.tokens,
+      staggered: staggered.tokens,
+    },
+  };
+}
+
+/** Concurrent AUTO streams, with the server's event loop and scheduler probed over the same window. */
+async function concurrent(server: ChildProcess, client: ChildProcess, prompts: number[][], newTokens: number, staggerMs: number) {
+  await ask(server, { kind: 'probe-start' });
+  const run = await ask<Extract<ClientAnswer, { kind: 'concurrent' }>>(client, { kind: 'concurrent', prompts, newTokens, staggerMs });
+  const probe = await ask<Extract<ServerAnswer, { kind: 'probe' }>>(server, { kind: 'probe-read' });
+  return { wallMs: run.wallMs, tokens: run.tokens, healthMs: run.healthMs, probe };
+}
+
+/** Server RSS with no stream, then with every prompt's stream held at its last step (all KV caches full). */
+async function measureMemory(options: BenchOptions, prompts: number[][], server: ChildProcess, client: ChildProcess) {
+  type Memory = Extract<ServerAnswer, { kind: 'memory' }>;
+  const idle = await ask<Memory>(server, { kind: 'memory' });
+  await ask(client, { kind: 'hold', prompts, newTokens: options.newTokens });
+  const held = await ask<Memory>(server, { kind: 'memory' });
+  await ask(client, { kind: 'release' });
+  const released = await ask<Memory>(server, { kind: 'memory' });
+  return { idleRss: idle.rssBytes, heldRss: held.rssBytes, heldStates: held.liveStates, releasedRss: released.rssBytes, releasedStates: released.liveStates };
+}
+
+async function startServer(config: ServerChildConfig): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(fileURLToPath(new URL('./server-process.ts', import.meta.url)), [JSON.stringify(config)], {
+    execArgv: [...process.execArgv, '--expose-gc'],
+  });
+  const ready = await firstAnswer<ServerAnswer>(child);
+  if (ready.kind !== 'ready') throw new Error(`the server child answered ${ready.kind} instead of ready`);
+  return { child, port: ready.port };
+}
+
+async function startClient(address: string): Promise<{ child: ChildProcess }> {
+  const child = fork(fileURLToPath(new URL('./client-process.ts', import.meta.url)), [address], { execArgv: process.execArgv });
+  await firstAnswer<ClientAnswer>(child);
+  return { child };
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,93 @@
+/**
+ * The benchmark's server child: a Stepwise server on 127.0.0.1 (an ephemeral port), composed exactly as
+ * `stepwise serve` composes it, over the benchmark model. The parent probes it over IPC: event-loop delay
+ * (`perf_hooks.monitorEventLoopDelay`) and scheduler counters over a window, and memory after a full GC.
+ *
+ * Started by `run.ts` with `--expose-gc`; its one argument is a `ServerChildConfig` as JSON.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+import { composeServer } from '../src/composition-root.js';
+import { StepScheduler, type SchedulerStats } from '../src/runtime/step-scheduler.js';
+import { WorkerModel } from '../src/runtime/worker/index.js';
+import type { Logger } from '../src/server/logger.js';
+import type { ServerAnswer, ServerChildConfig, ServerCommand } from './ipc.js';
+
+/** Per-stream info lines would only add noise (and time) to the measurement; warnings and errors show. */
+class QuietLogger implements Logger {
+  info(): void {}
+  warn(message: string): void {
+    process.stderr.write(`server: WARN ${message}\n`);
+  }
+  error(message: string, cause?: unknown): void {
+    process.stderr.write(`server: ERROR ${message} ${cause instanceof Error ? (cause.stack ?? cause.message) : ''}\n`);
+  }
+}
+
+const config = JSON.parse(process.argv[2] ?? '{}') as ServerChildConfig;
+const app = await composeServer({
+  modelDir: config.modelDir,
+  logger: new QuietLogger(),
+  load: {
+    ...(config.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: config.intraOpNumThreads }),
+    ...(config.intraOpSpinning === undefined ? {} : { intraOpSpinning: config.intraOpSpinning }),
+    ...(config.enableCpuMemArena === undefined ? {} : { enableCpuMemArena: config.enableCpuMemArena }),
+  },
+  scheduler: {
+    ...(config.maxWaitMs === undefined ? {} : { maxWaitMs: config.maxWaitMs }),
+    ...(config.maxBatch === undefined ? {} : { maxBatch: config.maxBatch }),
+  },
+  limits: { maxConcurrentStreams: 64 },
+});
+const port = await app.server.start({ host: '127.0.0.1', port: 0 });
+const scheduler = app.model instanceof StepScheduler ? app.model : undefined;
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+let statsAtStart: SchedulerStats | undefined;
+
+const answer = (message: ServerAnswer) => process.send!(message);
+
+process.on('message', (command: ServerCommand) => {
+  switch (command.kind) {
+    case 'probe-start':
+      loopDelay.reset();
+      loopDelay.enable();
+      statsAtStart = scheduler?.stats;
+      return answer({ kind: 'probe-started' });
+    case 'probe-read': {
+      loopDelay.disable();
+      const now = scheduler?.stats;
+      return answer({
+        kind: 'probe',
+        eventLoopP99Ms: loopDelay.percentile(99) / 1e6,
+        eventLoopMaxMs: loopDelay.max / 1e6,
+        scheduler: difference(now, statsAtStart),
+      });
+    }
+    case 'memory':
+      void collectGarbage().then(() =>
+        answer({ kind: 'memory', rssBytes: process.memoryUsage.rss(), liveStates: app.model.liveStates }),
+      );
+      return;
+    case 'stop':
+      void app.dispose().then(() => {
+        answer({ kind: 'stopped' });
+        process.disconnect();
+      });
+      return;
+  }
+});
+answer({ kind: 'ready', port });
+
+/** A full GC of this thread and of the model thread, so RSS holds live data only. */
+async function collectGarbage(): Promise<void> {
+  const model = scheduler?.inner;
+  if (model instanceof WorkerModel) await model.collectThreadGarbage();
+  globalThis.gc?.();
+}
+
+function difference(now: SchedulerStats | undefined, before: SchedulerStats | undefined): SchedulerStats {
+  const zero: SchedulerStats = { stepRuns: 0, steps: 0, batchedSteps: 0, encodeRuns: 0, encodedInputs: 0, batchedInputs: 0, busyMs: 0 };
+  if (now === undefined || before === undefined) return zero;
+  const keys = Object.keys(zero) as (keyof SchedulerStats)[];
+  return Object.fromEntries(keys.map((key) => [key, now[key] - before[key]])) as unknown as SchedulerStats;
+}
