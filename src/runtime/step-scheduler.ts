@@ -3,7 +3,7 @@
  * into batched decoder runs, and their one-input `encode` calls into batched encoder runs.
  *
  * ```ts
- * const model = new StepScheduler(await loadWorkerModel(dir), { maxBatch: 16, maxWaitMs: 5 });
+ * const model = new StepScheduler(await loadWorkerModel(dir), { maxBatch: 16, maxWaitMs: 10 });
  * // each stream, concurrently:
  * const [encoded] = await model.encode([ids]);   // joins the encodes waiting for the encoder
  * const state = model.createState(encoded!);
@@ -16,13 +16,15 @@
  *   form the next run. A lone stream never waits: its request starts a run at once.
  * - A run holds states at one decoder position (exported T5 decoders take no decoder attention mask,
  *   so only equal positions share a run; encoder lengths may differ, they are padded and masked).
- * - Before starting a run, the scheduler waits (at most `maxWaitMs` after the model became free) for
- *   live states that are expected to join it: states at that position whose streams are still handling
- *   their previous row, or states at most `catchUpSteps` positions behind it. Without that wait, the
- *   first stream back would run alone and split one batch into two runs for good.
+ * - Before starting a run, the scheduler waits for live states that are expected to join it: states at
+ *   that position whose streams are still handling their previous row, or states at most `catchUpSteps`
+ *   positions behind it. Without that wait, the first stream back would run alone and split one batch
+ *   into two runs for good. The wait ends when they are all back, or when none came for `maxWaitMs`.
  * - Among waiting runs, the one furthest behind goes first when it is at most `catchUpSteps` positions
  *   behind the oldest request; then the streams ahead hold back until it catches up, and the two merge
  *   into one batch. Further apart, the oldest request goes first, so nobody waits indefinitely.
+ * - A run's rows reach their streams one per turn of the event loop, so that handling sixteen rows
+ *   never holds the event loop (and the health checks waiting on it) for sixteen streams' worth of work.
  * - Encoder runs go before decoder runs, so new streams reach their first step together; encode
  *   requests made in the same turn of the event loop share one run.
  *
@@ -44,7 +46,7 @@ import type {
 export interface StepSchedulerOptions {
   /** Most states in one decoder run, and most inputs in one encoder run; default 16. */
   readonly maxBatch?: number;
-  /** Longest time the model stays idle waiting for expected states before a run starts; default 5 ms. */
+  /** How long a run waits for an expected state after the last one arrived; default 10 ms. */
   readonly maxWaitMs?: number;
   /** How far behind (in positions) a run may be and still go first so that others merge with it; default 4, 0: never. */
   readonly catchUpSteps?: number;
@@ -68,7 +70,7 @@ export interface SchedulerStats {
   readonly busyMs: number;
 }
 
-export const DEFAULT_SCHEDULER_OPTIONS: Required<StepSchedulerOptions> = { maxBatch: 16, maxWaitMs: 5, catchUpSteps: 4 };
+export const DEFAULT_SCHEDULER_OPTIONS: Required<StepSchedulerOptions> = { maxBatch: 16, maxWaitMs: 10, catchUpSteps: 4 };
 
 interface PendingStep {
   readonly state: DecodeState;
@@ -104,7 +106,8 @@ export class StepScheduler implements ModelRuntime {
   private pendingSteps: PendingStep[] = [];
   private pendingEncodes: PendingEncode[] = [];
   private busy = false;
-  private idleSince = performance.now();
+  /** Set from the end of an encoder run to the end of that turn of the event loop. */
+  private settling = false;
   private timer: NodeJS.Timeout | undefined;
   private isDisposed = false;
   private counters = { stepRuns: 0, steps: 0, batchedSteps: 0, encodeRuns: 0, encodedInputs: 0, batchedInputs: 0, busyMs: 0 };
@@ -211,9 +214,14 @@ export class StepScheduler implements ModelRuntime {
     await this.model.dispose();
   }
 
-  /** Starts the next run if the model is free and a run is due; otherwise arms the wait timer. */
-  private schedule(): void {
-    if (this.busy || this.isDisposed) return;
+  /**
+   * Starts the next run if the model is free and a run is due. A run still expecting states waits for
+   * them, and the wait timer (`maxWaitMs`) restarts at every arrival: streams that come back one after
+   * another (the serving thread handles their rows in turn) all make it, however long that takes, while
+   * a stream that stays silent for `maxWaitMs` is left for a later run. `timedOut`: the timer fired.
+   */
+  private schedule(timedOut = false): void {
+    if (this.busy || this.isDisposed || this.settling) return;
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.pendingEncodes.length > 0) {
@@ -223,12 +231,9 @@ export class StepScheduler implements ModelRuntime {
     this.settleDisposedSteps();
     const group = this.nextGroup();
     if (group === undefined) return;
-    if (group.members.length < this.options.maxBatch && this.expectsMore(group)) {
-      const waited = performance.now() - Math.max(this.idleSince, group.oldest);
-      if (waited < this.options.maxWaitMs) {
-        this.timer = setTimeout(() => this.schedule(), this.options.maxWaitMs - waited);
-        return;
-      }
+    if (!timedOut && group.members.length < this.options.maxBatch && this.expectsMore(group)) {
+      this.timer = setTimeout(() => this.schedule(true), this.options.maxWaitMs);
+      return;
     }
     void this.runDecoder(group.members.slice(0, this.options.maxBatch));
   }
@@ -275,10 +280,8 @@ export class StepScheduler implements ModelRuntime {
     if (batch.length > 1) this.counters.batchedSteps += batch.length;
     try {
       const rows = await this.model.step(batch.map((pending) => pending.state));
-      batch.forEach((pending, index) => {
-        this.queued.delete(pending.state);
-        pending.resolve(rows[index]!);
-      });
+      batch.forEach((pending) => this.queued.delete(pending.state));
+      deliverInTurns(batch.map((pending, index) => () => pending.resolve(rows[index]!)));
     } catch (error) {
       // The states were checked on arrival, so a failing run is the model's failure, shared by all.
       batch.forEach((pending) => {
@@ -309,6 +312,13 @@ export class StepScheduler implements ModelRuntime {
       // reaches only the request that caused it.
       else for (const pending of batch) await this.model.encode(pending.inputs).then(pending.resolve, pending.reject);
     } finally {
+      // The new states are created and stepped by the callers' continuations, which the scheduler cannot
+      // expect before they exist: their first steps wait for the end of this turn, to share one run.
+      this.settling = true;
+      setImmediate(() => {
+        this.settling = false;
+        this.schedule();
+      });
       this.finishRun();
     }
   }
@@ -320,8 +330,7 @@ export class StepScheduler implements ModelRuntime {
 
   private finishRun(): void {
     this.busy = false;
-    this.idleSince = performance.now();
-    this.counters.busyMs += this.idleSince - this.busySince;
+    this.counters.busyMs += performance.now() - this.busySince;
     this.schedule();
   }
 
@@ -380,6 +389,21 @@ export class StepScheduler implements ModelRuntime {
 
 /** What `step` returns for a state disposed before its run. */
 const EMPTY_ROW = new Float32Array(0);
+
+/**
+ * Runs each delivery in its own turn of the event loop, the first at once. A run's rows reach their
+ * streams one per turn, so each stream's handling of its row (selection, messages) is a task of its own
+ * and timers and I/O (health checks, other calls) get their turn in between, instead of waiting for the
+ * whole batch: the event loop is never held for longer than one stream's step.
+ */
+function deliverInTurns(deliveries: readonly (() => void)[]): void {
+  let next = 0;
+  const deliver = (): void => {
+    deliveries[next++]!();
+    if (next < deliveries.length) setImmediate(deliver);
+  };
+  if (deliveries.length > 0) deliver();
+}
 
 /**
  * The run a state with pending tokens joins. Without a cache yet, it feeds all its tokens through the

@@ -8,8 +8,8 @@
  */
 import { StateError } from '../errors.js';
 import type { DecodeState, EncodedInput, ModelRuntime } from '../types.js';
+import { RowSlotWriter } from './row-slots.js';
 import {
-  type RowLocation,
   type StateEdit,
   type StepMember,
   type ThreadReply,
@@ -24,13 +24,16 @@ export class ModelHost {
   private readonly states = new Map<number, DecodeState>();
   /** Why a state could not be created; its first step reports it. */
   private readonly failedStates = new Map<number, unknown>();
+  private readonly rowSlots: RowSlotWriter;
   private nextEncodedId = 1;
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly model: ModelRuntime,
     private readonly post: PostReply,
-  ) {}
+  ) {
+    this.rowSlots = new RowSlotWriter(model.vocabSize);
+  }
 
   /** Number of decode states alive on this thread. */
   get liveStates(): number {
@@ -51,6 +54,7 @@ export class ModelHost {
       case 'dispose-state':
         this.states.get(request.stateId)?.dispose();
         this.states.delete(request.stateId);
+        this.rowSlots.release(request.stateId);
         this.failedStates.delete(request.stateId);
         return;
       case 'release-encoded':
@@ -124,20 +128,14 @@ export class ModelHost {
       this.post({ kind: 'failed', requestId, error: serializeError(error), cachedLengths: cachedLengths() }, []);
       return;
     }
-    // Each row is a view of its run's logits output, which nothing on this thread reads again: the
-    // buffers move to the main thread as they are.
-    const buffers: ArrayBuffer[] = [];
-    const bufferIndex = new Map<ArrayBufferLike, number>();
-    const locations = rows.map((row): RowLocation => {
-      if (row.length === 0) return { buffer: -1, byteOffset: 0, length: 0 };
-      let index = bufferIndex.get(row.buffer);
-      if (index === undefined) {
-        index = buffers.push(row.buffer as ArrayBuffer) - 1;
-        bufferIndex.set(row.buffer, index);
-      }
-      return { buffer: index, byteOffset: row.byteOffset, length: row.length };
+    const newChunks: SharedArrayBuffer[] = [];
+    const slots = rows.map((row, index) => {
+      if (row.length === 0) return -1;
+      const { slot, newChunk } = this.rowSlots.write(members[index]!.stateId, row);
+      if (newChunk !== undefined) newChunks.push(newChunk);
+      return slot;
     });
-    this.post({ kind: 'stepped', requestId, rows: locations, buffers, cachedLengths: cachedLengths() }, buffers);
+    this.post({ kind: 'stepped', requestId, slots, newChunks, cachedLengths: cachedLengths() }, []);
   }
 
   /** The thread's state for a step member, after replaying the handle's edits in order. */

@@ -7,7 +7,7 @@
  * const model = await loadWorkerModel('.cache/models/t5-small', { intraOpNumThreads: 1 });
  * const [encoded] = await model.encode([model.tokenizer.encode('translate English to German: Hi')]);
  * const state = model.createState(encoded);
- * const [logits] = await model.step([state]);   // a Float32Array view of the thread's output, moved here
+ * const [logits] = await model.step([state]);   // a view of shared memory the thread copied the row into
  * state.append(argmax(logits));                 // recorded here, replayed on the thread by the next step
  * state.dispose();
  * await model.dispose();                        // releases the sessions and ends the thread
@@ -32,6 +32,7 @@ import type {
   SpecialIds,
   T5Config,
 } from '../types.js';
+import { RowSlotReader } from './row-slots.js';
 import { ThreadChannel } from './thread-channel.js';
 import { WorkerDecodeState, type WorkerStateOwner } from './worker-decode-state.js';
 import { WorkerEncodedInput } from './worker-encoded-input.js';
@@ -65,6 +66,7 @@ export class WorkerModel implements ModelRuntime, WorkerStateOwner {
   readonly specialIds: SpecialIds;
   readonly maxInputLength: number;
   private readonly live = new Set<WorkerDecodeState>();
+  private readonly rowSlots: RowSlotReader;
   private nextStateId = 1;
   private isDisposed = false;
   /** Tells the thread when the main thread no longer holds an encoder output, so it can drop its copy. */
@@ -84,6 +86,7 @@ export class WorkerModel implements ModelRuntime, WorkerStateOwner {
     this.generation = info.generation;
     this.specialIds = info.specialIds;
     this.maxInputLength = info.maxInputLength;
+    this.rowSlots = new RowSlotReader(info.config.vocabSize);
   }
 
   get vocabSize(): number {
@@ -157,11 +160,11 @@ export class WorkerModel implements ModelRuntime, WorkerStateOwner {
     members.forEach((state, index) => state.endStep(reply.kind === 'stepped' || reply.kind === 'failed' ? reply.cachedLengths?.[index] : undefined));
     if (reply.kind === 'failed') throw restoreError(reply.error);
     if (reply.kind !== 'stepped') throw new Error(`the model thread answered a step with ${reply.kind}`);
+    reply.newChunks.forEach((chunk) => this.rowSlots.addChunk(chunk));
     return members.map((state, index) => {
-      const row = reply.rows[index]!;
+      const slot = reply.slots[index]!;
       // A state disposed while its step ran gets an empty row, as in-process: nobody reads it any more.
-      if (row.buffer < 0 || state.disposed) return EMPTY_ROW;
-      return new Float32Array(reply.buffers[row.buffer]!, row.byteOffset, row.length);
+      return slot < 0 || state.disposed ? EMPTY_ROW : this.rowSlots.row(slot);
     });
   }
 

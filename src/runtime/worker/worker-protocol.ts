@@ -6,7 +6,8 @@
  * the others (creating and disposing states, releasing encoder outputs) are fire-and-forget and rely on
  * the channel's ordering: a state created before a step is known to the thread when that step arrives.
  *
- * Logits and encoder outputs travel as transferred `ArrayBuffer`s: moved, not copied.
+ * Logits rows are written to shared memory (`row-slots.ts`), one slot per state; encoder outputs travel
+ * as transferred `ArrayBuffer`s.
  */
 import { InvalidInputError, ModelFolderError, ModelRuntimeError, OutOfRangeError, StateError } from '../errors.js';
 import type { GenerationDefaults, LoadModelOptions, ModelDtype, SpecialIds, T5Config } from '../types.js';
@@ -51,13 +52,6 @@ export type ThreadRequest =
   | { readonly kind: 'dispose-state'; readonly stateId: number }
   | { readonly kind: 'release-encoded'; readonly encodedIds: readonly number[] };
 
-/** Where one state's logits row lies: `buffers[buffer]` from `byteOffset`, `length` floats; `buffer` -1: empty. */
-export interface RowLocation {
-  readonly buffer: number;
-  readonly byteOffset: number;
-  readonly length: number;
-}
-
 export type ThreadReply =
   | { readonly kind: 'ready'; readonly info: LoadedModelInfo }
   | { readonly kind: 'load-failed'; readonly error: SerializedError }
@@ -72,8 +66,10 @@ export type ThreadReply =
   | {
       readonly kind: 'stepped';
       readonly requestId: number;
-      readonly rows: readonly RowLocation[];
-      readonly buffers: readonly ArrayBuffer[];
+      /** Each member's row slot; -1 for a state disposed while the step ran (an empty row). */
+      readonly slots: readonly number[];
+      /** Row chunks created by this step, in order; shared, not copied. */
+      readonly newChunks: readonly SharedArrayBuffer[];
       /** Each member's cached length after the step, so the handles mirror the thread exactly. */
       readonly cachedLengths: readonly number[];
     }

@@ -57,10 +57,13 @@ describe.each([
     const scheduler = new StepScheduler(model);
     const results = await Promise.all(TEXTS.map((text) => stream(scheduler, text)));
     results.forEach((rows, index) => rows.forEach((row, step) => expectRowsClose(row, isolated[index]![step]!)));
-    const stats = scheduler.stats;
-    expect(stats.steps).toBe(TEXTS.length * STEPS);
-    expect(stats.stepRuns).toBeLessThan(stats.steps);
-    expect(stats.batchedSteps).toBeGreaterThan(0);
+    // Their encodes share one run, so their first steps do too, and every later run holds them all.
+    expect(scheduler.stats).toMatchObject({
+      encodeRuns: 1,
+      stepRuns: STEPS,
+      steps: TEXTS.length * STEPS,
+      batchedSteps: TEXTS.length * STEPS,
+    });
     expect(model.liveStates).toBe(0);
   });
 
@@ -116,6 +119,71 @@ describe.each([
     expect(scheduler.stats).toMatchObject({ stepRuns: STEPS, steps: STEPS, batchedSteps: 0 });
     // Not a timing assertion on the model: a single wait of maxWaitMs would already exceed this bound.
     expect(performance.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe('how long the step scheduler waits for expected states', () => {
+  let model: ModelRuntime;
+
+  beforeAll(async () => {
+    model = await loadModel(tinyModels.reluTied);
+  });
+  afterAll(async () => {
+    await model.dispose();
+  });
+
+  /** Three states stepped once together, so that all three are expected at the next position. */
+  async function threeStates(scheduler: StepScheduler) {
+    const states = await Promise.all(TEXTS.slice(0, 3).map((text) => stateForText(scheduler, text)));
+    const rows = await scheduler.step(states);
+    states.forEach((state, index) => state.append(argmax(rows[index]!)));
+    return states;
+  }
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('streams that come back one after another all join the run, however long that takes in total', async () => {
+    const scheduler = new StepScheduler(model, { maxWaitMs: 200 });
+    const states = await threeStates(scheduler);
+    const before = scheduler.stats;
+    const rows: Promise<Float32Array[]>[] = [];
+    for (const state of states) {
+      rows.push(scheduler.step([state]));
+      await pause(120); // each within maxWaitMs of the previous, all three well beyond it
+    }
+    await Promise.all(rows);
+    expect(scheduler.stats.stepRuns - before.stepRuns).toBe(1);
+    expect(scheduler.stats.batchedSteps - before.batchedSteps).toBe(3);
+    states.forEach((state) => state.dispose());
+  });
+
+  it("a run's rows reach their streams one per turn of the event loop, so other tasks run in between", async () => {
+    const scheduler = new StepScheduler(model);
+    const states = await threeStates(scheduler);
+    const events: string[] = [];
+    await Promise.all(
+      states.map((state, index) =>
+        scheduler.step([state]).then(() => {
+          events.push(`row ${index}`);
+          if (index === 0) setImmediate(() => events.push('another task'));
+        }),
+      ),
+    );
+    expect(scheduler.stats.stepRuns).toBe(2); // the three ran together
+    expect(events.indexOf('another task')).toBeGreaterThan(-1);
+    expect(events.indexOf('another task')).toBeLessThan(events.indexOf('row 2'));
+    states.forEach((state) => state.dispose());
+  });
+
+  it('a stream silent for maxWaitMs is left for a later run', async () => {
+    const scheduler = new StepScheduler(model, { maxWaitMs: 20 });
+    const [first, second, silent] = await threeStates(scheduler);
+    const before = scheduler.stats;
+    await Promise.all([scheduler.step([first!]), scheduler.step([second!])]);
+    expect(scheduler.stats.stepRuns - before.stepRuns).toBe(1);
+    await scheduler.step([silent!]);
+    expect(scheduler.stats.stepRuns - before.stepRuns).toBe(2);
+    expect(scheduler.stats.batchedSteps - before.batchedSteps).toBe(2);
+    [first, second, silent].forEach((state) => state!.dispose());
   });
 });
 

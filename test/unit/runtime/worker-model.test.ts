@@ -110,13 +110,19 @@ describe.each([
     actual.forEach((row, index) => expectRowsClose(row, expected[index]!, 1e-6));
   });
 
-  it("a batch's rows are views of one buffer moved from the thread, not copies", async () => {
+  it("each state's row is a view of its own slot of shared memory, rewritten by the state's next step", async () => {
     const states = await Promise.all(TEXTS.map((text) => stateForText(threaded, text)));
     const rows = await threaded.step(states);
-    const width = threaded.vocabSize * Float32Array.BYTES_PER_ELEMENT;
+    expect(rows.every((row) => row.buffer instanceof SharedArrayBuffer && row.length === threaded.vocabSize)).toBe(true);
+    // Three slots of one shared chunk: no two rows overlap.
     expect(rows.every((row) => row.buffer === rows[0]!.buffer)).toBe(true);
-    expect(rows.map((row) => row.byteOffset - rows[0]!.byteOffset)).toEqual([0, width, 2 * width]);
-    expect(rows[0]!.buffer.byteLength).toBe(3 * width);
+    expect(new Set(rows.map((row) => row.byteOffset)).size).toBe(3);
+    const first = Float32Array.from(rows[1]!);
+    states.forEach((state, index) => state.append(argmax(rows[index]!)));
+    const next = await threaded.step(states);
+    // The same memory, now holding the next position's logits: nothing was allocated for the step.
+    expect(next[1]).toBe(rows[1]);
+    expect(Array.from(next[1]!)).not.toEqual(Array.from(first));
     states.forEach((state) => state.dispose());
   });
 });
