@@ -10,6 +10,8 @@ import { dirname, join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { composeServer } from '../composition-root.js';
 import { ensureModel } from '../runtime/builder/build-model.js';
+import { DTYPE_SUFFIXES } from '../runtime/model-files.js';
+import type { ModelDtype } from '../runtime/index.js';
 import { ConsoleLogger } from '../server/logger.js';
 import { locateProtoRoot } from '../server/proto-files.js';
 
@@ -21,6 +23,8 @@ interface ServeFlags {
   maxStreams?: number;
   maxNewTokens?: number;
   maxInputTokens?: number;
+  dtype: ModelDtype;
+  threads?: number;
 }
 
 /** Where the embedded model is built: `.cache/models/default` in the installation's root. */
@@ -38,6 +42,13 @@ function integerFlag(flag: string, min: number, max: number): (value: string) =>
   };
 }
 
+function dtypeFlag(value: string): ModelDtype {
+  if (!Object.hasOwn(DTYPE_SUFFIXES, value)) {
+    throw new InvalidArgumentError(`\`--dtype\` must be one of ${Object.keys(DTYPE_SUFFIXES).join(', ')}; given ${value}`);
+  }
+  return value as ModelDtype;
+}
+
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function register(program: Command): void {
@@ -50,6 +61,8 @@ export function register(program: Command): void {
     .option('--plugin <module>', 'processor plugin module (repeatable)', collect, [])
     .option('--max-streams <n>', 'most concurrent Decode/Generate streams', integerFlag('--max-streams', 1, 1_000_000))
     .option('--max-new-tokens <n>', 'most generated tokens per stream', integerFlag('--max-new-tokens', 1, 1_000_000))
+    .option('--dtype <dtype>', `which ONNX files to load: ${Object.keys(DTYPE_SUFFIXES).join(', ')} (e.g. q8 = *_quantized.onnx)`, dtypeFlag, 'fp32')
+    .option('--threads <n>', "ONNX Runtime intra-op threads (default: ONNX Runtime's choice)", integerFlag('--threads', 1, 1024))
     .option('--max-input-tokens <n>', 'longest encoder input, in tokens', integerFlag('--max-input-tokens', 1, 1_000_000))
     .action(async (flags: ServeFlags) => {
       const logger = new ConsoleLogger();
@@ -72,6 +85,7 @@ async function serve(flags: ServeFlags, logger: ConsoleLogger): Promise<void> {
   const app = await composeServer({
     modelDir,
     plugins: flags.plugin,
+    load: { dtype: flags.dtype, ...(flags.threads !== undefined && { intraOpNumThreads: flags.threads }) },
     logger,
     limits: {
       maxConcurrentStreams: flags.maxStreams,
