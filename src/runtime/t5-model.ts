@@ -23,6 +23,7 @@ import { T5EncodedInput } from './encoded-input.js';
 import type { EncoderRunner } from './encoder-runner.js';
 import { InvalidInputError, StateError } from './errors.js';
 import { checkTokenIds } from './id-validation.js';
+import { checkStepStates } from './step-checks.js';
 import { SequenceCache } from './kv-cache.js';
 import type { HuggingFaceTextTokenizer } from './text-tokenizer.js';
 import type {
@@ -115,7 +116,7 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
 
   async step(states: readonly DecodeState[]): Promise<Float32Array[]> {
     this.checkOpen('step');
-    const members = this.checkStepStates(states);
+    const members = checkStepStates(states, (state): state is T5DecodeState => state instanceof T5DecodeState && state.ownedBy(this));
     const rows = new Map<T5DecodeState, Float32Array>();
     members.forEach((state) => state.beginStep());
     try {
@@ -220,27 +221,6 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
       );
     }
     checkTokenIds(ids, this.vocabSize, field);
-  }
-
-  private checkStepStates(states: readonly DecodeState[]): T5DecodeState[] {
-    if (!Array.isArray(states)) throw new InvalidInputError(`\`states\` must be an array of decode states; given ${typeof states}`);
-    const seen = new Map<DecodeState, number>();
-    return states.map((state, index) => {
-      if (!(state instanceof T5DecodeState) || !state.ownedBy(this)) {
-        throw new InvalidInputError(`states[${index}] is not a decode state of this model`);
-      }
-      const earlier = seen.get(state);
-      if (earlier !== undefined) {
-        throw new InvalidInputError(`states[${index}] is the same decode state as states[${earlier}]; a state steps once per call`);
-      }
-      seen.set(state, index);
-      if (state.disposed) throw new StateError(`states[${index}] (decode state ${state.id}) is disposed`);
-      if (state.stepping) throw new StateError(`states[${index}] (decode state ${state.id}) is already stepping`);
-      if (state.pendingCount === 0) {
-        throw new StateError(`states[${index}] (decode state ${state.id}) has no new token; append one before the next step`);
-      }
-      return state;
-    });
   }
 
   private checkOpen(action: string): void {

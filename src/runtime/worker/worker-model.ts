@@ -21,6 +21,7 @@ import { resolve } from 'node:path';
 
 import { InvalidInputError, StateError } from '../errors.js';
 import { checkTokenIds } from '../id-validation.js';
+import { checkStepStates } from '../step-checks.js';
 import { HuggingFaceTextTokenizer } from '../text-tokenizer.js';
 import type {
   DecodeState,
@@ -148,7 +149,7 @@ export class WorkerModel implements ModelRuntime, WorkerStateOwner {
 
   async step(states: readonly DecodeState[]): Promise<Float32Array[]> {
     this.checkOpen('step');
-    const members = this.checkStepStates(states);
+    const members = checkStepStates(states, (state): state is WorkerDecodeState => state instanceof WorkerDecodeState && state.ownedBy(this));
     const request = members.map((state) => ({ stateId: state.id, edits: state.beginStep() }));
     let reply;
     try {
@@ -188,28 +189,6 @@ export class WorkerModel implements ModelRuntime, WorkerStateOwner {
   stateDisposed(state: WorkerDecodeState): void {
     this.live.delete(state);
     this.channel.post({ kind: 'dispose-state', stateId: state.id });
-  }
-
-  /** The in-process model's checks, with its messages, so callers see the same errors either way. */
-  private checkStepStates(states: readonly DecodeState[]): WorkerDecodeState[] {
-    if (!Array.isArray(states)) throw new InvalidInputError(`\`states\` must be an array of decode states; given ${typeof states}`);
-    const seen = new Map<DecodeState, number>();
-    return states.map((state, index) => {
-      if (!(state instanceof WorkerDecodeState) || !state.ownedBy(this)) {
-        throw new InvalidInputError(`states[${index}] is not a decode state of this model`);
-      }
-      const earlier = seen.get(state);
-      if (earlier !== undefined) {
-        throw new InvalidInputError(`states[${index}] is the same decode state as states[${earlier}]; a state steps once per call`);
-      }
-      seen.set(state, index);
-      if (state.disposed) throw new StateError(`states[${index}] (decode state ${state.id}) is disposed`);
-      if (state.stepping) throw new StateError(`states[${index}] (decode state ${state.id}) is already stepping`);
-      if (state.pendingCount === 0) {
-        throw new StateError(`states[${index}] (decode state ${state.id}) has no new token; append one before the next step`);
-      }
-      return state;
-    });
   }
 
   private checkOpen(action: string): void {
