@@ -6,8 +6,7 @@
  * Every stream asks for greedy selection with `min_new_tokens` = `max_new_tokens` (full length, as every
  * contender) and the default stream options: raw float32 logits at every step.
  */
-import { credentials, makeClientConstructor, type ServiceError } from '@grpc/grpc-js';
-import { service as healthService } from 'grpc-health-check';
+import { credentials } from '@grpc/grpc-js';
 
 import {
   DecodeMode,
@@ -19,19 +18,9 @@ import {
 import type { ClientAnswer, ClientCommand, DecodeMode as Mode } from './ipc.js';
 
 const address = process.argv[2]!;
-const channelOptions = {
-  'grpc.max_receive_message_length': -1,
-  // Each client its own connection: the health checks must not queue behind the streams' frames.
-  'grpc.use_local_subchannel_pool': 1,
-};
-const client = new StepwiseServiceClient(address, credentials.createInsecure(), channelOptions);
-const HealthClient = makeClientConstructor(healthService, 'grpc.health.v1.Health');
-const health = new HealthClient(address, credentials.createInsecure(), channelOptions) as unknown as {
-  check(request: { service: string }, callback: (error: ServiceError | null) => void): void;
-  close(): void;
-};
+const client = new StepwiseServiceClient(address, credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
 
-/** Streams held at their last step by `hold`, answered by `release`. */
+/** Streams held at their last step by `hold` (each call adds some), all stopped by `release`. */
 let held: Array<{ stop(): Promise<void> }> = [];
 
 interface Decoded {
@@ -82,20 +71,6 @@ function decode(prompt: number[], newTokens: number, mode: Mode, holdAtLastStep 
   return { done, atLastStep, stop };
 }
 
-/** Polls health every `everyMs` until `until` settles; returns each round trip's duration. */
-async function pollHealth(until: Promise<unknown>, everyMs: number): Promise<number[]> {
-  const latencies: number[] = [];
-  let finished = false;
-  void until.finally(() => (finished = true));
-  while (!finished) {
-    const started = performance.now();
-    await new Promise<void>((resolve, reject) => health.check({ service: '' }, (error) => (error ? reject(error) : resolve())));
-    latencies.push(performance.now() - started);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-  return latencies;
-}
-
 async function run(command: ClientCommand): Promise<ClientAnswer> {
   switch (command.kind) {
     case 'one-by-one': {
@@ -116,13 +91,13 @@ async function run(command: ClientCommand): Promise<ClientAnswer> {
           return decode(prompt, command.newTokens, 'auto').done;
         }),
       );
-      const [results, healthMs] = await Promise.all([streams, pollHealth(streams, 20)]);
-      return { kind: 'concurrent', wallMs: performance.now() - started, tokens: results.map((result) => result.tokens), healthMs };
+      const results = await streams;
+      return { kind: 'concurrent', wallMs: performance.now() - started, tokens: results.map((result) => result.tokens) };
     }
     case 'hold': {
       const streams = command.prompts.map((prompt) => decode(prompt, command.newTokens, 'lockstep', true));
       await Promise.all(streams.map((stream) => stream.atLastStep));
-      held = streams;
+      held.push(...streams);
       return { kind: 'held' };
     }
     case 'release':
@@ -131,7 +106,6 @@ async function run(command: ClientCommand): Promise<ClientAnswer> {
       return { kind: 'released' };
     case 'stop':
       client.close();
-      health.close();
       return { kind: 'stopped' };
   }
 }

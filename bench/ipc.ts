@@ -29,7 +29,13 @@ export type ServerAnswer =
       /** Scheduler counters since `probe-start`. */
       readonly scheduler: SchedulerStats;
     }
-  | { readonly kind: 'memory'; readonly rssBytes: number; readonly liveStates: number }
+  | {
+      readonly kind: 'memory';
+      readonly rssBytes: number;
+      readonly liveStates: number;
+      /** Bytes of `ArrayBuffer`s alive (after a full GC) on the main thread and on the model thread. */
+      readonly arrayBuffers: number;
+    }
   | { readonly kind: 'stopped' };
 
 export type DecodeMode = 'auto' | 'lockstep';
@@ -37,9 +43,9 @@ export type DecodeMode = 'auto' | 'lockstep';
 export type ClientCommand =
   /** Each prompt decoded in turn, the next starting when the previous finished. */
   | { readonly kind: 'one-by-one'; readonly mode: DecodeMode; readonly prompts: number[][]; readonly newTokens: number }
-  /** Every prompt decoded at once (AUTO), stream i starting `i * staggerMs` after the first; health polled meanwhile. */
+  /** Every prompt decoded at once (AUTO), stream i starting `i * staggerMs` after the first. */
   | { readonly kind: 'concurrent'; readonly prompts: number[][]; readonly newTokens: number; readonly staggerMs: number }
-  /** LOCKSTEP streams taken to their last step and held there (their states alive), until `release`. */
+  /** LOCKSTEP streams taken to their last step and held there (their states alive), until `release`; adds to those already held. */
   | { readonly kind: 'hold'; readonly prompts: number[][]; readonly newTokens: number }
   | { readonly kind: 'release' }
   | { readonly kind: 'stop' };
@@ -52,8 +58,6 @@ export type ClientAnswer =
       /** From the first `Start` sent to the last `Finished` received. */
       readonly wallMs: number;
       readonly tokens: number[][];
-      /** Round trips of `grpc.health.v1.Health/Check` made while the streams ran, milliseconds. */
-      readonly healthMs: number[];
     }
   | { readonly kind: 'held' }
   | { readonly kind: 'released' }

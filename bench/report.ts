@@ -16,13 +16,11 @@ export interface ConcurrentRun {
 }
 
 export interface Repetition {
-  /** Total wall time of each one-at-a-time contender over all prompts. */
-  readonly floorOneMs: number;
-  readonly tjsOneMs: number;
-  readonly autoOneMs: number;
-  readonly lockstepOneMs: number;
-  /** The runtime (worker thread + scheduler) without the server, one prompt at a time. */
-  readonly runtimeOneMs: number;
+  /**
+   * Wall time per prompt of each one-at-a-time contender, in prompt order; `runtime` is the runtime
+   * (worker thread + scheduler) without the server.
+   */
+  readonly one: { floor: number[]; tjs: number[]; runtime: number[]; auto: number[]; lockstep: number[] };
   /** The floor over all prompts as one static batch. */
   readonly floorBatchMs: number;
   /** The runtime without the server, all prompts at once, and the decoder runs that took. */
@@ -41,8 +39,14 @@ export interface BenchResults {
   readonly repetitions: readonly Repetition[];
   readonly memory: {
     readonly idleRss: number;
+    /** With one stream per prompt held at its last step. */
     readonly heldRss: number;
-    readonly heldStates: number;
+    /** With two streams per prompt held. */
+    readonly heldTwiceRss: number;
+    /** Bytes of buffers alive on both server threads, with one and with two streams per prompt held. */
+    readonly heldBuffers: number;
+    readonly heldTwiceBuffers: number;
+    readonly heldTwiceStates: number;
     readonly releasedRss: number;
     readonly releasedStates: number;
   };
@@ -54,28 +58,36 @@ export function printReport(results: BenchResults): void {
   const { options, repetitions: reps, model, machine, memory } = results;
   const tokens = options.prompts * options.newTokens;
   const med = (pick: (rep: Repetition) => number) => median(reps.map(pick));
-  const perToken = (ms: number) => ms / tokens;
   const perSecond = (ms: number) => (tokens * 1000) / ms;
+  type One = keyof Repetition['one'];
+  /** Median over every prompt of every repetition: ms per token of one contender. */
+  const msPerToken = (name: One) => median(reps.flatMap((r) => r.one[name].map((ms) => ms / options.newTokens)));
+  /** Median over every prompt of every repetition of `name`'s time over `base`'s on the same prompt. */
+  const oneRatio = (name: One, base: One) => median(reps.flatMap((r) => r.one[name].map((ms, i) => ms / r.one[base][i]!)));
+  /** A contender's total over all prompts, one after another, in one repetition. */
+  const total = (r: Repetition, name: One) => r.one[name].reduce((sum, ms) => sum + ms, 0);
 
-  const floorMs = med((r) => perToken(r.floorOneMs));
-  const tjsMs = med((r) => perToken(r.tjsOneMs));
-  const autoMs = med((r) => perToken(r.autoOneMs));
-  const lockstepMs = med((r) => perToken(r.lockstepOneMs));
+  const floorMs = msPerToken('floor');
+  const tjsMs = msPerToken('tjs');
+  const autoMs = msPerToken('auto');
+  const lockstepMs = msPerToken('lockstep');
+  const runtimeMs = msPerToken('runtime');
   const batchTps = med((r) => perSecond(r.floorBatchMs));
   const togetherTps = med((r) => perSecond(r.together.wallMs));
   const staggeredTps = med((r) => perSecond(r.staggered.wallMs));
   const ratio = {
-    autoOverFloor: med((r) => r.autoOneMs / r.floorOneMs),
-    lockstepOverFloor: med((r) => r.lockstepOneMs / r.floorOneMs),
-    tjsOverFloor: med((r) => r.tjsOneMs / r.floorOneMs),
-    tjsOverAuto: med((r) => r.tjsOneMs / r.autoOneMs),
-    runtimeOverFloor: med((r) => r.runtimeOneMs / r.floorOneMs),
+    autoOverFloor: oneRatio('auto', 'floor'),
+    lockstepOverFloor: oneRatio('lockstep', 'floor'),
+    tjsOverFloor: oneRatio('tjs', 'floor'),
+    tjsOverAuto: oneRatio('tjs', 'auto'),
+    tjsOverLockstep: oneRatio('tjs', 'lockstep'),
+    tjsOverRuntime: oneRatio('tjs', 'runtime'),
+    runtimeOverFloor: oneRatio('runtime', 'floor'),
     runtimeAllOverBatch: med((r) => r.floorBatchMs / r.runtimeAllMs),
-    batchOverOne: med((r) => r.floorOneMs / r.floorBatchMs),
+    batchOverOne: med((r) => total(r, 'floor') / r.floorBatchMs),
     togetherOverBatch: med((r) => r.floorBatchMs / r.together.wallMs),
-    togetherOverTjsSequential: med((r) => r.tjsOneMs / r.together.wallMs),
-    togetherOverAutoSequential: med((r) => r.autoOneMs / r.together.wallMs),
-    staggeredOverSingle: med((r) => r.autoOneMs / r.staggered.wallMs),
+    togetherOverTjsSequential: med((r) => total(r, 'tjs') / r.together.wallMs),
+    staggeredOverSingle: med((r) => total(r, 'auto') / r.staggered.wallMs),
   };
   const share = (run: (r: Repetition) => ConcurrentRun) =>
     med((r) => {
@@ -94,34 +106,36 @@ export function printReport(results: BenchResults): void {
   const { config } = model;
   const kvBytes =
     config.numDecoderLayers * 2 * config.numHeads * config.dKv * 4 * (options.newTokens + options.promptTokens);
-  const rssPerStream = (memory.heldRss - memory.idleRss) / options.prompts;
+  const rssPerStream = (memory.heldTwiceRss - memory.heldRss) / options.prompts;
+  const buffersPerStream = (memory.heldTwiceBuffers - memory.heldBuffers) / options.prompts;
 
   const lines: string[] = [];
   const add = (line = '') => lines.push(line);
   add(`Stepwise benchmark — t5-small shape (d_model ${config.dModel}, ${config.numLayers}+${config.numDecoderLayers} layers, ${config.numHeads} heads, vocab ${config.vocabSize}; tokenizer: ${model.tokenizer})`);
-  add(`${options.prompts} prompts × ${options.promptTokens} tokens → ${options.newTokens} new tokens each, greedy, full length; ${reps.length} repetitions, medians`);
+  add(`${options.prompts} prompts × ${options.promptTokens} tokens → ${options.newTokens} new tokens each, greedy, full length; ${reps.length} repetitions`);
+  add('one prompt at a time: medians over every prompt of every repetition, ratios taken prompt by prompt; many requests: medians of per-repetition ratios');
   add(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; load average ${machine.loadBefore.toFixed(2)} before, ${machine.loadAfter.toFixed(2)} after`);
   add(`ONNX Runtime intra-op threads: ${options.intraOpNumThreads ?? 'default'} (every contender); server: intra-op spinning ${onOff(options.serverSpinning)}, CPU memory arena ${onOff(options.serverArena)}, scheduler maxWaitMs ${options.maxWaitMs ?? 'default'}`);
   add();
   add(row(['one prompt at a time', 'ms/token', 'tokens/s', '× floor', 'tjs ÷ it']));
   add(row(['floor: bare ONNX Runtime loop', fixed(floorMs), fixed(1000 / floorMs, 1), '1.000', fixed(ratio.tjsOverFloor)]));
   add(row(['transformers.js generate()', fixed(tjsMs), fixed(1000 / tjsMs, 1), fixed(ratio.tjsOverFloor), '1.000']));
-  add(row(['Stepwise runtime alone (thread + scheduler)', fixed(med((r) => perToken(r.runtimeOneMs))), fixed(1000 / med((r) => perToken(r.runtimeOneMs)), 1), fixed(ratio.runtimeOverFloor), fixed(med((r) => r.tjsOneMs / r.runtimeOneMs))]));
+  add(row(['Stepwise runtime alone (thread + scheduler)', fixed(runtimeMs), fixed(1000 / runtimeMs, 1), fixed(ratio.runtimeOverFloor), fixed(ratio.tjsOverRuntime)]));
   add(row(['Stepwise AUTO, gRPC 127.0.0.1', fixed(autoMs), fixed(1000 / autoMs, 1), fixed(ratio.autoOverFloor), fixed(ratio.tjsOverAuto)]));
-  add(row(['Stepwise LOCKSTEP, gRPC 127.0.0.1', fixed(lockstepMs), fixed(1000 / lockstepMs, 1), fixed(ratio.lockstepOverFloor), fixed(med((r) => r.tjsOneMs / r.lockstepOneMs))]));
+  add(row(['Stepwise LOCKSTEP, gRPC 127.0.0.1', fixed(lockstepMs), fixed(1000 / lockstepMs, 1), fixed(ratio.lockstepOverFloor), fixed(ratio.tjsOverLockstep)]));
   add();
   add(row([`${options.prompts} requests`, 'tokens/s', '÷ batch floor', '÷ tjs 1-by-1', 'batched']));
-  add(row([`floor: static batch of ${options.prompts}`, fixed(batchTps, 1), '1.000', fixed(med((r) => r.tjsOneMs / r.floorBatchMs)), '100%']));
-  add(row([`Stepwise runtime alone, ${options.prompts} loops at once`, fixed(med((r) => perSecond(r.runtimeAllMs)), 1), fixed(ratio.runtimeAllOverBatch), fixed(med((r) => r.tjsOneMs / r.runtimeAllMs)), `(mean run ${fixed(med((r) => (options.prompts * options.newTokens) / r.runtimeAllRuns), 1)})`]));
+  add(row([`floor: static batch of ${options.prompts}`, fixed(batchTps, 1), '1.000', fixed(med((r) => total(r, 'tjs') / r.floorBatchMs)), '100%']));
+  add(row([`Stepwise runtime alone, ${options.prompts} loops at once`, fixed(med((r) => perSecond(r.runtimeAllMs)), 1), fixed(ratio.runtimeAllOverBatch), fixed(med((r) => total(r, 'tjs') / r.runtimeAllMs)), `(mean run ${fixed(med((r) => (options.prompts * options.newTokens) / r.runtimeAllRuns), 1)})`]));
   add(row([`Stepwise ${options.prompts} AUTO streams, together`, fixed(togetherTps, 1), fixed(ratio.togetherOverBatch), fixed(ratio.togetherOverTjsSequential), `${fixed(100 * share((r) => r.together), 0)}% (mean run ${fixed(meanBatch((r) => r.together), 1)})`]));
-  add(row([`Stepwise ${options.prompts} AUTO streams, ${options.staggerMs} ms apart`, fixed(staggeredTps, 1), fixed(med((r) => r.floorBatchMs / r.staggered.wallMs)), fixed(med((r) => r.tjsOneMs / r.staggered.wallMs)), `${fixed(100 * share((r) => r.staggered), 0)}% (mean run ${fixed(meanBatch((r) => r.staggered), 1)})`]));
-  add(row([`Stepwise ${options.prompts} AUTO one after another`, fixed(1000 / autoMs, 1), fixed(med((r) => r.floorBatchMs / r.autoOneMs)), fixed(ratio.tjsOverAuto), '0%']));
-  add(row([`transformers.js ${options.prompts} one after another`, fixed(1000 / tjsMs, 1), fixed(med((r) => r.floorBatchMs / r.tjsOneMs)), '1.000', '—']));
+  add(row([`Stepwise ${options.prompts} AUTO streams, ${options.staggerMs} ms apart`, fixed(staggeredTps, 1), fixed(med((r) => r.floorBatchMs / r.staggered.wallMs)), fixed(med((r) => total(r, 'tjs') / r.staggered.wallMs)), `${fixed(100 * share((r) => r.staggered), 0)}% (mean run ${fixed(meanBatch((r) => r.staggered), 1)})`]));
+  add(row([`Stepwise ${options.prompts} AUTO one after another`, fixed(med((r) => perSecond(total(r, 'auto'))), 1), fixed(med((r) => r.floorBatchMs / total(r, 'auto'))), fixed(med((r) => total(r, 'tjs') / total(r, 'auto'))), '0%']));
+  add(row([`transformers.js ${options.prompts} one after another`, fixed(med((r) => perSecond(total(r, 'tjs'))), 1), fixed(med((r) => r.floorBatchMs / total(r, 'tjs'))), '1.000', '—']));
   add(`(the static batch is ${fixed(ratio.batchOverOne, 2)}× the floor's one-at-a-time tokens/s)`);
   add();
   add(`server while ${options.prompts} streams decode: event-loop delay p99 ${fixed(eventLoopP99, 2)} ms (worst repetition ${fixed(eventLoopWorst, 2)} ms, max ${fixed(Math.max(...reps.map((r) => r.together.probe.eventLoopMaxMs)), 1)} ms); health check p99 ${fixed(percentile(healthAll, 99), 2)} ms, max ${fixed(healthMax, 2)} ms over ${healthAll.length} checks`);
-  add(`server memory: RSS ${fixed(memory.idleRss / MIB, 1)} MiB idle, ${fixed(memory.heldRss / MIB, 1)} MiB with ${memory.heldStates} streams held at their last step, ${fixed(memory.releasedRss / MIB, 1)} MiB after they ended (${memory.releasedStates} states left)`);
-  add(`per live stream: ${fixed(rssPerStream / MIB, 2)} MiB of RSS; its KV cache (${options.newTokens} self + ${options.promptTokens} cross positions) is ${fixed(kvBytes / MIB, 2)} MiB`);
+  add(`server memory: RSS ${fixed(memory.idleRss / MIB, 1)} MiB idle, ${fixed(memory.heldRss / MIB, 1)} MiB with ${options.prompts} streams held at their last step, ${fixed(memory.heldTwiceRss / MIB, 1)} MiB with ${memory.heldTwiceStates}, ${fixed(memory.releasedRss / MIB, 1)} MiB after they ended (${memory.releasedStates} states left)`);
+  add(`per live stream (the ${options.prompts} more): ${fixed(rssPerStream / MIB, 2)} MiB of RSS, ${fixed(buffersPerStream / MIB, 2)} MiB of live buffers (both threads); its KV cache (${options.newTokens} self + ${options.promptTokens} cross positions) is ${fixed(kvBytes / MIB, 2)} MiB`);
   add(`same greedy ids as the floor (sequences): ${agreement(reps)}`);
   add();
   add('targets:');
@@ -136,6 +150,7 @@ export function printReport(results: BenchResults): void {
   target('event-loop delay p99 (ms, worst repetition)', eventLoopWorst, 20, true, 2);
   target('health check max (ms)', healthMax, 50, true, 2);
   target('RSS per live stream − its KV cache (MiB)', (rssPerStream - kvBytes) / MIB, 1, true, 2);
+  target('live buffers per stream − its KV cache (MiB)', (buffersPerStream - kvBytes) / MIB, 1, true, 2);
   process.stdout.write(`${lines.join('\n')}\n`);
 
   if (options.json) {
@@ -149,6 +164,7 @@ export function printReport(results: BenchResults): void {
       staggered16_over_single: round(ratio.staggeredOverSingle),
       event_loop_p99_ms: round(eventLoopWorst),
       rss_mb_per_stream: round(rssPerStream / MIB),
+      buffers_mb_per_stream: round(buffersPerStream / MIB),
       tjs_ms_per_token: round(tjsMs),
       auto_ms_per_token: round(autoMs),
       lockstep_ms_per_token: round(lockstepMs),

@@ -24,7 +24,8 @@ import { readModelConfig } from '../src/runtime/model-config.js';
 import { HuggingFaceTextTokenizer } from '../src/runtime/text-tokenizer.js';
 import { parseBenchOptions, type BenchOptions } from './bench-options.js';
 import { BENCH_MODEL_FOLDER, benchPrompts, ensureBenchModel } from './bench-model.js';
-import { FloorLoop, type FloorRun } from './floor-loop.js';
+import { FloorLoop } from './floor-loop.js';
+import { HealthProbe } from './health-probe.js';
 import { ask, firstAnswer, type ClientAnswer, type ServerAnswer, type ServerChildConfig } from './ipc.js';
 import { printReport, type BenchResults, type Repetition } from './report.js';
 import { RuntimeRunner } from './runtime-runner.js';
@@ -56,8 +57,11 @@ async function main(): Promise<void> {
   };
   const runtime = await RuntimeRunner.open(BENCH_MODEL_FOLDER, serverLoad);
   const server = await startServer({ modelDir: BENCH_MODEL_FOLDER, ...serverLoad, maxWaitMs: options.maxWaitMs });
-  const client = await startClient(`127.0.0.1:${server.port}`);
+  const address = `127.0.0.1:${server.port}`;
+  const client = await startClient(address);
+  const health = new HealthProbe(address);
   try {
+    await health.check(); // connects: the first call's handshake is not the server's latency
     log('warming up every contender ...');
     await floor.generate(prompts.slice(0, 1), 8);
     await floor.generate(prompts, 8);
@@ -70,7 +74,7 @@ async function main(): Promise<void> {
     const repetitions: Repetition[] = [];
     for (let rep = 1; rep <= options.reps; rep++) {
       log(`repetition ${rep} of ${options.reps} ...`);
-      repetitions.push(await measureRepetition(options, prompts, { floor, tjs, runtime }, server.child, client.child));
+      repetitions.push(await measureRepetition(options, prompts, { floor, tjs, runtime, health }, server.child, client.child));
     }
     log('measuring memory per live stream ...');
     const memory = await measureMemory(options, prompts, server.child, client.child);
@@ -83,6 +87,7 @@ async function main(): Promise<void> {
     };
     printReport(results);
   } finally {
+    health.close();
     await ask(client.child, { kind: 'stop' }).catch(() => client.child.kill());
     await ask(server.child, { kind: 'stop' }).catch(() => server.child.kill());
     await Promise.all([floor.release(), tjs.dispose(), runtime.dispose()]);
@@ -92,74 +97,94 @@ async function main(): Promise<void> {
 async function measureRepetition(
   options: BenchOptions,
   prompts: number[][],
-  local: { floor: FloorLoop; tjs: TransformersJsRunner; runtime: RuntimeRunner },
+  local: { floor: FloorLoop; tjs: TransformersJsRunner; runtime: RuntimeRunner; health: HealthProbe },
   server: ChildProcess,
   client: ChildProcess,
 ): Promise<Repetition> {
   const { newTokens } = options;
-  const oneByOne = async (generate: (prompt: number[]) => Promise<FloorRun>) => {
-    const total = { ms: 0, tokens: [] as number[][] };
-    for (const prompt of prompts) {
-      const run = await generate(prompt);
-      total.ms += run.ms;
-      total.tokens.push(run.tokens[0]!);
-    }
-    return total;
+  // One prompt at a time, every contender on the same prompt back to back: a slow moment of the machine
+  // then hits the contenders it is compared with, not just one of them.
+  const one: Repetition['one'] = { floor: [], tjs: [], runtime: [], auto: [], lockstep: [] };
+  const tokens: Repetition['tokens'] = { floor: [], tjs: [], runtime: [], auto: [], lockstep: [] };
+  const overGrpc = async (mode: 'auto' | 'lockstep', prompt: number[]) => {
+    const run = await ask<Extract<ClientAnswer, { kind: 'one-by-one' }>>(client, { kind: 'one-by-one', mode, prompts: [prompt], newTokens });
+    return { ms: run.ms[0]!, tokens: run.tokens };
   };
-  const floorOne = await oneByOne((prompt) => local.floor.generate([prompt], newTokens));
-  const tjsOne = await oneByOne((prompt) => local.tjs.generate(prompt, newTokens));
-  const runtimeOne = await oneByOne((prompt) => local.runtime.generate([prompt], newTokens));
-  const auto = await ask<Extract<ClientAnswer, { kind: 'one-by-one' }>>(client, { kind: 'one-by-one', mode: 'auto', prompts, newTokens });
-  const lockstep = await ask<Extract<ClientAnswer, { kind: 'one-by-one' }>>(client, { kind: 'one-by-one', mode: 'lockstep', prompts, newTokens });
+  for (const prompt of prompts) {
+    const runs: Record<keyof Repetition['one'], () => Promise<{ ms: number; tokens: number[][] }>> = {
+      floor: () => local.floor.generate([prompt], newTokens),
+      tjs: () => local.tjs.generate(prompt, newTokens),
+      runtime: () => local.runtime.generate([prompt], newTokens),
+      auto: () => overGrpc('auto', prompt),
+      lockstep: () => overGrpc('lockstep', prompt),
+    };
+    for (const [name, run] of Object.entries(runs) as [keyof Repetition['one'], () => Promise<{ ms: number; tokens: number[][] }>][]) {
+      const result = await run();
+      one[name].push(result.ms);
+      tokens[name]!.push(result.tokens[0]!);
+    }
+  }
   const floorBatch = await local.floor.generate(prompts, newTokens);
   const statsBefore = local.runtime.stats;
   const runtimeAll = await local.runtime.generate(prompts, newTokens);
   const statsAfter = local.runtime.stats;
-  const together = await concurrent(server, client, prompts, newTokens, 0);
-  const staggered = await concurrent(server, client, prompts, newTokens, options.staggerMs);
-  const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+  const together = await concurrent(server, client, local.health, prompts, newTokens, 0);
+  const staggered = await concurrent(server, client, local.health, prompts, newTokens, options.staggerMs);
   return {
-    floorOneMs: floorOne.ms,
-    tjsOneMs: tjsOne.ms,
-    autoOneMs: sum(auto.ms),
-    lockstepOneMs: sum(lockstep.ms),
-    runtimeOneMs: runtimeOne.ms,
+    one,
     floorBatchMs: floorBatch.ms,
     runtimeAllMs: runtimeAll.ms,
     runtimeAllRuns: statsAfter.stepRuns - statsBefore.stepRuns,
     together,
     staggered,
-    tokens: {
-      floor: floorOne.tokens,
-      tjs: tjsOne.tokens,
-      auto: auto.tokens,
-      lockstep: lockstep.tokens,
-      runtime: runtimeOne.tokens,
-      floorBatch: floorBatch.tokens,
-      runtimeAll: runtimeAll.tokens,
-      together: together.tokens,
-      staggered: staggered.tokens,
-    },
+    tokens: { ...tokens, floorBatch: floorBatch.tokens, runtimeAll: runtimeAll.tokens, together: together.tokens, staggered: staggered.tokens },
   };
 }
 
-/** Concurrent AUTO streams, with the server's event loop and scheduler probed over the same window. */
-async function concurrent(server: ChildProcess, client: ChildProcess, prompts: number[][], newTokens: number, staggerMs: number) {
+/**
+ * Concurrent AUTO streams, with the server's event loop and scheduler probed over the same window and
+ * its health checked every 20 ms meanwhile.
+ */
+async function concurrent(
+  server: ChildProcess,
+  client: ChildProcess,
+  health: HealthProbe,
+  prompts: number[][],
+  newTokens: number,
+  staggerMs: number,
+) {
   await ask(server, { kind: 'probe-start' });
-  const run = await ask<Extract<ClientAnswer, { kind: 'concurrent' }>>(client, { kind: 'concurrent', prompts, newTokens, staggerMs });
+  const running = ask<Extract<ClientAnswer, { kind: 'concurrent' }>>(client, { kind: 'concurrent', prompts, newTokens, staggerMs });
+  const [run, healthMs] = await Promise.all([running, health.pollWhile(running, 20)]);
   const probe = await ask<Extract<ServerAnswer, { kind: 'probe' }>>(server, { kind: 'probe-read' });
-  return { wallMs: run.wallMs, tokens: run.tokens, healthMs: run.healthMs, probe };
+  return { wallMs: run.wallMs, tokens: run.tokens, healthMs, probe };
 }
 
-/** Server RSS with no stream, then with every prompt's stream held at its last step (all KV caches full). */
+/**
+ * What one more live stream costs: server RSS (after a full GC of both threads) with every prompt's
+ * stream held at its last step (all KV caches full), then with as many more held beside them. The
+ * second set is more streams than the server ever held at once, so the allocator cannot serve it from
+ * memory that earlier runs freed: the difference is what those streams hold.
+ */
 async function measureMemory(options: BenchOptions, prompts: number[][], server: ChildProcess, client: ChildProcess) {
   type Memory = Extract<ServerAnswer, { kind: 'memory' }>;
   const idle = await ask<Memory>(server, { kind: 'memory' });
   await ask(client, { kind: 'hold', prompts, newTokens: options.newTokens });
   const held = await ask<Memory>(server, { kind: 'memory' });
+  await ask(client, { kind: 'hold', prompts, newTokens: options.newTokens });
+  const heldTwice = await ask<Memory>(server, { kind: 'memory' });
   await ask(client, { kind: 'release' });
   const released = await ask<Memory>(server, { kind: 'memory' });
-  return { idleRss: idle.rssBytes, heldRss: held.rssBytes, heldStates: held.liveStates, releasedRss: released.rssBytes, releasedStates: released.liveStates };
+  return {
+    idleRss: idle.rssBytes,
+    heldRss: held.rssBytes,
+    heldTwiceRss: heldTwice.rssBytes,
+    heldBuffers: held.arrayBuffers,
+    heldTwiceBuffers: heldTwice.arrayBuffers,
+    heldTwiceStates: heldTwice.liveStates,
+    releasedRss: released.rssBytes,
+    releasedStates: released.liveStates,
+  };
 }
 
 async function startServer(config: ServerChildConfig): Promise<{ child: ChildProcess; port: number }> {

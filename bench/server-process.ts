@@ -64,9 +64,7 @@ process.on('message', (command: ServerCommand) => {
       });
     }
     case 'memory':
-      void collectGarbage().then(() =>
-        answer({ kind: 'memory', rssBytes: process.memoryUsage.rss(), liveStates: app.model.liveStates }),
-      );
+      void measureMemory().then(answer);
       return;
     case 'stop':
       void app.dispose().then(() => {
@@ -78,11 +76,17 @@ process.on('message', (command: ServerCommand) => {
 });
 answer({ kind: 'ready', port });
 
-/** A full GC of this thread and of the model thread, so RSS holds live data only. */
-async function collectGarbage(): Promise<void> {
+/** RSS, and the bytes of buffers alive on both threads, each after a full GC. */
+async function measureMemory(): Promise<ServerAnswer> {
   const model = scheduler?.inner;
-  if (model instanceof WorkerModel) await model.collectThreadGarbage();
+  const thread = model instanceof WorkerModel ? await model.threadMemory() : undefined;
   globalThis.gc?.();
+  return {
+    kind: 'memory',
+    rssBytes: process.memoryUsage.rss(),
+    liveStates: app.model.liveStates,
+    arrayBuffers: process.memoryUsage().arrayBuffers + (thread?.arrayBuffers ?? 0),
+  };
 }
 
 function difference(now: SchedulerStats | undefined, before: SchedulerStats | undefined): SchedulerStats {

@@ -3,3 +3,4 @@
  * the caller's event loop. See `worker-model.ts` for a usage example.
  */
 export { loadWorkerModel, WORKER_LOAD_DEFAULTS, WorkerModel } from './worker-model.js';
+export type { ThreadMemoryUsage } from './worker-protocol.js';

@@ -78,11 +78,12 @@ export class ModelHost {
           return this.post({ kind: 'done', requestId }, []);
         case 'live-states':
           return this.post({ kind: 'done', requestId, value: this.model.liveStates }, []);
-        case 'collect-garbage': {
+        case 'memory': {
           // Present only when the process runs with --expose-gc (V8 flags hold for every thread).
           const collect = (globalThis as { gc?: () => void }).gc;
           collect?.();
-          return this.post({ kind: 'done', requestId, value: collect === undefined ? 0 : 1 }, []);
+          const { heapUsed, arrayBuffers, external } = process.memoryUsage();
+          return this.post({ kind: 'memory', requestId, usage: { collected: collect !== undefined, heapUsed, arrayBuffers, external } }, []);
         }
         case 'dispose':
           this.states.clear();

@@ -37,7 +37,7 @@ import { RowSlotReader } from './row-slots.js';
 import { ThreadChannel } from './thread-channel.js';
 import { WorkerDecodeState, type WorkerStateOwner } from './worker-decode-state.js';
 import { WorkerEncodedInput } from './worker-encoded-input.js';
-import { type LoadedModelInfo, restoreError } from './worker-protocol.js';
+import { type LoadedModelInfo, restoreError, type ThreadMemoryUsage } from './worker-protocol.js';
 
 /**
  * Where a model on its own thread departs from `loadModel`'s defaults. The thread shares the cores with
@@ -107,15 +107,16 @@ export class WorkerModel implements ModelRuntime, WorkerStateOwner {
   }
 
   /**
-   * Runs a full garbage collection on the model thread, where the caches' buffers live, when the process
-   * was started with `--expose-gc`; resolves whether it ran. For memory measurements: the main thread's
-   * `gc()` does not reach the thread's heap.
+   * The model thread's memory (its heap, and the buffers that hold every cache), after a full garbage
+   * collection when the process was started with `--expose-gc`. For measurements: the main thread's
+   * `process.memoryUsage()` and `gc()` do not reach the thread's heap.
    */
-  async collectThreadGarbage(): Promise<boolean> {
-    this.checkOpen('collect the thread\'s garbage');
-    const reply = await this.channel.request({ kind: 'collect-garbage' });
+  async threadMemory(): Promise<ThreadMemoryUsage> {
+    this.checkOpen('measure the thread\'s memory');
+    const reply = await this.channel.request({ kind: 'memory' });
     if (reply.kind === 'failed') throw restoreError(reply.error);
-    return reply.kind === 'done' && reply.value === 1;
+    if (reply.kind !== 'memory') throw new Error(`the model thread answered a memory request with ${reply.kind}`);
+    return reply.usage;
   }
 
   async encode(inputs: readonly (readonly number[])[]): Promise<EncodedInput[]> {

@@ -46,7 +46,7 @@ export type ThreadRequest =
   | { readonly kind: 'step'; readonly requestId: number; readonly members: readonly StepMember[] }
   | { readonly kind: 'warm-up'; readonly requestId: number }
   | { readonly kind: 'live-states'; readonly requestId: number }
-  | { readonly kind: 'collect-garbage'; readonly requestId: number }
+  | { readonly kind: 'memory'; readonly requestId: number }
   | { readonly kind: 'dispose'; readonly requestId: number }
   | { readonly kind: 'create-state'; readonly stateId: number; readonly encodedId: number; readonly prefix: readonly number[] }
   | { readonly kind: 'dispose-state'; readonly stateId: number }
@@ -74,6 +74,7 @@ export type ThreadReply =
       readonly cachedLengths: readonly number[];
     }
   | { readonly kind: 'done'; readonly requestId: number; readonly value?: number }
+  | { readonly kind: 'memory'; readonly requestId: number; readonly usage: ThreadMemoryUsage }
   /** A fire-and-forget request failed; nobody waits for it, so the main thread reports it as a warning. */
   | { readonly kind: 'unexpected'; readonly error: SerializedError }
   | {
@@ -83,6 +84,18 @@ export type ThreadReply =
       /** For a failed step: each member's cached length after the failure. */
       readonly cachedLengths?: readonly number[];
     };
+
+/** The model thread's memory, after a full garbage collection when the process allows one. */
+export interface ThreadMemoryUsage {
+  /** Whether a full GC ran first (only when the process was started with `--expose-gc`). */
+  readonly collected: boolean;
+  /** Bytes of the thread's JavaScript heap in use. */
+  readonly heapUsed: number;
+  /** Bytes of `ArrayBuffer`s the thread holds (its tensors' data: caches, encoder outputs). */
+  readonly arrayBuffers: number;
+  /** Bytes of memory outside the heap the thread's objects hold, `arrayBuffers` included. */
+  readonly external: number;
+}
 
 /** An error as it crosses the thread boundary: class name, message, and the folder file when there is one. */
 export interface SerializedError {
