@@ -43,7 +43,8 @@ export interface BenchResults {
     readonly heldRss: number;
     /** With two streams per prompt held. */
     readonly heldTwiceRss: number;
-    /** Bytes of buffers alive on both server threads, with one and with two streams per prompt held. */
+    /** Bytes of buffers alive on both server threads: idle, with one and with two streams per prompt held. */
+    readonly idleBuffers: number;
     readonly heldBuffers: number;
     readonly heldTwiceBuffers: number;
     readonly heldTwiceStates: number;
@@ -106,8 +107,8 @@ export function printReport(results: BenchResults): void {
   const { config } = model;
   const kvBytes =
     config.numDecoderLayers * 2 * config.numHeads * config.dKv * 4 * (options.newTokens + options.promptTokens);
-  const rssPerStream = (memory.heldTwiceRss - memory.heldRss) / options.prompts;
-  const buffersPerStream = (memory.heldTwiceBuffers - memory.heldBuffers) / options.prompts;
+  const rssPerStream = (memory.heldTwiceRss - memory.idleRss) / (2 * options.prompts);
+  const buffersPerStream = (memory.heldTwiceBuffers - memory.idleBuffers) / (2 * options.prompts);
 
   const lines: string[] = [];
   const add = (line = '') => lines.push(line);
@@ -135,7 +136,8 @@ export function printReport(results: BenchResults): void {
   add();
   add(`server while ${options.prompts} streams decode: event-loop delay p99 ${fixed(eventLoopP99, 2)} ms (worst repetition ${fixed(eventLoopWorst, 2)} ms, max ${fixed(Math.max(...reps.map((r) => r.together.probe.eventLoopMaxMs)), 1)} ms); health check p99 ${fixed(percentile(healthAll, 99), 2)} ms, max ${fixed(healthMax, 2)} ms over ${healthAll.length} checks`);
   add(`server memory: RSS ${fixed(memory.idleRss / MIB, 1)} MiB idle, ${fixed(memory.heldRss / MIB, 1)} MiB with ${options.prompts} streams held at their last step, ${fixed(memory.heldTwiceRss / MIB, 1)} MiB with ${memory.heldTwiceStates}, ${fixed(memory.releasedRss / MIB, 1)} MiB after they ended (${memory.releasedStates} states left)`);
-  add(`per live stream (the ${options.prompts} more): ${fixed(rssPerStream / MIB, 2)} MiB of RSS, ${fixed(buffersPerStream / MIB, 2)} MiB of live buffers (both threads); its KV cache (${options.newTokens} self + ${options.promptTokens} cross positions) is ${fixed(kvBytes / MIB, 2)} MiB`);
+  add(`live buffers on both server threads: ${fixed(memory.idleBuffers / MIB, 1)} MiB idle, ${fixed(memory.heldBuffers / MIB, 1)} MiB with ${options.prompts} streams held, ${fixed(memory.heldTwiceBuffers / MIB, 1)} MiB with ${memory.heldTwiceStates}`);
+  add(`per live stream (idle → ${memory.heldTwiceStates} held): ${fixed(rssPerStream / MIB, 2)} MiB of RSS, ${fixed(buffersPerStream / MIB, 2)} MiB of live buffers; its KV cache (${options.newTokens} self + ${options.promptTokens} cross positions) is ${fixed(kvBytes / MIB, 2)} MiB`);
   add(`same greedy ids as the floor (sequences): ${agreement(reps)}`);
   add();
   add('targets:');

@@ -161,10 +161,9 @@ async function concurrent(
 }
 
 /**
- * What one more live stream costs: server RSS (after a full GC of both threads) with every prompt's
- * stream held at its last step (all KV caches full), then with as many more held beside them. The
- * second set is more streams than the server ever held at once, so the allocator cannot serve it from
- * memory that earlier runs freed: the difference is what those streams hold.
+ * What a live stream costs: server RSS and live buffers (after a full GC of both threads) idle, with
+ * every prompt's stream held at its last step (all KV caches full), then with as many more held beside
+ * them — twice as many streams as the server ever held at once — and after they all ended.
  */
 async function measureMemory(options: BenchOptions, prompts: number[][], server: ChildProcess, client: ChildProcess) {
   type Memory = Extract<ServerAnswer, { kind: 'memory' }>;
@@ -179,6 +178,7 @@ async function measureMemory(options: BenchOptions, prompts: number[][], server:
     idleRss: idle.rssBytes,
     heldRss: held.rssBytes,
     heldTwiceRss: heldTwice.rssBytes,
+    idleBuffers: idle.arrayBuffers,
     heldBuffers: held.arrayBuffers,
     heldTwiceBuffers: heldTwice.arrayBuffers,
     heldTwiceStates: heldTwice.liveStates,
