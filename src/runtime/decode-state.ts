@@ -5,8 +5,8 @@
  * Invariant: `cachedLength ≤ tokens.length`; the tokens from `cachedLength` on are pending and are fed
  * by the next step, whose logits are for the position after the last token.
  */
-import { InvalidInputError, OutOfRangeError, StateError } from './errors.js';
-import { checkTokenId } from './id-validation.js';
+import { StateError } from './errors.js';
+import { checkRewindCount, checkTokenId } from './id-validation.js';
 import type { SequenceCache } from './kv-cache.js';
 import type { DecodeState, EncodedInput } from './types.js';
 
@@ -70,14 +70,7 @@ export class T5DecodeState implements DecodeState {
   rewind(n: number): void {
     this.checkMutable('rewind');
     const generated = this.history.length - 1;
-    if (typeof n !== 'number' || !Number.isInteger(n)) {
-      throw new InvalidInputError(`\`n\` must be an integer in [0, ${generated}]; given ${String(n)}`);
-    }
-    if (n < 0 || n > generated) {
-      throw new OutOfRangeError(
-        `\`n\` must be in [0, ${generated}] (the tokens after the decoder start token); given ${n}`,
-      );
-    }
+    checkRewindCount(n, generated);
     if (n === 0) return;
     this.history.length -= n;
     // Keep the K/V of every token but the last: the next step re-feeds it and so returns the logits

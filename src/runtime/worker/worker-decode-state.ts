@@ -5,8 +5,8 @@
  * order and replayed on the thread's state by the next step, so a rewind there cuts the cache exactly as
  * it would in-process.
  */
-import { InvalidInputError, OutOfRangeError, StateError } from '../errors.js';
-import { checkTokenId } from '../id-validation.js';
+import { StateError } from '../errors.js';
+import { checkRewindCount, checkTokenId } from '../id-validation.js';
 import type { DecodeState, EncodedInput } from '../types.js';
 import type { StateEdit } from './worker-protocol.js';
 
@@ -72,12 +72,7 @@ export class WorkerDecodeState implements DecodeState {
   rewind(n: number): void {
     this.checkMutable('rewind');
     const generated = this.history.length - 1;
-    if (typeof n !== 'number' || !Number.isInteger(n)) {
-      throw new InvalidInputError(`\`n\` must be an integer in [0, ${generated}]; given ${String(n)}`);
-    }
-    if (n < 0 || n > generated) {
-      throw new OutOfRangeError(`\`n\` must be in [0, ${generated}] (the tokens after the decoder start token); given ${n}`);
-    }
+    checkRewindCount(n, generated);
     if (n === 0) return;
     this.history.length -= n;
     // The thread keeps the K/V of every token but the last, which the next step re-feeds.
