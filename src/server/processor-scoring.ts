@@ -91,7 +91,10 @@ export class ProcessorScoring implements StreamScoring {
     const processed = this.scorer.scores;
     // Sampling already summarized the processed row; the scorer hands that summary back.
     const processedSummary = this.scorer.summary();
-    const rawSummary = summarizeScores(raw);
+    // When no processor ran on the row (an empty pipeline, or greedy selection skipping argmax-invariant
+    // ones), the processed scores are the raw row bit for bit: one pass over the vocabulary serves both.
+    const untouched = this.current.length === 0 || (options.argmaxOnly && this.current.isArgmaxInvariant());
+    const rawSummary = untouched ? processedSummary : summarizeScores(raw);
     const scored = (id: number, processedLogprob = logProbability(processed, id, processedSummary)): ScoredToken => ({
       tokenId: id,
       logprob: processedLogprob,
