@@ -40,10 +40,8 @@ export interface GenerationDefaults {
   readonly maxNewTokens?: number;
 }
 
-/** The subset of a T5 `config.json` the runtime reads, after validation and defaults. */
-export interface T5Config {
-  readonly modelType: string;
-  readonly vocabSize: number;
+/** Shapes of a T5 model, in the names of Hugging Face's `T5Config` (shared with the model builder). */
+export interface T5Shapes {
   readonly dModel: number;
   readonly dKv: number;
   readonly dFf: number;
@@ -53,6 +51,12 @@ export interface T5Config {
   readonly relativeAttentionNumBuckets: number;
   readonly relativeAttentionMaxDistance: number;
   readonly layerNormEpsilon: number;
+}
+
+/** The subset of a T5 `config.json` the runtime reads, after validation and defaults. */
+export interface T5Config extends T5Shapes {
+  readonly modelType: string;
+  readonly vocabSize: number;
   readonly feedForwardProj: string;
   readonly tieWordEmbeddings: boolean;
   readonly padTokenId: number;

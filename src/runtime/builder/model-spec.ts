@@ -3,21 +3,12 @@
  * resolved specification every other builder module reads.
  */
 
+import type { T5Shapes } from '../types.js';
+
+export type { T5Shapes };
+
 export type FeedForwardProj = 'relu' | 'gated-gelu';
 export const feedForwardProjs: readonly FeedForwardProj[] = ['relu', 'gated-gelu'];
-
-/** Shapes of a T5 model, in the names of Hugging Face's `T5Config`. */
-export interface T5Shapes {
-  readonly dModel: number;
-  readonly dKv: number;
-  readonly dFf: number;
-  readonly numLayers: number;
-  readonly numDecoderLayers: number;
-  readonly numHeads: number;
-  readonly relativeAttentionNumBuckets: number;
-  readonly relativeAttentionMaxDistance: number;
-  readonly layerNormEpsilon: number;
-}
 
 export interface Preset extends T5Shapes {
   /** Logits width when no tokenizer file is given; undefined: the built-in tokenizer's size. */
