@@ -22,11 +22,13 @@ export interface BenchOptions {
   readonly serverSpinning: boolean | undefined;
   /** The server's ONNX Runtime CPU memory arena; undefined: the server's default. The floor keeps ONNX Runtime's. */
   readonly serverArena: boolean | undefined;
+  /** Write V8 CPU profiles of the server and client children into this folder (`--cpu-prof`); undefined: none. */
+  readonly cpuProfileDir: string | undefined;
 }
 
 const USAGE = `usage: npm run bench -- [--json] [--reps N] [--prompts N] [--prompt-tokens N] [--new-tokens N]
                         [--stagger-ms N] [--intra-op-threads N] [--max-wait-ms N]
-                        [--server-spinning on|off] [--server-arena on|off]`;
+                        [--server-spinning on|off] [--server-arena on|off] [--cpu-prof DIR]`;
 
 export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const { values } = parseArgs({
@@ -42,6 +44,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       'max-wait-ms': { type: 'string' },
       'server-spinning': { type: 'string' },
       'server-arena': { type: 'string' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -62,6 +65,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     maxWaitMs: optional('--max-wait-ms', values['max-wait-ms'], 0, 1_000),
     serverSpinning: onOff('--server-spinning', values['server-spinning']),
     serverArena: onOff('--server-arena', values['server-arena']),
+    cpuProfileDir: values['cpu-prof'],
   };
 }
 

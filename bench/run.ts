@@ -56,9 +56,10 @@ async function main(): Promise<void> {
     ...(options.serverArena === undefined ? {} : { enableCpuMemArena: options.serverArena }),
   };
   const runtime = await RuntimeRunner.open(BENCH_MODEL_FOLDER, serverLoad);
-  const server = await startServer({ modelDir: BENCH_MODEL_FOLDER, ...serverLoad, maxWaitMs: options.maxWaitMs });
+  const profiling = profilingArgs(options.cpuProfileDir);
+  const server = await startServer({ modelDir: BENCH_MODEL_FOLDER, ...serverLoad, maxWaitMs: options.maxWaitMs }, profiling);
   const address = `127.0.0.1:${server.port}`;
-  const client = await startClient(address);
+  const client = await startClient(address, profiling);
   const health = new HealthProbe(address);
   try {
     await health.check(); // connects: the first call's handshake is not the server's latency
@@ -187,17 +188,24 @@ async function measureMemory(options: BenchOptions, prompts: number[][], server:
   };
 }
 
-async function startServer(config: ServerChildConfig): Promise<{ child: ChildProcess; port: number }> {
+/** Node flags that make a child write its V8 CPU profile (main thread and workers) into `dir` on exit. */
+function profilingArgs(dir: string | undefined): string[] {
+  return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
+async function startServer(config: ServerChildConfig, extraArgs: string[]): Promise<{ child: ChildProcess; port: number }> {
   const child = fork(fileURLToPath(new URL('./server-process.ts', import.meta.url)), [JSON.stringify(config)], {
-    execArgv: [...process.execArgv, '--expose-gc'],
+    execArgv: [...process.execArgv, '--expose-gc', ...extraArgs],
   });
   const ready = await firstAnswer<ServerAnswer>(child);
   if (ready.kind !== 'ready') throw new Error(`the server child answered ${ready.kind} instead of ready`);
   return { child, port: ready.port };
 }
 
-async function startClient(address: string): Promise<{ child: ChildProcess }> {
-  const child = fork(fileURLToPath(new URL('./client-process.ts', import.meta.url)), [address], { execArgv: process.execArgv });
+async function startClient(address: string, extraArgs: string[]): Promise<{ child: ChildProcess }> {
+  const child = fork(fileURLToPath(new URL('./client-process.ts', import.meta.url)), [address], {
+    execArgv: [...process.execArgv, ...extraArgs],
+  });
   await firstAnswer<ClientAnswer>(child);
   return { child };
 }

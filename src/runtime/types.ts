@@ -171,7 +171,9 @@ export interface ModelRuntime {
   createState(encoded: EncodedInput, decoderPrefix?: readonly number[]): DecodeState;
   /**
    * Runs the decoder once for every state and returns each state's next-token logits row
-   * (a `Float32Array` view of `vocabSize` floats, valid until that state's next `step`).
+   * (a `Float32Array` view of `vocabSize` floats). A row stays valid until the state's step after
+   * next begins: a caller may start step t + 1 as soon as it knows step t's token and read row t
+   * meanwhile.
    * States that sit at the same position run as one batch; each row equals the row the state gets
    * when stepped alone. A state disposed while the step runs gets an empty row.
    * Throws `InvalidInputError` for a state of another model or one listed twice, and `StateError` for

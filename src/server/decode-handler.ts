@@ -9,6 +9,7 @@ import { LOGGER } from '../tokens.js';
 import { ClientMessages } from './client-messages.js';
 import type { Logger } from './logger.js';
 import { ResponseWriter } from './response-writer.js';
+import { encodeLogitsEnvelope } from './logits-envelope.js';
 import { encodeMessage, MalformedRequest, malformedRequestError } from './service-definition.js';
 import { SessionFactory } from './session-factory.js';
 import { ShutdownSignal } from './shutdown-signal.js';
@@ -44,7 +45,11 @@ export class DecodeHandler {
       }
       const writer = new ResponseWriter(call, context.signal);
       const session = await this.sessions.open(message.value, 'decode', {
-        send: (payload) => writer.write(encodeMessage(DecodeResponse, { message: payload })),
+        send: (payload) =>
+          writer.write(
+            (payload.$case === 'logits' ? encodeLogitsEnvelope(payload.value) : undefined) ??
+              encodeMessage(DecodeResponse, { message: payload }),
+          ),
         messages,
         signal: context.signal,
         startedAt,

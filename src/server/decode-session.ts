@@ -14,8 +14,10 @@
  * yet), says so with `Applied`, and goes on without waiting.
  *
  * The raw row computed for step t is sent as is and never modified: processors work on the stream's
- * working copy. Each message is written before the next step is computed and waits for the transport
- * when it is full (`ResponseWriter`), so a slow client slows its own stream only.
+ * working copy. Step t + 1 starts as soon as step t's token is known, so the decoder runs while step t is
+ * scored and its `TokenChosen` written. Each write waits for the transport when it is full
+ * (`ResponseWriter`), and step t + 2 never starts before step t's messages were taken, so a slow client
+ * slows its own stream only, by one step at most.
  */
 import { performance } from 'node:perf_hooks';
 import {
@@ -123,8 +125,9 @@ export class DecodeSession {
   /** Runs the stream to its end: `Started`, the steps, then `Finished`. Throws on a protocol error. */
   async run(): Promise<void> {
     await this.parts.send({ $case: 'started', value: this.started() });
+    let next = this.startStep();
     for (;;) {
-      const raw = await this.computeStep();
+      const raw = await next;
       if (this.plan.mode === 'lockstep' || this.plan.stream.rawLogits.kind !== 'none') {
         await this.parts.send({ $case: 'logits', value: this.stepLogits(raw) });
       }
@@ -133,11 +136,23 @@ export class DecodeSession {
       if (action.kind === 'rewind') {
         this.rewind(action.count);
         this.scoring.endStep();
+        next = this.startStep();
         continue;
       }
-      const score = this.scoring.score(raw, this.state.tokens, this.step, action.forced);
+      const step = this.step;
+      const tokenId = this.scoring.choose(raw, this.state.tokens, step, action.forced);
+      const textBefore = this.detokenizer.text.length;
+      this.state.append(tokenId);
+      this.generated.push(tokenId);
+      const text = this.detokenizer.push(tokenId);
+      const reason = this.finishReason(tokenId, textBefore);
+      // The next decoder step needs nothing but this token: it runs on the model thread while this step
+      // is scored and streamed here. Row `raw` stays valid meanwhile (the runtime keeps a state's last
+      // two rows), and the next step's messages still go out after this one's.
+      if (reason === undefined) next = this.startStep();
+      const score = this.scoring.report(raw, tokenId, action.forced !== undefined);
       this.scoring.endStep();
-      const reason = await this.take(score);
+      await this.parts.send({ $case: 'token', value: this.tokenChosen(step, text, score) });
       if (reason !== undefined) return this.finish(reason);
     }
   }
@@ -159,7 +174,17 @@ export class DecodeSession {
     };
   }
 
-  /** Runs the decoder for the step awaiting a token; the row is a view valid until the next step. */
+  /**
+   * Starts the decoder for the step awaiting a token; the row it resolves with stays valid until the
+   * step after next starts. A stream that ends while the step runs (cancel, a failed write) never awaits
+   * it: its rejection is marked handled here and surfaces only where it is awaited.
+   */
+  private startStep(): Promise<Float32Array> {
+    const row = this.computeStep();
+    row.catch(() => {});
+    return row;
+  }
+
   private async computeStep(): Promise<Float32Array> {
     this.parts.signal.throwIfAborted();
     const begin = performance.now();
@@ -306,41 +331,36 @@ export class DecodeSession {
     this.forcedQueue = [];
   }
 
-  /** Appends the step's token, sends it, and returns why the stream ends now, if it does. */
-  private async take(score: StepScore): Promise<FinishReason | undefined> {
-    const step = this.step;
-    const tokenId = score.tokenId;
-    const textBefore = this.detokenizer.text.length;
-    this.state.append(tokenId);
-    this.generated.push(tokenId);
-    const alternatives = score.alternatives.map((alternative) => ({
-      tokenId: alternative.tokenId,
-      // The text each alternative would have added, had it been taken instead of `tokenId`.
-      text: this.detokenizer.peek(alternative.tokenId),
-      logprob: alternative.logprob,
-      rawLogprob: alternative.rawLogprob,
-    }));
-    const text = this.detokenizer.push(tokenId);
-    const chosen: TokenChosen = {
+  /** Why the stream ends with the token just taken, if it does. */
+  private finishReason(tokenId: number, textLengthBefore: number): FinishReason | undefined {
+    if (this.plan.eosIds.has(tokenId)) return FinishReason.FINISH_REASON_EOS;
+    if (this.plan.stop.reached(this.generated, this.detokenizer.text, textLengthBefore)) {
+      return FinishReason.FINISH_REASON_STOP_SEQUENCE;
+    }
+    if (this.generated.length >= this.plan.maxNewTokens) return FinishReason.FINISH_REASON_MAX_NEW_TOKENS;
+    return undefined;
+  }
+
+  /** The `TokenChosen` of `step`, whose token was pushed last and added `text`. */
+  private tokenChosen(step: number, text: string, score: StepScore): TokenChosen {
+    return {
       step,
-      tokenId,
+      tokenId: score.tokenId,
       text,
       logprob: score.logprob,
       rawLogprob: score.rawLogprob,
       source: score.forced ? TokenSource.TOKEN_SOURCE_FORCED : TokenSource.TOKEN_SOURCE_SELECTED,
       processedScores: score.processedScores && float32Tensor(score.processedScores),
-      alternatives,
+      alternatives: score.alternatives.map((alternative) => ({
+        tokenId: alternative.tokenId,
+        // The text each alternative would have added, had it been taken instead of `tokenId`.
+        text: this.detokenizer.peekInsteadOfLast(alternative.tokenId),
+        logprob: alternative.logprob,
+        rawLogprob: alternative.rawLogprob,
+      })),
       entropy: score.entropy,
       rawEntropy: score.rawEntropy,
     };
-    await this.parts.send({ $case: 'token', value: chosen });
-
-    if (this.plan.eosIds.has(tokenId)) return FinishReason.FINISH_REASON_EOS;
-    if (this.plan.stop.reached(this.generated, this.detokenizer.text, textBefore)) {
-      return FinishReason.FINISH_REASON_STOP_SEQUENCE;
-    }
-    if (this.generated.length >= this.plan.maxNewTokens) return FinishReason.FINISH_REASON_MAX_NEW_TOKENS;
-    return undefined;
   }
 
   private async finish(reason: FinishReason): Promise<void> {

@@ -6,6 +6,7 @@ import { LOGGER } from '../tokens.js';
 import type { SessionMessage } from './decode-session.js';
 import type { Logger } from './logger.js';
 import { ResponseWriter } from './response-writer.js';
+import { encodeLogitsEnvelope } from './logits-envelope.js';
 import { encodeMessage, MalformedRequest, malformedRequestError } from './service-definition.js';
 import { SessionFactory } from './session-factory.js';
 import { ShutdownSignal } from './shutdown-signal.js';
@@ -35,7 +36,11 @@ export class GenerateHandler {
       if (request.start === undefined) throw invalidArgument('`start` must be set; given none');
       const writer = new ResponseWriter(call, context.signal);
       const session = await this.sessions.open(request.start, 'generate', {
-        send: (payload) => writer.write(encodeMessage(GenerateResponse, { message: generateMessage(payload) })),
+        send: (payload) =>
+          writer.write(
+            (payload.$case === 'logits' ? encodeLogitsEnvelope(payload.value) : undefined) ??
+              encodeMessage(GenerateResponse, { message: generateMessage(payload) }),
+          ),
         messages: undefined,
         signal: context.signal,
         startedAt,

@@ -37,7 +37,7 @@ export class IncrementalDetokenizer {
   /** Appends a token and returns the text it adds (possibly empty). */
   push(id: number): string {
     this.ids.push(id);
-    const piece = this.pieceAt(this.ids.length, this.ids);
+    const piece = this.pieceAt(this.ids, this.offsets);
     if (piece !== undefined) this.offsets = { prefix: this.offsets.read, read: this.ids.length };
     this.offsetsAfter.push(this.offsets);
     this.pieces.push(piece ?? '');
@@ -49,9 +49,26 @@ export class IncrementalDetokenizer {
   peek(id: number): string {
     this.ids.push(id);
     try {
-      return this.pieceAt(this.ids.length, this.ids) ?? '';
+      return this.pieceAt(this.ids, this.offsets) ?? '';
     } finally {
       this.ids.pop();
+    }
+  }
+
+  /**
+   * The text `id` would have added had it been pushed instead of the last token; nothing changes. (A
+   * stream pushes its token before it knows the alternatives it reports beside it.)
+   */
+  peekInsteadOfLast(id: number): string {
+    const last = this.ids.length - 1;
+    if (last < 0) throw new RangeError('peekInsteadOfLast needs a pushed token');
+    const offsets = last === 0 ? { prefix: 0, read: 0 } : this.offsetsAfter[last - 1]!;
+    const pushed = this.ids[last]!;
+    this.ids[last] = id;
+    try {
+      return this.pieceAt(this.ids, offsets) ?? '';
+    } finally {
+      this.ids[last] = pushed;
     }
   }
 
@@ -65,10 +82,10 @@ export class IncrementalDetokenizer {
     this.emitted = this.pieces.join('');
   }
 
-  /** The new text of `ids[0, end)` past the read offset, or undefined while it is incomplete. */
-  private pieceAt(end: number, ids: readonly number[]): string | undefined {
-    const before = this.decode(ids.slice(this.offsets.prefix, this.offsets.read));
-    const after = this.decode(ids.slice(this.offsets.prefix, end));
+  /** The new text of `ids` past `offsets.read`, or undefined while it is incomplete. */
+  private pieceAt(ids: readonly number[], offsets: Offsets): string | undefined {
+    const before = this.decode(ids.slice(offsets.prefix, offsets.read));
+    const after = this.decode(ids.slice(offsets.prefix));
     if (after.length > before.length && !after.endsWith(REPLACEMENT_CHARACTER)) return after.slice(before.length);
     return undefined;
   }

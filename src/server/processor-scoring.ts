@@ -35,6 +35,8 @@ export class ProcessorScoring implements StreamScoring {
   /** The pipeline of the current step (the base plus this step's temporary changes). */
   private current: Pipeline;
   private readonly scorer: StreamScorer;
+  /** Whether the last `choose` left the processed scores equal to the raw row. */
+  private untouched = false;
 
   /**
    * Builds the stream's pipeline from `specs`; `fields[i]` names where spec i came from (e.g.
@@ -78,23 +80,22 @@ export class ProcessorScoring implements StreamScoring {
     this.current = current;
   }
 
-  score(raw: Float32Array, history: readonly number[], step: number, forced: number | undefined): StepScore {
+  choose(raw: Float32Array, history: readonly number[], step: number, forced: number | undefined): number {
     const context: StepContext = { history, step };
     const options = { argmaxOnly: this.scorer.selector.mode === 'greedy' };
-    let tokenId: number;
-    if (forced === undefined) {
-      tokenId = this.scorer.choose(raw, this.current, context, options);
-    } else {
-      this.scorer.process(raw, this.current, context, options);
-      tokenId = forced;
-    }
+    // When no processor runs on the row (an empty pipeline, or greedy selection skipping argmax-invariant
+    // ones), the processed scores are the raw row bit for bit: one pass over the vocabulary serves both.
+    this.untouched = this.current.length === 0 || (options.argmaxOnly && this.current.isArgmaxInvariant());
+    if (forced === undefined) return this.scorer.choose(raw, this.current, context, options);
+    this.scorer.process(raw, this.current, context, options);
+    return forced;
+  }
+
+  report(raw: Float32Array, tokenId: number, forced: boolean): StepScore {
     const processed = this.scorer.scores;
     // Sampling already summarized the processed row; the scorer hands that summary back.
     const processedSummary = this.scorer.summary();
-    // When no processor ran on the row (an empty pipeline, or greedy selection skipping argmax-invariant
-    // ones), the processed scores are the raw row bit for bit: one pass over the vocabulary serves both.
-    const untouched = this.current.length === 0 || (options.argmaxOnly && this.current.isArgmaxInvariant());
-    const rawSummary = untouched ? processedSummary : summarizeScores(raw);
+    const rawSummary = this.untouched ? processedSummary : summarizeScores(raw);
     const scored = (id: number, processedLogprob = logProbability(processed, id, processedSummary)): ScoredToken => ({
       tokenId: id,
       logprob: processedLogprob,
@@ -103,7 +104,7 @@ export class ProcessorScoring implements StreamScoring {
     const { topNAlternatives, processedScores, entropy: wantsEntropy } = this.stream;
     return {
       ...scored(tokenId),
-      forced: forced !== undefined,
+      forced,
       processedScores: processedScores ? processed : undefined,
       alternatives:
         topNAlternatives > 0

@@ -27,7 +27,7 @@ export interface ScoredToken {
 /** The result of one step's processing. */
 export interface StepScore extends ScoredToken {
   readonly forced: boolean;
-  /** The processed row (the stream's working copy; valid until the next `score`), when asked for. */
+  /** The processed row (the stream's working copy; valid until the next `choose`), when asked for. */
   readonly processedScores: Float32Array | undefined;
   /** The most likely tokens under the processed distribution, most likely first, when asked for. */
   readonly alternatives: readonly ScoredToken[];
@@ -46,9 +46,15 @@ export interface StreamScoring {
   change(edits: readonly PipelineEdit[], field: string): void;
   /**
    * Runs the pipeline for `step` on a working copy of `raw` (which stays untouched) and returns the
-   * forced token, or the selected one when `forced` is undefined.
+   * forced token, or the selected one when `forced` is undefined. Only what the token needs is computed
+   * here, so a stream can start its next decoder step right after; `report` computes the rest.
    */
-  score(raw: Float32Array, history: readonly number[], step: number, forced: number | undefined): StepScore;
+  choose(raw: Float32Array, history: readonly number[], step: number, forced: number | undefined): number;
+  /**
+   * The scores and statistics of the token `choose` returned, for the same `raw` row (which must still be
+   * valid) and the processed scores `choose` left in the working copy (valid until the next `choose`).
+   */
+  report(raw: Float32Array, tokenId: number, forced: boolean): StepScore;
   /** Ends the step: changes scoped to it are undone. */
   endStep(): void;
 }

@@ -132,9 +132,9 @@ export class ModelHost {
     const newChunks: SharedArrayBuffer[] = [];
     const slots = rows.map((row, index) => {
       if (row.length === 0) return -1;
-      const { slot, newChunk } = this.rowSlots.write(members[index]!.stateId, row);
-      if (newChunk !== undefined) newChunks.push(newChunk);
-      return slot;
+      const written = this.rowSlots.write(members[index]!.stateId, row);
+      newChunks.push(...written.newChunks);
+      return written.slot;
     });
     this.post({ kind: 'stepped', requestId, slots, newChunks, cachedLengths: cachedLengths() }, []);
   }

@@ -1,12 +1,14 @@
 /**
- * Shared memory for logits rows: every decode state owns one slot of `rowLength` floats in a
+ * Shared memory for logits rows: every decode state owns two slots of `rowLength` floats in a
  * `SharedArrayBuffer` that both threads see. After each step the model thread copies the state's row
- * into its slot (the only copy a row ever makes; ONNX Runtime cannot write into shared memory), and
- * the main thread hands out a `Float32Array` view of that slot: nothing is allocated, transferred or
+ * into one of its slots (the only copy a row ever makes; ONNX Runtime cannot write into shared memory),
+ * and the main thread hands out a `Float32Array` view of that slot: nothing is allocated, transferred or
  * collected per step on the thread that serves requests.
  *
- * A slot is overwritten by its state's next step, which is exactly how long the `ModelRuntime`
- * contract keeps a row valid; it is reused by another state after its own is disposed.
+ * Steps alternate between the two slots, so a row stays untouched while the state's next step runs:
+ * a stream can start step t + 1 as soon as it knows step t's token and still read row t (to score it and
+ * stream it) meanwhile, which is what the `ModelRuntime` contract promises. Slots are reused by other
+ * states after their own is disposed.
  *
  * Slots come in chunks of `SLOTS_PER_CHUNK`; the thread creates chunks as states need them and sends
  * each new chunk once, with the step that first writes to it.
@@ -24,41 +26,57 @@ export function slotPlace(slot: number, rowLength: number): { chunk: number; byt
 }
 
 /** The model thread's side: who owns which slot, and the chunks. */
+/** A state's two slots and which one its next row goes to. */
+interface SlotPair {
+  readonly slots: readonly [number, number];
+  next: 0 | 1;
+}
+
 export class RowSlotWriter {
   private readonly chunks: SharedArrayBuffer[] = [];
-  private readonly slotOfState = new Map<number, number>();
+  private readonly slotsOfState = new Map<number, SlotPair>();
   private readonly freeSlots: number[] = [];
   private slotCount = 0;
 
   constructor(private readonly rowLength: number) {}
 
   /**
-   * Copies `row` into `stateId`'s slot (assigning one on the state's first row) and returns the slot,
-   * with the chunk it lies in when that chunk is new.
+   * Copies `row` into the slot of `stateId` that its previous row does not occupy (assigning the state
+   * two slots on its first row) and returns that slot, with the chunks created for it, if any.
    */
-  write(stateId: number, row: Float32Array): { slot: number; newChunk: SharedArrayBuffer | undefined } {
-    let slot = this.slotOfState.get(stateId);
-    let newChunk: SharedArrayBuffer | undefined;
-    if (slot === undefined) {
-      slot = this.freeSlots.pop() ?? this.slotCount++;
-      this.slotOfState.set(stateId, slot);
-      const { chunk } = slotPlace(slot, this.rowLength);
-      if (chunk === this.chunks.length) {
-        newChunk = new SharedArrayBuffer(SLOTS_PER_CHUNK * this.rowLength * Float32Array.BYTES_PER_ELEMENT);
-        this.chunks.push(newChunk);
-      }
+  write(stateId: number, row: Float32Array): { slot: number; newChunks: SharedArrayBuffer[] } {
+    let pair = this.slotsOfState.get(stateId);
+    const newChunks: SharedArrayBuffer[] = [];
+    if (pair === undefined) {
+      pair = { slots: [this.takeSlot(newChunks), this.takeSlot(newChunks)], next: 0 };
+      this.slotsOfState.set(stateId, pair);
     }
+    const slot = pair.slots[pair.next];
+    pair.next = pair.next === 0 ? 1 : 0;
     const { chunk, byteOffset } = slotPlace(slot, this.rowLength);
     new Float32Array(this.chunks[chunk]!, byteOffset, this.rowLength).set(row);
-    return { slot, newChunk };
+    return { slot, newChunks };
   }
 
-  /** Frees a disposed state's slot for the next state that needs one. */
+  /** Frees a disposed state's slots for the next states that need them. */
   release(stateId: number): void {
-    const slot = this.slotOfState.get(stateId);
-    if (slot === undefined) return;
-    this.slotOfState.delete(stateId);
-    this.freeSlots.push(slot);
+    const pair = this.slotsOfState.get(stateId);
+    if (pair === undefined) return;
+    this.slotsOfState.delete(stateId);
+    this.freeSlots.push(...pair.slots);
+  }
+
+  /** A free slot, creating the chunk it lies in (added to `newChunks`) when there is none. */
+  private takeSlot(newChunks: SharedArrayBuffer[]): number {
+    const reused = this.freeSlots.pop();
+    if (reused !== undefined) return reused;
+    const slot = this.slotCount++;
+    if (slotPlace(slot, this.rowLength).chunk === this.chunks.length) {
+      const chunk = new SharedArrayBuffer(SLOTS_PER_CHUNK * this.rowLength * Float32Array.BYTES_PER_ELEMENT);
+      this.chunks.push(chunk);
+      newChunks.push(chunk);
+    }
+    return slot;
   }
 }
 

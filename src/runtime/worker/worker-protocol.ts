@@ -6,7 +6,7 @@
  * the others (creating and disposing states, releasing encoder outputs) are fire-and-forget and rely on
  * the channel's ordering: a state created before a step is known to the thread when that step arrives.
  *
- * Logits rows are written to shared memory (`row-slots.ts`), one slot per state; encoder outputs travel
+ * Logits rows are written to shared memory (`row-slots.ts`), two slots per state used in turn; encoder outputs travel
  * as transferred `ArrayBuffer`s.
  */
 import { InvalidInputError, ModelFolderError, ModelRuntimeError, OutOfRangeError, StateError } from '../errors.js';

@@ -110,19 +110,26 @@ describe.each([
     actual.forEach((row, index) => expectRowsClose(row, expected[index]!, 1e-6));
   });
 
-  it("each state's row is a view of its own slot of shared memory, rewritten by the state's next step", async () => {
+  it("each state's rows are views of its own two slots of shared memory, used in turn", async () => {
     const states = await Promise.all(TEXTS.map((text) => stateForText(threaded, text)));
     const rows = await threaded.step(states);
     expect(rows.every((row) => row.buffer instanceof SharedArrayBuffer && row.length === threaded.vocabSize)).toBe(true);
-    // Three slots of one shared chunk: no two rows overlap.
+    // Slots of one shared chunk: no two rows overlap.
     expect(rows.every((row) => row.buffer === rows[0]!.buffer)).toBe(true);
     expect(new Set(rows.map((row) => row.byteOffset)).size).toBe(3);
     const first = Float32Array.from(rows[1]!);
     states.forEach((state, index) => state.append(argmax(rows[index]!)));
     const next = await threaded.step(states);
-    // The same memory, now holding the next position's logits: nothing was allocated for the step.
-    expect(next[1]).toBe(rows[1]);
+    // The next step writes each state's other slot: row t is untouched while step t + 1 runs and after.
+    const offsets = new Set([...rows, ...next].map((row) => row.byteOffset));
+    expect(offsets.size).toBe(6);
+    expect(Array.from(rows[1]!)).toEqual(Array.from(first));
     expect(Array.from(next[1]!)).not.toEqual(Array.from(first));
+    // The step after next reuses the first slot: the same memory, nothing allocated per step.
+    states.forEach((state, index) => state.append(argmax(next[index]!)));
+    const third = await threaded.step(states);
+    third.forEach((row, index) => expect(row).toBe(rows[index]));
+    expect(Array.from(third[1]!)).not.toEqual(Array.from(first));
     states.forEach((state) => state.dispose());
   });
 });

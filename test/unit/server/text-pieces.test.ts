@@ -63,6 +63,21 @@ describe('incremental detokenizer', () => {
     expect(pieces.push(ids.at(-1)!)).toBe(peeked);
   });
 
+  it('peekInsteadOfLast gives what peek gave before the last push, for every prefix and candidate', () => {
+    const ids = tokenizer.encode('the small green house sat on the mat').slice(0, -1);
+    const candidates = tokenizer.encode('cat mat the green').slice(0, -1);
+    const pieces = new IncrementalDetokenizer(tokenizer);
+    for (const id of ids) {
+      const expected = candidates.map((candidate) => pieces.peek(candidate));
+      const text = pieces.text;
+      pieces.push(id);
+      const textAfter = pieces.text;
+      expect(candidates.map((candidate) => pieces.peekInsteadOfLast(candidate))).toEqual(expected);
+      expect(pieces.text).toBe(textAfter);
+      expect(textAfter.startsWith(text)).toBe(true);
+    }
+  });
+
   it('after a rewind the text is that of the remaining tokens, and decoding continues from there', () => {
     const first = tokenizer.encode('the small green house').slice(0, -1);
     const second = tokenizer.encode('the small cat').slice(0, -1);

@@ -1,0 +1,46 @@
+/** The hand-written logits envelope encodes exactly what the generated encoder encodes. */
+import { describe, expect, it } from 'vitest';
+import { DataType, DecodeResponse, GenerateResponse, type StepLogits } from '../../../src/gen/stepwise/v1/stepwise.js';
+import { encodeLogitsEnvelope } from '../../../src/server/logits-envelope.js';
+import { float16Tensor, float32Tensor } from '../../../src/server/logits-encoding.js';
+
+function row(length: number): Float32Array {
+  return Float32Array.from({ length }, (_, i) => Math.sin(i * 0.37) * 20 - (i % 7));
+}
+
+const cases: Array<[string, StepLogits]> = [
+  ['step 0, float32, 32,128 wide', { step: 0, raw: float32Tensor(row(32_128)), top: undefined }],
+  ['step 1, float32, 606 wide', { step: 1, raw: float32Tensor(row(606)), top: undefined }],
+  ['step 200 (two-byte varint), float32', { step: 200, raw: float32Tensor(row(1000)), top: undefined }],
+  ['step 70,000 (three-byte varint), float16', { step: 70_000, raw: float16Tensor(row(300), new Uint16Array(300)), top: undefined }],
+  ['a one-entry row', { step: 5, raw: float32Tensor(row(1)), top: undefined }],
+  ['an empty row', { step: 3, raw: { dtype: DataType.DATA_TYPE_FLOAT32, shape: [0], data: Buffer.alloc(0) }, top: undefined }],
+  ['an unspecified dtype and no shape', { step: 9, raw: { dtype: DataType.DATA_TYPE_UNSPECIFIED, shape: [], data: Buffer.from([1, 2, 3]) }, top: undefined }],
+];
+
+describe('logits envelope', () => {
+  it.each(cases)('%s: the bytes of the generated DecodeResponse and GenerateResponse encoders', (_, logits) => {
+    const encoded = encodeLogitsEnvelope(logits)!;
+    expect(encoded).toBeInstanceOf(Buffer);
+    const decodeBytes = DecodeResponse.encode({ message: { $case: 'logits', value: logits } }).finish();
+    const generateBytes = GenerateResponse.encode({ message: { $case: 'logits', value: logits } }).finish();
+    expect(Buffer.compare(encoded, Buffer.from(decodeBytes))).toBe(0);
+    expect(Buffer.compare(encoded, Buffer.from(generateBytes))).toBe(0);
+    const decoded = DecodeResponse.decode(encoded).message;
+    expect(decoded?.$case).toBe('logits');
+    if (decoded?.$case === 'logits') expect(Buffer.from(decoded.value.raw!.data).equals(Buffer.from(logits.raw!.data))).toBe(true);
+  });
+
+  it('leaves top-k and no-logits messages to the generated encoder', () => {
+    expect(encodeLogitsEnvelope({ step: 1, raw: undefined, top: { tokenIds: [1], logits: [0.5] } })).toBeUndefined();
+    expect(encodeLogitsEnvelope({ step: 1, raw: undefined, top: undefined })).toBeUndefined();
+  });
+
+  it('copies the row: the envelope does not change when the row does', () => {
+    const values = row(64);
+    const encoded = encodeLogitsEnvelope({ step: 2, raw: float32Tensor(values), top: undefined })!;
+    const before = Buffer.from(encoded);
+    values.fill(0);
+    expect(encoded.equals(before)).toBe(true);
+  });
+});
