@@ -2,9 +2,19 @@
  * Log-probabilities, entropy and top alternatives of a row of scores, computed stably: around the finite
  * maximum, with float64 sums, so rows holding ±1e30 or -inf give exact answers instead of NaN. Non-finite
  * scores have probability 0 (see `finite.ts`). Works for raw logits and processed scores alike.
+ *
+ * These figures are reported to clients at every step (twice: raw and processed), so the sums over the
+ * vocabulary run in the WebAssembly SIMD kernel (`exp-sums-kernel.ts`: float32 exponentials within
+ * 1.7e-7 relative, accumulated in float64) — about eight times faster than `Math.exp` in a loop. Selection
+ * and the processors never depend on them; they keep the float64 loop (`softmax-basis.ts`).
  */
+import { expSumsKernel } from '../math/exp-sums-kernel.js';
 import { exponentialSums, exponentialSumsResult } from '../math/softmax-basis.js';
 import { finiteMaximum, isCandidate } from './finite.js';
+
+const kernel = expSumsKernel();
+/** The kernel's [sum, weighted] output, reused by every call (this module is synchronous). */
+const kernelOut = new Float64Array(2);
 
 /** What the other functions need to know about a row; computed once per row. */
 export interface ScoreSummary {
@@ -19,8 +29,16 @@ export interface ScoreSummary {
 export function summarizeScores(row: Float32Array): ScoreSummary {
   const max = finiteMaximum(row);
   if (max === -Infinity) return { max, logSum: NaN, meanShifted: NaN };
-  const sum = exponentialSums(row, max);
-  return { max, logSum: Math.log(sum), meanShifted: exponentialSumsResult.weightedShift / sum };
+  let sum: number;
+  let weighted: number;
+  if (kernel === undefined) {
+    sum = exponentialSums(row, max);
+    weighted = exponentialSumsResult.weightedShift;
+  } else {
+    kernel.sums(row, max, kernelOut);
+    [sum, weighted] = kernelOut as unknown as [number, number];
+  }
+  return { max, logSum: Math.log(sum), meanShifted: weighted / sum };
 }
 
 /** log p(token) under softmax of the row; -inf for a non-finite score, NaN when the row has no finite score. */

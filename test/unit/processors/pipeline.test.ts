@@ -139,8 +139,9 @@ describe('stream scorer', () => {
     scorer.choose(SECTION_6_2, build(processorSpec('temperature', { temperature: 0.5 })), stepAt([0]));
     const fresh = summarizeScores(scorer.scores);
     expect(scorer.summary().max).toBe(fresh.max);
-    expect(scorer.summary().logSum).toBeCloseTo(fresh.logSum, 12);
-    expect(scorer.summary().meanShifted).toBeCloseTo(fresh.meanShifted, 12);
+    // Sampling sums with float64 exponentials, summarizeScores with the float32 SIMD kernel.
+    expect(scorer.summary().logSum).toBeCloseTo(fresh.logSum, 6);
+    expect(scorer.summary().meanShifted).toBeCloseTo(fresh.meanShifted, 6);
   });
 
   it('refuses a row of the wrong width', () => {

@@ -1,0 +1,202 @@
+/**
+ * The WebAssembly SIMD kernel against a float64 `Math.exp` reference: random rows at several scales and
+ * lengths (every tail length, a t5-small row, a long row), non-finite entries, extreme magnitudes,
+ * underflowing weights, and one instance reused across rows of different lengths (its memory grows).
+ */
+import { describe, expect, it } from 'vitest';
+import { expSumsKernel, type ExpSumsKernel } from '../../../src/processors/math/exp-sums-kernel.js';
+
+const SUM_TOLERANCE = 2e-6;
+const MEAN_SHIFT_TOLERANCE = 2e-6;
+const TAIL_LENGTHS = Array.from({ length: 17 }, (_, i) => i + 1);
+const LONG_LENGTHS = [32_128, 250_000];
+
+/** Σ exp(z − max) and Σ exp(z − max)·(z − max) in float64 over the finite entries, as the JS loop does. */
+function referenceSums(row: Float32Array, max: number): { sum: number; weighted: number } {
+  let sum = 0;
+  let weighted = 0;
+  for (const score of row) {
+    if (!Number.isFinite(score)) continue;
+    const shift = score - max;
+    const weight = Math.exp(shift);
+    sum += weight;
+    if (weight > 0) weighted += weight * shift;
+  }
+  return { sum, weighted };
+}
+
+/** The finite maximum of a row (the `max` every caller passes). */
+function finiteMaximum(row: Float32Array): number {
+  let max = -Infinity;
+  for (const score of row) if (Number.isFinite(score) && score > max) max = score;
+  return max;
+}
+
+/** A seeded uniform generator on (0, 1) (mulberry32). */
+function uniformSource(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 2 ** 32;
+  };
+}
+
+/** Gaussian-like scores times `scale` (Box-Muller). */
+function randomRow(length: number, scale: number, seed: number): Float32Array {
+  const uniform = uniformSource(seed);
+  const row = new Float32Array(length);
+  for (let i = 0; i < length; i++) {
+    row[i] = scale * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  }
+  return row;
+}
+
+function requireKernel(): ExpSumsKernel {
+  const kernel = expSumsKernel();
+  if (kernel === undefined) throw new Error('WebAssembly SIMD is expected on Node.js 20');
+  return kernel;
+}
+
+/** Runs the kernel on `row` and checks both sums against the reference within the stated bounds. */
+function expectAccurate(kernel: ExpSumsKernel, row: Float32Array, max = finiteMaximum(row)): void {
+  const out = new Float64Array(2);
+  kernel.sums(row, max, out);
+  const [sum, weighted] = out as unknown as [number, number];
+  const reference = referenceSums(row, max);
+  expect(Number.isNaN(sum) || Number.isNaN(weighted)).toBe(false);
+  const sumError = Math.abs(sum - reference.sum) / reference.sum;
+  const referenceMeanShift = reference.weighted / reference.sum;
+  const meanShiftError = Math.abs(weighted / sum - referenceMeanShift);
+  expect(sumError, `sum of a ${row.length}-wide row`).toBeLessThanOrEqual(SUM_TOLERANCE);
+  expect(meanShiftError, `weighted / sum of a ${row.length}-wide row`).toBeLessThanOrEqual(
+    MEAN_SHIFT_TOLERANCE * (1 + Math.abs(referenceMeanShift)),
+  );
+}
+
+/** Replaces about `fraction` of the entries with each of −inf, +inf and NaN, keeping entry `keep` finite. */
+function withNonFinite(row: Float32Array, fraction: number, seed: number, keep: number): Float32Array {
+  const uniform = uniformSource(seed);
+  const specials = [-Infinity, Infinity, NaN];
+  const result = row.slice();
+  for (let i = 0; i < result.length; i++) {
+    if (i === keep) continue;
+    const draw = uniform();
+    const special = Math.floor(draw / fraction);
+    if (special < specials.length) result[i] = specials[special]!;
+  }
+  return result;
+}
+
+describe('expSumsKernel', () => {
+  it('is available on Node.js 20 and instantiated once', () => {
+    const kernel = expSumsKernel();
+    expect(kernel).toBeDefined();
+    expect(expSumsKernel()).toBe(kernel);
+  });
+
+  it.each([1, 8, 30])('matches the float64 reference on random rows ×%d of every tail length', (scale) => {
+    const kernel = requireKernel();
+    for (const length of TAIL_LENGTHS) {
+      for (let seed = 1; seed <= 5; seed++) expectAccurate(kernel, randomRow(length, scale, seed * 1000 + length));
+    }
+  });
+
+  it.each([1, 8, 30])('matches the float64 reference on long random rows ×%d', (scale) => {
+    const kernel = requireKernel();
+    for (const length of LONG_LENGTHS) expectAccurate(kernel, randomRow(length, scale, length + scale));
+  });
+
+  it('skips −inf, +inf and NaN entries', () => {
+    const kernel = requireKernel();
+    for (const length of [...TAIL_LENGTHS, ...LONG_LENGTHS]) {
+      for (const fraction of [0.05, 0.3]) {
+        const row = withNonFinite(randomRow(length, 8, length), fraction, length + 7, length >> 1);
+        expectAccurate(kernel, row);
+      }
+    }
+  });
+
+  it('gives exactly sum 1 and weighted 0 when all entries but one are −inf (entropy 0, log-probability 0)', () => {
+    const kernel = requireKernel();
+    const out = new Float64Array(2);
+    for (const length of [...TAIL_LENGTHS, 32_128]) {
+      for (const position of [0, length >> 1, length - 1]) {
+        const row = new Float32Array(length).fill(-Infinity);
+        row[position] = 3.7;
+        expectAccurate(kernel, row);
+        kernel.sums(row, Math.fround(3.7), out);
+        expect(out[0]).toBe(1);
+        expect(out[1]).toBe(0);
+      }
+    }
+  });
+
+  it('gives weight 0 to huge negatives next to normal values', () => {
+    const kernel = requireKernel();
+    for (const length of [5, 16, 17, 32_128]) {
+      const row = randomRow(length, 8, length * 3);
+      for (let i = 0; i < length; i += 3) row[i] = i % 2 === 0 ? -1e30 : -3.4e38;
+      row[1] = 2;
+      expectAccurate(kernel, row);
+    }
+    // z − max overflows float32 to −inf when both ends are near the float32 range.
+    const extremes = Float32Array.from([3e38, -3e38, 2.9e38, -Infinity, -3.4e38, 3e38 - 1e32]);
+    expectAccurate(kernel, extremes);
+  });
+
+  it('gives weight 0, not NaN, where z − max underflows (below −87)', () => {
+    const kernel = requireKernel();
+    const shifts = [0, -10, -86.9, -87.2, -87.4, -88, -90, -100, -103.9, -150, -745, -1e4, -3e38];
+    for (const max of [0, 5, -40, 1000]) {
+      const row = Float32Array.from(shifts, (shift) => max + shift);
+      expectAccurate(kernel, row, max);
+      const long = Float32Array.from({ length: 32_128 }, (_, i) => max + shifts[i % shifts.length]!);
+      expectAccurate(kernel, long, max);
+    }
+    // Every entry but the maximum far below it: the sum is the maximum's weight alone.
+    const out = new Float64Array(2);
+    const row = new Float32Array(1000).fill(-200);
+    row[999] = 0;
+    requireKernel().sums(row, 0, out);
+    expect(out[0]).toBeCloseTo(1, 6);
+    expect(out[1]).toBe(0);
+  });
+
+  it('gives sum = length and weighted 0 for a row of equal scores', () => {
+    const kernel = requireKernel();
+    const out = new Float64Array(2);
+    for (const length of [1, 15, 16, 17, 32_128]) {
+      kernel.sums(new Float32Array(length).fill(-2.5), -2.5, out);
+      expect(out[0]).toBe(length);
+      expect(out[1]).toBe(0);
+    }
+  });
+
+  it('gives zeros for an empty row', () => {
+    const out = new Float64Array([7, 7]);
+    requireKernel().sums(new Float32Array(0), 0, out);
+    expect([...out]).toEqual([0, 0]);
+  });
+
+  it('accepts a max that is not a float32 value', () => {
+    const kernel = requireKernel();
+    for (const length of [3, 17, 32_128]) {
+      const row = randomRow(length, 8, length + 11);
+      const max = finiteMaximum(row);
+      expectAccurate(kernel, row, max + 0.1);
+      expectAccurate(kernel, row, max + 1e-9);
+    }
+  });
+
+  it('keeps its results when reused on longer and then shorter rows (memory growth)', () => {
+    const kernel = requireKernel();
+    for (const length of [100, 32_128, 7, 250_000, 17, 32_128, 1, 250_000, 3]) {
+      expectAccurate(kernel, randomRow(length, 8, length + 99));
+      // A shorter row after a longer one must not see the longer row's entries past its end.
+      expectAccurate(kernel, withNonFinite(randomRow(length, 30, length), 0.1, length, 0));
+    }
+  });
+});
