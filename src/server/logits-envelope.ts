@@ -4,11 +4,13 @@
  *
  * The generated encoder builds nested messages by encoding each level into chunks and joining them, so
  * a 128 KiB row is copied once per nesting level (three times) into three fresh buffers. Here the sizes
- * are computed first and the whole envelope is written into one buffer, with the row's bytes copied once.
+ * are computed first and the whole envelope is written into one buffer, with the row's bytes copied once,
+ * over memory reused once grpc-js has copied the previous envelope (`envelope-buffers.ts`).
  * The bytes are the ones the generated encoder writes (proto3: zero fields omitted, `shape` packed);
  * `test/unit/server/logits-envelope.test.ts` checks that byte for byte.
  */
 import type { StepLogits, Tensor } from '../gen/stepwise/v1/stepwise.js';
+import { takeEnvelopeBuffer } from './envelope-buffers.js';
 
 const WIRE_VARINT = 0;
 const WIRE_LENGTH_DELIMITED = 2;
@@ -49,7 +51,7 @@ export function encodeLogitsEnvelope(logits: StepLogits): Buffer | undefined {
     (raw.shape.length > 0 ? delimitedSize(2, shapeSize) : 0) +
     (raw.data.length > 0 ? delimitedSize(3, raw.data.length) : 0);
   const stepLogitsSize = (logits.step !== 0 ? 1 + varintSize(logits.step) : 0) + delimitedSize(2, tensorSize);
-  const buffer = Buffer.allocUnsafe(delimitedSize(2, stepLogitsSize));
+  const buffer = takeEnvelopeBuffer(delimitedSize(2, stepLogitsSize));
 
   // DecodeResponse / GenerateResponse: field 2, StepLogits.
   let at = writeVarint(buffer, 0, tag(2, WIRE_LENGTH_DELIMITED));

@@ -1,11 +1,12 @@
 /**
- * The service definition the server registers: the generated one, with two changes that only the server
+ * The service definition the server registers: the generated one, with three changes that only the server
  * side needs.
  *
  * - Streamed responses are written already encoded (`Buffer`). A step message views buffers that change
  *   at the next step (the runtime's logits row, the stream's working copy); grpc-js serializes a message
  *   only when its turn to be sent comes, which can be after the next step started. Encoding at write time
  *   fixes the bytes at once, so the views need no defensive copy.
+ * - Envelopes built over reused memory (`envelope-buffers.ts`) return to it once grpc-js has copied them.
  * - A request whose bytes do not decode reaches the handler as a `MalformedRequest`, which it answers with
  *   INVALID_ARGUMENT naming the message type; grpc-js on its own would answer INTERNAL.
  */
@@ -19,6 +20,7 @@ import {
   StepwiseServiceService,
   TokenizeRequest,
 } from '../gen/stepwise/v1/stepwise.js';
+import { releaseAfterCopy } from './envelope-buffers.js';
 import { invalidArgument } from './status.js';
 
 /** A client message that was not a valid encoding of the expected type. */
@@ -57,7 +59,11 @@ function decodeOrMark<T>(codec: MessageCodec<T>, typeName: string): (bytes: Buff
   };
 }
 
-const passEncoded = (encoded: Buffer): Buffer => encoded;
+/** Responses are encoded already; grpc-js copies them into its frame right after this returns. */
+const passEncoded = (encoded: Buffer): Buffer => {
+  releaseAfterCopy(encoded);
+  return encoded;
+};
 
 // The client-side halves (requestSerialize, responseDeserialize) are carried over unused: grpc-js's
 // `ServiceDefinition` type asks for them.

@@ -1,7 +1,9 @@
 /** The hand-written logits envelope encodes exactly what the generated encoder encodes. */
 import { describe, expect, it } from 'vitest';
 import { DataType, DecodeResponse, GenerateResponse, type StepLogits } from '../../../src/gen/stepwise/v1/stepwise.js';
+import { freeEnvelopeBuffers } from '../../../src/server/envelope-buffers.js';
 import { encodeLogitsEnvelope } from '../../../src/server/logits-envelope.js';
+import { stepwiseServerDefinition } from '../../../src/server/service-definition.js';
 import { float16Tensor, float32Tensor } from '../../../src/server/logits-encoding.js';
 
 function row(length: number): Float32Array {
@@ -42,5 +44,32 @@ describe('logits envelope', () => {
     const before = Buffer.from(encoded);
     values.fill(0);
     expect(encoded.equals(before)).toBe(true);
+  });
+});
+
+describe('envelope buffers', () => {
+  it('reuse an envelope’s memory only after grpc-js has serialized (copied) it', async () => {
+    const logits: StepLogits = { step: 7, raw: float32Tensor(row(4096)), top: undefined };
+    const first = encodeLogitsEnvelope(logits)!;
+    const second = encodeLogitsEnvelope(logits)!;
+    // Neither was serialized yet: they must not share memory.
+    expect(second.buffer).not.toBe(first.buffer);
+    const serialize = stepwiseServerDefinition.decode.responseSerialize;
+    expect(serialize(first)).toBe(first);
+    await Promise.resolve();
+    const third = encodeLogitsEnvelope({ ...logits, step: 8 })!;
+    expect(third.buffer).toBe(first.buffer);
+    // The reused memory holds the new envelope exactly.
+    expect(Buffer.compare(third, Buffer.from(DecodeResponse.encode({ message: { $case: 'logits', value: { ...logits, step: 8 } } }).finish()))).toBe(0);
+  });
+
+  it('leave other responses alone and keep at most a bounded number of idle buffers', async () => {
+    const serialize = stepwiseServerDefinition.decode.responseSerialize;
+    const plain = Buffer.from([1, 2, 3]);
+    expect(serialize(plain)).toBe(plain);
+    const envelopes = Array.from({ length: 100 }, (_, step) => encodeLogitsEnvelope({ step, raw: float32Tensor(row(256)), top: undefined })!);
+    for (const envelope of envelopes) serialize(envelope);
+    await Promise.resolve();
+    expect(freeEnvelopeBuffers()).toBeLessThanOrEqual(64);
   });
 });
