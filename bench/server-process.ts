@@ -80,6 +80,9 @@ answer({ kind: 'ready', port });
 async function measureMemory(): Promise<ServerAnswer> {
   const model = scheduler?.inner;
   const thread = model instanceof WorkerModel ? await model.threadMemory() : undefined;
+  // Twice, a turn apart (see the model thread's memory request): the second pass sees what the first freed.
+  globalThis.gc?.();
+  await new Promise((resolve) => setImmediate(resolve));
   globalThis.gc?.();
   return {
     kind: 'memory',

@@ -25,6 +25,7 @@ interface ServeFlags {
   maxInputTokens?: number;
   dtype: ModelDtype;
   threads?: number;
+  spinning?: boolean;
 }
 
 /** Where the embedded model is built: `.cache/models/default` in the installation's root. */
@@ -49,6 +50,13 @@ function dtypeFlag(value: string): ModelDtype {
   return value as ModelDtype;
 }
 
+function onOffFlag(flag: string): (value: string) => boolean {
+  return (value) => {
+    if (value !== 'on' && value !== 'off') throw new InvalidArgumentError(`\`${flag}\` must be on or off; given ${value}`);
+    return value === 'on';
+  };
+}
+
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function register(program: Command): void {
@@ -63,6 +71,11 @@ export function register(program: Command): void {
     .option('--max-new-tokens <n>', 'most generated tokens per stream', integerFlag('--max-new-tokens', 1, 1_000_000))
     .option('--dtype <dtype>', `which ONNX files to load: ${Object.keys(DTYPE_SUFFIXES).join(', ')} (e.g. q8 = *_quantized.onnx)`, dtypeFlag, 'fp32')
     .option('--threads <n>', "ONNX Runtime intra-op threads (default: ONNX Runtime's choice)", integerFlag('--threads', 1, 1024))
+    .option(
+      '--spinning <on|off>',
+      "ONNX Runtime's intra-op threads spin between operators (default off: measured faster with many streams, and health checks stay prompt; on: lower latency for one stream at a time)",
+      onOffFlag('--spinning'),
+    )
     .option('--max-input-tokens <n>', 'longest encoder input, in tokens', integerFlag('--max-input-tokens', 1, 1_000_000))
     .action(async (flags: ServeFlags) => {
       const logger = new ConsoleLogger();
@@ -85,7 +98,11 @@ async function serve(flags: ServeFlags, logger: ConsoleLogger): Promise<void> {
   const app = await composeServer({
     modelDir,
     plugins: flags.plugin,
-    load: { dtype: flags.dtype, ...(flags.threads !== undefined && { intraOpNumThreads: flags.threads }) },
+    load: {
+      dtype: flags.dtype,
+      ...(flags.threads !== undefined && { intraOpNumThreads: flags.threads }),
+      ...(flags.spinning !== undefined && { intraOpSpinning: flags.spinning }),
+    },
     logger,
     limits: {
       maxConcurrentStreams: flags.maxStreams,

@@ -81,6 +81,10 @@ export class ModelHost {
         case 'memory': {
           // Present only when the process runs with --expose-gc (V8 flags hold for every thread).
           const collect = (globalThis as { gc?: () => void }).gc;
+          // Twice, a turn apart: buffers whose last holder died in the first pass are freed by callbacks
+          // that run after it, and only the second pass sees the memory they held.
+          collect?.();
+          await new Promise((resolve) => setImmediate(resolve));
           collect?.();
           const { heapUsed, arrayBuffers, external } = process.memoryUsage();
           return this.post({ kind: 'memory', requestId, usage: { collected: collect !== undefined, heapUsed, arrayBuffers, external } }, []);
