@@ -15,7 +15,7 @@ import { dtypeSuffix, locateModelFiles, type ModelFile } from './model-files.js'
 import { readModelConfig } from './model-config.js';
 import { checkSessionContract, type SessionRole } from './onnx-contract.js';
 import { T5Model } from './t5-model.js';
-import { HuggingFaceTextTokenizer, TOKENIZER_FILE } from './text-tokenizer.js';
+import { HuggingFaceTextTokenizer, TOKENIZER_FILE, TokenizerFacts } from './text-tokenizer.js';
 import type { LoadModelOptions, ModelRuntime } from './types.js';
 
 /** Input length accepted when `tokenizer_config.json` sets none (T5's `n_positions`). */
@@ -23,6 +23,7 @@ export const DEFAULT_MAX_INPUT_LENGTH = 512;
 
 const DECODER_LAYOUTS = ['auto', 'merged', 'split'] as const;
 const OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+const TOKENIZER_KEEPS = ['full', 'facts'] as const;
 
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<ModelRuntime> {
   checkOptions(options);
@@ -73,7 +74,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
       decoderLayout: files.layout,
       config,
       generation,
-      tokenizer,
+      tokenizer: options.tokenizer === 'facts' ? new TokenizerFacts(tokenizer) : tokenizer,
       maxInputLength: options.maxInputLength ?? tokenizer.modelMaxLength ?? DEFAULT_MAX_INPUT_LENGTH,
       // Padding positions are masked, so the pad id only has to be a valid row of the embedding.
       encoder: new EncoderRunner(encoderSession, config.dModel, config.padTokenId),
@@ -116,6 +117,9 @@ function checkOptions(options: LoadModelOptions): void {
     throw new InvalidInputError(
       `\`graphOptimizationLevel\` must be one of ${OPTIMIZATION_LEVELS.join(', ')}; given ${JSON.stringify(options.graphOptimizationLevel)}`,
     );
+  }
+  if (options.tokenizer !== undefined && !TOKENIZER_KEEPS.includes(options.tokenizer)) {
+    throw new InvalidInputError(`\`tokenizer\` must be one of ${TOKENIZER_KEEPS.join(', ')}; given ${JSON.stringify(options.tokenizer)}`);
   }
   for (const field of ['enableCpuMemArena', 'intraOpSpinning'] as const) {
     const value = options[field];

@@ -25,7 +25,7 @@ import { InvalidInputError, StateError } from './errors.js';
 import { checkTokenIds } from './id-validation.js';
 import { checkStepStates } from './step-checks.js';
 import { SequenceCache } from './kv-cache.js';
-import type { HuggingFaceTextTokenizer } from './text-tokenizer.js';
+import type { ModelTokenizer } from './text-tokenizer.js';
 import type {
   DecodeState,
   EncodedInput,
@@ -43,7 +43,7 @@ export interface T5ModelParts {
   readonly decoderLayout: 'merged' | 'split';
   readonly config: T5Config;
   readonly generation: GenerationDefaults;
-  readonly tokenizer: HuggingFaceTextTokenizer;
+  readonly tokenizer: ModelTokenizer;
   readonly maxInputLength: number;
   readonly encoder: EncoderRunner;
   readonly decoder: DecoderRunner;
@@ -55,7 +55,7 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
   readonly decoderLayout: 'merged' | 'split';
   readonly config: T5Config;
   readonly generation: GenerationDefaults;
-  readonly tokenizer: HuggingFaceTextTokenizer;
+  readonly tokenizer: ModelTokenizer;
   readonly maxInputLength: number;
   readonly specialIds: SpecialIds;
   private readonly encoder: EncoderRunner;

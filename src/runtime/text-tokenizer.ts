@@ -15,7 +15,15 @@ export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
 /** Hugging Face writes `int(1e30)` as `model_max_length` when a tokenizer sets no limit. */
 const NO_LIMIT_THRESHOLD = 1e12;
 
-export class HuggingFaceTextTokenizer implements TextTokenizer {
+/** What a model reads from its tokenizer beyond `TextTokenizer`. */
+export interface ModelTokenizer extends TextTokenizer {
+  /** Id of the unknown token, when the tokenizer model has one. */
+  readonly unkId: number | undefined;
+  /** `model_max_length` of `tokenizer_config.json`, when it sets a real limit. */
+  readonly modelMaxLength: number | undefined;
+}
+
+export class HuggingFaceTextTokenizer implements ModelTokenizer {
   readonly size: number;
   /** Id of the unknown token, when the tokenizer model has one. */
   readonly unkId: number | undefined;
@@ -79,4 +87,37 @@ function findUnkId(tokenizer: Tokenizer, tokenizerJson: Record<string, unknown>)
   if (typeof model.unk_id === 'number') return model.unk_id;
   if (typeof model.unk_token === 'string') return tokenizer.token_to_id(model.unk_token);
   return undefined;
+}
+
+/**
+ * A tokenizer's sizes and ids without its vocabulary, for a model in a thread that never tokenizes (the
+ * model thread: the serving thread holds the tokenizer). The vocabulary's maps are tens of megabytes of
+ * JavaScript heap that every full garbage collection of that thread would otherwise walk.
+ */
+export class TokenizerFacts implements ModelTokenizer {
+  readonly size: number;
+  readonly unkId: number | undefined;
+  readonly modelMaxLength: number | undefined;
+
+  constructor(tokenizer: ModelTokenizer) {
+    this.size = tokenizer.size;
+    this.unkId = tokenizer.unkId;
+    this.modelMaxLength = tokenizer.modelMaxLength;
+  }
+
+  encode(): number[] {
+    throw this.absent('encode');
+  }
+
+  decode(): string {
+    throw this.absent('decode');
+  }
+
+  tokenString(): string | undefined {
+    throw this.absent('tokenString');
+  }
+
+  private absent(method: string): Error {
+    return new Error(`${method}: this model was loaded with \`tokenizer: 'facts'\` and keeps no vocabulary`);
+  }
 }

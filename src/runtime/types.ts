@@ -142,6 +142,11 @@ export interface LoadModelOptions {
    * default). Off gives their cores back at once, to the threads that serve requests.
    */
   readonly intraOpSpinning?: boolean;
+  /**
+   * `full` (default) keeps the tokenizer; `facts` checks it at load and keeps only its sizes and ids, for
+   * a model that is never asked to tokenize (the model thread; its serving thread holds the tokenizer).
+   */
+  readonly tokenizer?: 'full' | 'facts';
 }
 
 export interface ModelRuntime {

@@ -43,8 +43,10 @@ import { type LoadedModelInfo, restoreError, type ThreadMemoryUsage } from './wo
  * Where a model on its own thread departs from `loadModel`'s defaults. The thread shares the cores with
  * the thread that serves requests; ONNX Runtime's spinning intra-op threads would keep a core busy after
  * every run, just when the serving thread has the run's rows to handle (`npm run bench` measures both).
+ * The thread never tokenizes, so it keeps no vocabulary: its heap stays small, and the full collections
+ * that every run's output tensors trigger there stay short (they pause the decoder).
  */
-export const WORKER_LOAD_DEFAULTS: LoadModelOptions = { intraOpSpinning: false };
+export const WORKER_LOAD_DEFAULTS: LoadModelOptions = { intraOpSpinning: false, tokenizer: 'facts' };
 
 /** Loads a model folder into a new model thread; the folder's problems reject as `ModelFolderError`. */
 export async function loadWorkerModel(dir: string, options: LoadModelOptions = {}): Promise<WorkerModel> {

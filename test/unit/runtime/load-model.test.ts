@@ -95,6 +95,37 @@ describe('loadModel', () => {
     await model.dispose();
   });
 
+  it("with tokenizer 'facts' keeps the tokenizer's sizes and ids, decodes the same, and refuses to tokenize", async () => {
+    const [full, facts] = await Promise.all([loadModel(tinyModels.reluTied), loadModel(tinyModels.reluTied, { tokenizer: 'facts' })]);
+    try {
+      expect(facts.tokenizer.size).toBe(full.tokenizer.size);
+      expect(facts.specialIds).toEqual(full.specialIds);
+      expect(facts.maxInputLength).toBe(full.maxInputLength);
+      expect(() => facts.tokenizer.encode('the house')).toThrow("this model was loaded with `tokenizer: 'facts'`");
+      expect(() => facts.tokenizer.decode([5])).toThrow('keeps no vocabulary');
+      const ids = full.tokenizer.encode('the small house');
+      const rows = await Promise.all(
+        [full, facts].map(async (model) => {
+          const [encoded] = await model.encode([ids]);
+          const state = model.createState(encoded!);
+          const [row] = await model.step([state]);
+          const copy = Float32Array.from(row!);
+          state.dispose();
+          return copy;
+        }),
+      );
+      expect(Array.from(rows[1]!)).toEqual(Array.from(rows[0]!));
+    } finally {
+      await Promise.all([full.dispose(), facts.dispose()]);
+    }
+  });
+
+  it('refuses an unknown tokenizer option, naming it', async () => {
+    await expect(loadModel(tinyModels.reluTied, { tokenizer: 'some' as 'full' })).rejects.toThrow(
+      '`tokenizer` must be one of full, facts; given "some"',
+    );
+  });
+
   it('warmUp runs both decoder paths and leaves no state behind', async () => {
     const model = await loadModel(tinyModels.reluTied);
     await model.warmUp();
