@@ -38,6 +38,9 @@ export interface BenchResults {
   readonly machine: { readonly cpu: string; readonly cores: number; readonly loadBefore: number; readonly loadAfter: number; readonly node: string };
   readonly repetitions: readonly Repetition[];
   readonly memory: {
+    /** Before any stream was held. */
+    readonly coldRss: number;
+    /** After one cycle of holding and releasing as many streams as measured (one-time growth done). */
     readonly idleRss: number;
     /** With one stream per prompt held at its last step. */
     readonly heldRss: number;
@@ -135,7 +138,8 @@ export function printReport(results: BenchResults): void {
   add(`(the static batch is ${fixed(ratio.batchOverOne, 2)}× the floor's one-at-a-time tokens/s)`);
   add();
   add(`server while ${options.prompts} streams decode: event-loop delay p99 ${fixed(eventLoopP99, 2)} ms (worst repetition ${fixed(eventLoopWorst, 2)} ms, max ${fixed(Math.max(...reps.map((r) => r.together.probe.eventLoopMaxMs)), 1)} ms); health check p99 ${fixed(percentile(healthAll, 99), 2)} ms, max ${fixed(healthMax, 2)} ms over ${healthAll.length} checks`);
-  add(`server memory: RSS ${fixed(memory.idleRss / MIB, 1)} MiB idle, ${fixed(memory.heldRss / MIB, 1)} MiB with ${options.prompts} streams held at their last step, ${fixed(memory.heldTwiceRss / MIB, 1)} MiB with ${memory.heldTwiceStates}, ${fixed(memory.releasedRss / MIB, 1)} MiB after they ended (${memory.releasedStates} states left)`);
+  add(`server memory: RSS ${fixed(memory.coldRss / MIB, 1)} MiB before any stream was held, ${fixed(memory.idleRss / MIB, 1)} MiB idle after one cycle of holding and releasing ${memory.heldTwiceStates} streams (one-time growth: arena, allocator),`);
+  add(`  then ${fixed(memory.idleRss / MIB, 1)} MiB idle, ${fixed(memory.heldRss / MIB, 1)} MiB with ${options.prompts} streams held at their last step, ${fixed(memory.heldTwiceRss / MIB, 1)} MiB with ${memory.heldTwiceStates}, ${fixed(memory.releasedRss / MIB, 1)} MiB after they ended (${memory.releasedStates} states left)`);
   add(`live buffers on both server threads: ${fixed(memory.idleBuffers / MIB, 1)} MiB idle, ${fixed(memory.heldBuffers / MIB, 1)} MiB with ${options.prompts} streams held, ${fixed(memory.heldTwiceBuffers / MIB, 1)} MiB with ${memory.heldTwiceStates}`);
   add(`per live stream (idle → ${memory.heldTwiceStates} held): ${fixed(rssPerStream / MIB, 2)} MiB of RSS, ${fixed(buffersPerStream / MIB, 2)} MiB of live buffers; its KV cache (${options.newTokens} self + ${options.promptTokens} cross positions) is ${fixed(kvBytes / MIB, 2)} MiB`);
   add(`same greedy ids as the floor (sequences): ${agreement(reps)}`);
@@ -181,6 +185,7 @@ export function printReport(results: BenchResults): void {
       health_check_max_ms: round(healthMax),
       kv_cache_mb_per_stream: round(kvBytes / MIB),
       server_rss_idle_mb: round(memory.idleRss / MIB, 1),
+      server_rss_cold_mb: round(memory.coldRss / MIB, 1),
       prompts: options.prompts,
       new_tokens: options.newTokens,
       repetitions: reps.length,
