@@ -1,7 +1,8 @@
 /**
  * Σ exp(z − max) and Σ exp(z − max)·(z − max) over one t5-small-wide row (32,128 scores): the JS loop
  * (`exponentialSums`) against the WebAssembly SIMD kernel (`expSumsKernel`, its copy of the row into wasm
- * memory included). Each is warmed up first, so that both run optimised code, then timed over many batches
+ * memory included); and the finite maximum plus those sums as the selection code needs them: JS `finiteMaximum`
+ * + `exponentialSums` against the kernel's `summarize` (one copy, both passes in wasm). Each is warmed up first, so that both run optimised code, then timed over many batches
  * of calls; the median batch gives the µs per row.
  *
  *   npx tsx bench/exp-sums-bench.ts
@@ -12,6 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { expSumsKernel } from '../src/processors/math/exp-sums-kernel.js';
 import { exponentialSums, exponentialSumsResult, rowMaximum } from '../src/processors/math/softmax-basis.js';
+import { finiteMaximum } from '../src/processors/selection/finite.js';
 
 const VOCAB_SIZE = 32_128;
 const WARMUP_CALLS = 2_000;
@@ -64,6 +66,18 @@ function main(): void {
     return out[0]! + out[1]!;
   });
 
+  const jsMaxAndSums = microsecondsPerCall(() => {
+    const rowMax = finiteMaximum(row);
+    return rowMax + exponentialSums(row, rowMax) + exponentialSumsResult.weightedShift;
+  });
+  // What the selection code did before `summarize`: the maximum in JS, then the kernel's sums.
+  const jsMaxWasmSums = microsecondsPerCall(() => {
+    const rowMax = finiteMaximum(row);
+    kernel.sums(row, rowMax, out);
+    return rowMax + out[0]! + out[1]!;
+  });
+  const summarize = microsecondsPerCall(() => kernel.summarize(row, out) + out[0]! + out[1]!);
+
   const jsSum = exponentialSums(row, max);
   const jsWeighted = exponentialSumsResult.weightedShift;
   kernel.sums(row, max, out);
@@ -71,12 +85,16 @@ function main(): void {
   console.log(`  JS exponentialSums   ${js.median.toFixed(1).padStart(7)} µs/row`);
   console.log(`  wasm SIMD kernel     ${wasm.median.toFixed(1).padStart(7)} µs/row (row copy included)`);
   console.log(`  ratio                ${(js.median / wasm.median).toFixed(1).padStart(7)}×`);
+  console.log(`  JS finiteMaximum + exponentialSums ${jsMaxAndSums.median.toFixed(1).padStart(7)} µs/row`);
+  console.log(`  JS finiteMaximum + wasm sums       ${jsMaxWasmSums.median.toFixed(1).padStart(7)} µs/row`);
+  console.log(`  wasm summarize (max + sums)        ${summarize.median.toFixed(1).padStart(7)} µs/row (one row copy)`);
+  console.log(`  ratio                              ${(jsMaxAndSums.median / summarize.median).toFixed(1).padStart(7)}×`);
   console.log(
     `  sum ${jsSum} vs ${out[0]} (rel. diff ${Math.abs(out[0]! - jsSum) / jsSum}); ` +
       `weighted/sum ${jsWeighted / jsSum} vs ${out[1]! / out[0]!}`,
   );
   // Keeps the timed results observable, so that no call can be optimised away.
-  if (Number.isNaN(js.sink + wasm.sink)) console.log('(a result was NaN)');
+  if (Number.isNaN(js.sink + wasm.sink + jsMaxAndSums.sink + jsMaxWasmSums.sink + summarize.sink)) console.log('(a result was NaN)');
 }
 
 main();

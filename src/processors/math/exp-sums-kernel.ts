@@ -9,12 +9,21 @@
  * subnormal in float32 (< 1.2e-38, nothing against the maximum's weight of 1). Each lane's terms are summed
  * eight at a time in float32 and then accumulated in float64, so a long row loses no more than a few float32
  * roundings per term.
+ *
+ * A second function finds the row's finite maximum over the same copy (`summarize`), so that a caller that
+ * needs both copies the row once and skips the JS scan for the maximum, which costs more than the sums.
  */
 import { assembleModule, FunctionBody, ValueType } from './wasm-assembler.js';
 
 export interface ExpSumsKernel {
   /** Σ exp(z − max) and Σ exp(z − max)·(z − max) over the finite entries of `row`; `max` finite. Writes [sum, weighted] into `out`. */
   sums(row: Float32Array, max: number, out: Float64Array): void;
+  /**
+   * The largest finite entry of `row` (neither NaN nor ±Infinity), −Infinity when none, and — when there is
+   * one — Σ exp(z − max) and Σ exp(z − max)·(z − max) in `out`, exactly as `sums(row, max, out)` would give
+   * with that max; `out` untouched otherwise. One copy of the row into wasm memory serves both passes.
+   */
+  summarize(row: Float32Array, out: Float64Array): number;
 }
 
 /** Memory layout: the two float64 results at 0, the row from ROW_OFFSET (a cache line in). */
@@ -47,14 +56,20 @@ const EXP_POLYNOMIAL = [
 
 /** Bytes 8..15 of a vector moved to bytes 0..7 (its f32 lanes 2 and 3 to lanes 0 and 1). */
 const HIGH_HALF_TO_LOW = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15] as const;
+/** Bytes 4..7 of a vector moved to bytes 0..3 (its f32 lane 1 to lane 0; the other lanes are not read). */
+const SECOND_LANE_TO_FIRST = [4, 5, 6, 7, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] as const;
 const VECTORS_PER_BLOCK = BLOCK / 4;
 
-/** Locals of the kernel function; parameters first. */
-interface Locals {
+/** The row's locals, shared by both functions: parameters `ptr` and `len`, then `end`. */
+interface RowLocals {
   ptr: number;
   len: number;
-  max: number;
   end: number;
+}
+
+/** Locals of the sums function; parameters first. */
+interface Locals extends RowLocals {
+  max: number;
   maxSplat: number;
   sumAcc: number;
   weightedAcc: number;
@@ -94,7 +109,7 @@ function declareLocals(body: FunctionBody): Locals {
  * Writes −inf over the BLOCK floats after the row, then sets `end` to the row's end rounded up to a whole
  * block: the loop then runs over whole blocks, and the padding weighs 0 like any −inf score.
  */
-function emitPadding(body: FunctionBody, l: Locals): void {
+function emitPadding(body: FunctionBody, l: RowLocals): void {
   // end = ptr + 4·len (the first byte past the row), then v128 stores of −inf from there
   body.localGet(l.ptr).localGet(l.len).i32Const(2).i32Shl().i32Add().localSet(l.end);
   for (let offset = 0; offset < PADDING_BYTES; offset += 16) {
@@ -186,18 +201,94 @@ function kernelBody(): FunctionBody {
   return body;
 }
 
+/** Locals of the finite-maximum function; parameters first. */
+interface MaximumLocals extends RowLocals {
+  /** One running maximum per vector of a block, so that the four `pmax` chains run side by side. */
+  maxima: number[];
+  scratch: number;
+}
+
+function declareMaximumLocals(body: FunctionBody): MaximumLocals {
+  const v128 = () => body.local(ValueType.v128);
+  return {
+    ptr: 0,
+    len: 1,
+    end: body.local(ValueType.i32),
+    maxima: Array.from({ length: VECTORS_PER_BLOCK }, v128),
+    scratch: v128(),
+  };
+}
+
+/**
+ * Pushes the 4 scores at ptr + offset with NaN and +inf lanes replaced by −inf: `z < +inf` is false exactly
+ * for those, and −inf is the identity of the maximum, so the accumulation needs no NaN handling after it.
+ */
+function emitFiniteOrMinusInfinity(body: FunctionBody, l: MaximumLocals, offset: number): void {
+  body.localGet(l.ptr).v128Load(offset).localTee(l.scratch);
+  body.f32x4Const(-Infinity);
+  body.localGet(l.scratch).f32x4Const(Infinity).f32x4Lt();
+  body.v128Bitselect();
+}
+
+/** Pushes the maximum of the four lanes of `vector` (clobbered), as an f32. */
+function emitHorizontalMaximum(body: FunctionBody, vector: number): void {
+  // vector = max(vector, its lanes 2,3 moved to 0,1): lanes 0 and 1 hold the maxima of two lanes each
+  body.localGet(vector);
+  body.localGet(vector).localGet(vector).i8x16Shuffle(HIGH_HALF_TO_LOW).f32x4Pmax().localTee(vector);
+  // max(vector, its lane 1 moved to 0): lane 0 holds the maximum of all four
+  body.localGet(vector).localGet(vector).i8x16Shuffle(SECOND_LANE_TO_FIRST).f32x4Pmax();
+  body.f32x4ExtractLane(0);
+}
+
+/**
+ * The function `(ptr: i32, len: i32) -> f32`: the largest finite score, −inf when none (and for len 0).
+ * `pmax` is a plain compare-and-select, right here because no NaN reaches it; between +0 and −0 it keeps
+ * whichever its lane order gives, so the caller settles that tie (see `WasmExpSums.summarize`).
+ */
+function finiteMaximumBody(): FunctionBody {
+  const body = new FunctionBody(2);
+  const l = declareMaximumLocals(body);
+  for (const maximum of l.maxima) body.f32x4Const(-Infinity).localSet(maximum);
+  // The −inf padding completes the last block without changing the maximum.
+  emitPadding(body, l);
+  body.block().loop();
+  // while (ptr < end)
+  body.localGet(l.ptr).localGet(l.end).i32GeU().brIf(1);
+  l.maxima.forEach((maximum, v) => {
+    body.localGet(maximum);
+    emitFiniteOrMinusInfinity(body, l, 16 * v);
+    body.f32x4Pmax().localSet(maximum);
+  });
+  // ptr += one block
+  body.localGet(l.ptr).i32Const(4 * BLOCK).i32Add().localSet(l.ptr);
+  body.br(0).end().end();
+  // scratch = max(max(m0, m1), max(m2, m3)), then its lanes folded to one
+  const [m0, m1, m2, m3] = l.maxima as [number, number, number, number];
+  body.localGet(m0).localGet(m1).f32x4Pmax();
+  body.localGet(m2).localGet(m3).f32x4Pmax();
+  body.f32x4Pmax().localSet(l.scratch);
+  emitHorizontalMaximum(body, l.scratch);
+  return body;
+}
+
 function kernelModuleBytes(): Uint8Array<ArrayBuffer> {
   return assembleModule({
-    params: [ValueType.i32, ValueType.i32, ValueType.f64],
-    results: [],
-    body: kernelBody(),
-    functionName: 'sums',
+    functions: [
+      { name: 'sums', params: [ValueType.i32, ValueType.i32, ValueType.f64], results: [], body: kernelBody() },
+      {
+        name: 'finiteMaximum',
+        params: [ValueType.i32, ValueType.i32],
+        results: [ValueType.f32],
+        body: finiteMaximumBody(),
+      },
+    ],
     memoryName: 'memory',
     memoryPages: 1,
   });
 }
 
 type KernelFunction = (ptr: number, len: number, max: number) => void;
+type MaximumFunction = (ptr: number, len: number) => number;
 
 /** One instance: its memory holds the longest row seen so far, and the views follow the memory's growth. */
 class WasmExpSums implements ExpSumsKernel {
@@ -207,16 +298,41 @@ class WasmExpSums implements ExpSumsKernel {
   constructor(
     private readonly memory: WebAssembly.Memory,
     private readonly kernel: KernelFunction,
+    private readonly maximum: MaximumFunction,
   ) {
     this.rowView = this.viewRow();
     this.resultView = this.viewResults();
   }
 
   sums(row: Float32Array, max: number, out: Float64Array): void {
+    this.copyIn(row);
+    this.sumsOfCopiedRow(row.length, max, out);
+  }
+
+  summarize(row: Float32Array, out: Float64Array): number {
+    this.copyIn(row);
+    const max = this.firstZeroIfZero(row, this.maximum(ROW_OFFSET, row.length));
+    if (max !== -Infinity) this.sumsOfCopiedRow(row.length, max, out);
+    return max;
+  }
+
+  /**
+   * `finiteMaximum` keeps the first of equal maxima, which matters only for a maximum of ±0: the wasm maximum
+   * picks +0 or −0 by lane order, so the row's first zero (`indexOf` takes −0 and +0 alike) decides the sign.
+   */
+  private firstZeroIfZero(row: Float32Array, max: number): number {
+    return max === 0 ? row[row.indexOf(0)]! : max;
+  }
+
+  private copyIn(row: Float32Array): void {
     this.ensureCapacity(row.length);
     this.rowView.set(row);
+  }
+
+  /** The sums over the row already in wasm memory, corrected for a `max` that is not a float32 value. */
+  private sumsOfCopiedRow(length: number, max: number, out: Float64Array): void {
     const maxHi = Math.fround(max);
-    this.kernel(ROW_OFFSET, row.length, maxHi);
+    this.kernel(ROW_OFFSET, length, maxHi);
     const sum = this.resultView[0]!;
     const weighted = this.resultView[1]!;
     const maxLo = max - maxHi;
@@ -261,7 +377,11 @@ function instantiate(): ExpSumsKernel | undefined {
     return undefined;
   }
   const { exports } = new WebAssembly.Instance(module);
-  return new WasmExpSums(exports.memory as WebAssembly.Memory, exports.sums as KernelFunction);
+  return new WasmExpSums(
+    exports.memory as WebAssembly.Memory,
+    exports.sums as KernelFunction,
+    exports.finiteMaximum as MaximumFunction,
+  );
 }
 
 let cached: { kernel: ExpSumsKernel | undefined } | undefined;

@@ -13,7 +13,8 @@ import { exponentialSums, exponentialSumsResult } from '../math/softmax-basis.js
 import { finiteMaximum, isCandidate } from './finite.js';
 
 const kernel = expSumsKernel();
-/** The kernel's [sum, weighted] output, reused by every call (this module is synchronous). */
+/** The kernel's [sum, weighted] output, reused by every call (this module is synchronous). The kernel also
+ * finds the row's finite maximum, exactly as `finiteMaximum` does. */
 const kernelOut = new Float64Array(2);
 
 /** What the other functions need to know about a row; computed once per row. */
@@ -27,18 +28,16 @@ export interface ScoreSummary {
 }
 
 export function summarizeScores(row: Float32Array): ScoreSummary {
+  if (kernel !== undefined) {
+    // One copy of the row into the kernel's memory serves the maximum and both sums.
+    const max = kernel.summarize(row, kernelOut);
+    if (max === -Infinity) return { max, logSum: NaN, meanShifted: NaN };
+    return { max, logSum: Math.log(kernelOut[0]!), meanShifted: kernelOut[1]! / kernelOut[0]! };
+  }
   const max = finiteMaximum(row);
   if (max === -Infinity) return { max, logSum: NaN, meanShifted: NaN };
-  let sum: number;
-  let weighted: number;
-  if (kernel === undefined) {
-    sum = exponentialSums(row, max);
-    weighted = exponentialSumsResult.weightedShift;
-  } else {
-    kernel.sums(row, max, kernelOut);
-    [sum, weighted] = kernelOut as unknown as [number, number];
-  }
-  return { max, logSum: Math.log(sum), meanShifted: weighted / sum };
+  const sum = exponentialSums(row, max);
+  return { max, logSum: Math.log(sum), meanShifted: exponentialSumsResult.weightedShift / sum };
 }
 
 /** log p(token) under softmax of the row; -inf for a non-finite score, NaN when the row has no finite score. */

@@ -2,9 +2,11 @@
  * The WebAssembly SIMD kernel against a float64 `Math.exp` reference: random rows at several scales and
  * lengths (every tail length, a t5-small row, a long row), non-finite entries, extreme magnitudes,
  * underflowing weights, and one instance reused across rows of different lengths (its memory grows).
+ * `summarize` against the selection code's own `finiteMaximum`, bit for bit, and against `sums` with that maximum.
  */
 import { describe, expect, it } from 'vitest';
 import { expSumsKernel, type ExpSumsKernel } from '../../../src/processors/math/exp-sums-kernel.js';
+import { finiteMaximum } from '../../../src/processors/selection/finite.js';
 
 const SUM_TOLERANCE = 2e-6;
 const MEAN_SHIFT_TOLERANCE = 2e-6;
@@ -23,13 +25,6 @@ function referenceSums(row: Float32Array, max: number): { sum: number; weighted:
     if (weight > 0) weighted += weight * shift;
   }
   return { sum, weighted };
-}
-
-/** The finite maximum of a row (the `max` every caller passes). */
-function finiteMaximum(row: Float32Array): number {
-  let max = -Infinity;
-  for (const score of row) if (Number.isFinite(score) && score > max) max = score;
-  return max;
 }
 
 /** A seeded uniform generator on (0, 1) (mulberry32). */
@@ -197,6 +192,105 @@ describe('expSumsKernel', () => {
       expectAccurate(kernel, randomRow(length, 8, length + 99));
       // A shorter row after a longer one must not see the longer row's entries past its end.
       expectAccurate(kernel, withNonFinite(randomRow(length, 30, length), 0.1, length, 0));
+    }
+  });
+});
+
+const SENTINEL = 7;
+
+/**
+ * `summarize` on `row`: its maximum is `finiteMaximum(row)` bit for bit (toBe is Object.is: −0 ≠ +0), its
+ * sums are those of `sums` with that maximum, and `out` keeps its contents when there is no finite entry.
+ */
+function expectSummarizeMatches(kernel: ExpSumsKernel, row: Float32Array, what: string): void {
+  const out = new Float64Array([SENTINEL, SENTINEL]);
+  const max = kernel.summarize(row, out);
+  const expectedMax = finiteMaximum(row);
+  expect(max, `maximum of ${what}`).toBe(expectedMax);
+  if (expectedMax === -Infinity) {
+    expect([...out], `out after ${what} with no finite entry`).toEqual([SENTINEL, SENTINEL]);
+    return;
+  }
+  const expected = new Float64Array(2);
+  kernel.sums(row, expectedMax, expected);
+  expect(out[0], `sum of ${what}`).toBe(expected[0]);
+  expect(out[1], `weighted of ${what}`).toBe(expected[1]);
+}
+
+/** Rows of −0, +0 and negatives in a seeded order, so that either zero comes first in some lane. */
+function signedZeroRow(length: number, seed: number): Float32Array {
+  const uniform = uniformSource(seed);
+  return Float32Array.from({ length }, () => {
+    const draw = uniform();
+    return draw < 0.3 ? -0 : draw < 0.6 ? 0 : draw < 0.8 ? -1 - draw : -Infinity;
+  });
+}
+
+describe('expSumsKernel.summarize', () => {
+  const lengths = [0, ...TAIL_LENGTHS];
+
+  it('matches finiteMaximum and sums on random rows of every length 0..17 and long rows', () => {
+    const kernel = requireKernel();
+    for (const length of [...lengths, ...LONG_LENGTHS]) {
+      for (const scale of [1, 30]) {
+        for (let seed = 1; seed <= 3; seed++) {
+          const row = randomRow(length, scale, seed * 7919 + length);
+          expectSummarizeMatches(kernel, row, `a random ${length}-wide row ×${scale}`);
+          const holed = withNonFinite(row, 0.2, seed + length, length >> 1);
+          expectSummarizeMatches(kernel, holed, `a ${length}-wide row with non-finite entries`);
+        }
+      }
+    }
+  });
+
+  it('finds the maximum in every position, the padded tail included', () => {
+    const kernel = requireKernel();
+    for (const length of [...TAIL_LENGTHS, 33, 32_128]) {
+      const positions = length > 40 ? [0, 17, length - 1] : Array.from({ length }, (_, i) => i);
+      for (const position of positions) {
+        const row = randomRow(length, 1, length + position).map((score) => score - 10);
+        row[position] = 12.5;
+        expectSummarizeMatches(kernel, row, `a ${length}-wide row with its maximum at ${position}`);
+      }
+    }
+  });
+
+  it('returns −inf and leaves out untouched when no entry is finite', () => {
+    const kernel = requireKernel();
+    for (const length of [...lengths, 32_128]) {
+      for (const fill of [-Infinity, Infinity, NaN]) {
+        expectSummarizeMatches(kernel, new Float32Array(length).fill(fill), `a ${length}-wide row of ${fill}`);
+      }
+      const mixed = Float32Array.from({ length }, (_, i) => [-Infinity, NaN, Infinity][i % 3]!);
+      expectSummarizeMatches(kernel, mixed, `a ${length}-wide row of −inf, NaN and +inf`);
+    }
+  });
+
+  it('skips NaN and +inf next to the largest finite values', () => {
+    const kernel = requireKernel();
+    for (const length of [...TAIL_LENGTHS, 32_128]) {
+      const row = Float32Array.from({ length }, (_, i) => [NaN, Infinity, 3.4e38, -3.4e38][i % 4]!);
+      expectSummarizeMatches(kernel, row, `a ${length}-wide row of NaN, +inf and ±3.4e38`);
+    }
+  });
+
+  it('returns the sign of the first zero when the maximum is ±0, as finiteMaximum does', () => {
+    const kernel = requireKernel();
+    for (const length of [...TAIL_LENGTHS, 33, 64, 32_128]) {
+      for (let seed = 1; seed <= 8; seed++) {
+        expectSummarizeMatches(kernel, signedZeroRow(length, seed * 31 + length), `a ${length}-wide row of ±0`);
+      }
+    }
+    expectSummarizeMatches(kernel, Float32Array.from([-0, 0]), '[−0, +0]');
+    expectSummarizeMatches(kernel, Float32Array.from([0, -0]), '[+0, −0]');
+    expectSummarizeMatches(kernel, Float32Array.from([-1, NaN, -0, 0, 0, 0, 0, 0]), 'a row with −0 first');
+  });
+
+  it('keeps sums and summarize consistent when one instance alternates long and short rows', () => {
+    const kernel = requireKernel();
+    for (const length of [250_000, 3, 32_128, 0, 17, 250_000, 1]) {
+      expectSummarizeMatches(kernel, randomRow(length, 8, length + 5), `a ${length}-wide row after another`);
+      expectAccurate(kernel, randomRow(Math.max(length, 1), 8, length + 6));
     }
   });
 });
