@@ -2,6 +2,8 @@
  * Greedy selection: the highest processed score wins, the lowest id on ties (as `torch.argmax`).
  */
 import { EmptyDistributionError } from '../errors.js';
+import type { Sample } from './sampling.js';
+import { summarizeScores } from './score-statistics.js';
 
 /**
  * The id of the highest finite score, the lowest id among equals. Throws `EmptyDistributionError` when the
@@ -11,6 +13,18 @@ export function selectGreedy(row: Float32Array, step: number): number {
   const best = argmaxOfFinite(row);
   if (best < 0) throw new EmptyDistributionError(step, []);
   return best;
+}
+
+/**
+ * `selectGreedy` together with the row's statistics, which a stream reports with the token anyway. The
+ * statistics already hold the finite maximum (found in the SIMD kernel), so the token is the first id
+ * holding it — a native `indexOf` instead of a second JavaScript pass over the vocabulary. `indexOf`'s
+ * strict equality finds the first zero of either sign, as the strict `>` of `argmaxOfFinite` keeps it.
+ */
+export function selectGreedyWithSummary(row: Float32Array, step: number): Sample {
+  const summary = summarizeScores(row);
+  if (summary.max === -Infinity) throw new EmptyDistributionError(step, []);
+  return { token: row.indexOf(summary.max), summary };
 }
 
 /** The lowest id of the highest finite score, -1 when there is none (a loop of its own; see softmax-basis.ts). */

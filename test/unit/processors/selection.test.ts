@@ -2,10 +2,11 @@
  * Token selection and score statistics: greedy ties and empty rows, seeded sampling that depends only on
  * (seed, stream, step), and log-probabilities / entropy / alternatives that stay exact for extreme rows.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EmptyDistributionError } from '../../../src/processors/errors.js';
 import { counterUniform } from '../../../src/processors/selection/counter-random.js';
-import { selectGreedy } from '../../../src/processors/selection/greedy.js';
+import { selectGreedy, selectGreedyWithSummary } from '../../../src/processors/selection/greedy.js';
 import { SeededDraws, sampleFromScores } from '../../../src/processors/selection/sampling.js';
 import {
   entropy,
@@ -33,6 +34,32 @@ describe('greedy selection', () => {
     const row = Float32Array.from([NEG_INF, Number.NaN, NEG_INF]);
     expect(() => selectGreedy(row, 7)).toThrow(EmptyDistributionError);
     expect(() => selectGreedy(row, 7)).toThrow(/^step 7: /);
+    expect(() => selectGreedyWithSummary(row, 7)).toThrow(EmptyDistributionError);
+  });
+
+  it('with its summary picks exactly what selectGreedy picks, and the summary is summarizeScores of the row', () => {
+    const values = fc.oneof(
+      fc.constantFrom(NEG_INF, Infinity, Number.NaN, 0, -0, 1, -1, 3.5),
+      fc.float({ min: -50, max: 50, noNaN: true }),
+    );
+    fc.assert(
+      fc.property(fc.array(values, { minLength: 1, maxLength: 70 }), (entries) => {
+        const row = Float32Array.from(entries);
+        const finite = entries.some((value) => Number.isFinite(value));
+        if (!finite) {
+          expect(() => selectGreedyWithSummary(row, 0)).toThrow(EmptyDistributionError);
+          return;
+        }
+        const { token, summary } = selectGreedyWithSummary(row, 0);
+        expect(token).toBe(selectGreedy(row, 0));
+        expect(summary).toEqual(summarizeScores(row));
+      }),
+      { numRuns: 500 },
+    );
+    const wide = Float32Array.from({ length: 32_128 }, (_, i) => Math.sin(i * 0.01) * 9);
+    wide[31_000] = 20;
+    wide[31_500] = 20;
+    expect(selectGreedyWithSummary(wide, 3).token).toBe(31_000);
   });
 });
 
