@@ -3,7 +3,8 @@
  * of logits) does not run on the server's event loop. It runs what the parent asks over IPC and answers
  * with wall times and the generated ids. Its one argument is the server's address.
  *
- * Every stream asks for greedy selection with `min_new_tokens` = `max_new_tokens` (full length, as every
+ * The channel is set up as the TypeScript client library sets it up (`DEFAULT_CHANNEL_OPTIONS`: a 4 MiB HTTP/2
+ * window, so a 128 KiB row needs no flow-control round trip). Every stream asks for greedy selection with `min_new_tokens` = `max_new_tokens` (full length, as every
  * contender) and the default stream options: raw float32 logits at every step.
  */
 import { credentials } from '@grpc/grpc-js';
@@ -15,10 +16,15 @@ import {
   SelectionMode,
   StepwiseServiceClient,
 } from '../src/gen/stepwise/v1/stepwise.js';
+import { DEFAULT_CHANNEL_OPTIONS } from '../clients/ts/stepwise-client.js';
 import type { ClientAnswer, ClientCommand, DecodeMode as Mode } from './ipc.js';
 
 const address = process.argv[2]!;
-const client = new StepwiseServiceClient(address, credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
+// Configured as the TypeScript client library configures its channel (its HTTP/2 window included).
+const client = new StepwiseServiceClient(address, credentials.createInsecure(), {
+  ...DEFAULT_CHANNEL_OPTIONS,
+  'grpc.max_receive_message_length': -1,
+});
 
 /** Streams held at their last step by `hold` (each call adds some), all stopped by `release`. */
 let held: Array<{ stop(): Promise<void> }> = [];

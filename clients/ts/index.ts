@@ -2,7 +2,7 @@
  * Stepwise's TypeScript client: open a decode, read every step's raw logits as a `Float32Array`, answer
  * each step (accept, force, reconfigure, rewind, stop), with deadlines and cancellation by `AbortSignal`.
  */
-export { StepwiseClient, type StepwiseClientOptions } from './stepwise-client.js';
+export { DEFAULT_CHANNEL_OPTIONS, StepwiseClient, type StepwiseClientOptions } from './stepwise-client.js';
 export { DecodeSession } from './decode-session.js';
 export { LockstepDecode, type DecodedStep, type DecideContext, type DecideStep, type DecodeResult } from './lockstep-decode.js';
 export type { DecodeEvent, StartedEvent, StepEvent, TokenEvent, AppliedEvent, FinishedEvent } from './decode-events.js';
