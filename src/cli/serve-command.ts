@@ -73,7 +73,7 @@ export function register(program: Command): void {
     .option('--threads <n>', "ONNX Runtime intra-op threads (default: ONNX Runtime's choice)", integerFlag('--threads', 1, 1024))
     .option(
       '--spinning <on|off>',
-      "ONNX Runtime's intra-op threads spin between operators (default off: measured faster with many streams, and health checks stay prompt; on: lower latency for one stream at a time)",
+      "whether ONNX Runtime's intra-op threads spin while waiting for work (default on, ONNX Runtime's default; off gives their cores back at once to other processes, at some cost in latency)",
       onOffFlag('--spinning'),
     )
     .option('--max-input-tokens <n>', 'longest encoder input, in tokens', integerFlag('--max-input-tokens', 1, 1_000_000))

@@ -32,8 +32,8 @@ async function serve(args: readonly string[]): Promise<Outcome> {
 }
 
 describe('stepwise serve', () => {
-  it('serves with --spinning on and --threads 1', async () => {
-    const outcome = await serve(['--spinning', 'on', '--threads', '1']);
+  it('serves with --spinning off and --threads 1', async () => {
+    const outcome = await serve(['--spinning', 'off', '--threads', '1']);
     expect(outcome.served, outcome.log).toBe(true);
   });
 
