@@ -144,12 +144,18 @@ export class DecodeSession {
       const textBefore = this.detokenizer.text.length;
       this.state.append(tokenId);
       this.generated.push(tokenId);
+      // The next decoder step needs nothing but this token: it runs on the model thread while this step
+      // is detokenized, scored and streamed here. Row `raw` stays valid meanwhile (the runtime keeps a
+      // state's last two rows), and the next step's messages still go out after this one's. Only stop
+      // strings need the text before it is known whether the stream goes on.
+      let started = false;
+      if (!this.plan.stop.watchesText && this.finishReason(tokenId) === undefined) {
+        next = this.startStep();
+        started = true;
+      }
       const text = this.detokenizer.push(tokenId);
       const reason = this.finishReason(tokenId, textBefore);
-      // The next decoder step needs nothing but this token: it runs on the model thread while this step
-      // is scored and streamed here. Row `raw` stays valid meanwhile (the runtime keeps a state's last
-      // two rows), and the next step's messages still go out after this one's.
-      if (reason === undefined) next = this.startStep();
+      if (reason === undefined && !started) next = this.startStep();
       const score = this.scoring.report(raw, tokenId, action.forced !== undefined);
       this.scoring.endStep();
       await this.parts.send({ $case: 'token', value: this.tokenChosen(step, text, score) });
@@ -331,10 +337,14 @@ export class DecodeSession {
     this.forcedQueue = [];
   }
 
-  /** Why the stream ends with the token just taken, if it does. */
-  private finishReason(tokenId: number, textLengthBefore: number): FinishReason | undefined {
+  /**
+   * Why the stream ends with the token just taken, if it does. Without `textLengthBefore` (the text's
+   * length before the token, once the token is detokenized) stop strings are not checked.
+   */
+  private finishReason(tokenId: number, textLengthBefore?: number): FinishReason | undefined {
     if (this.plan.eosIds.has(tokenId)) return FinishReason.FINISH_REASON_EOS;
-    if (this.plan.stop.reached(this.generated, this.detokenizer.text, textLengthBefore)) {
+    const text = textLengthBefore === undefined ? '' : this.detokenizer.text;
+    if (this.plan.stop.reached(this.generated, text, textLengthBefore ?? 0)) {
       return FinishReason.FINISH_REASON_STOP_SEQUENCE;
     }
     if (this.generated.length >= this.plan.maxNewTokens) return FinishReason.FINISH_REASON_MAX_NEW_TOKENS;

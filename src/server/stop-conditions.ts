@@ -12,6 +12,11 @@ export class StopConditions {
     this.longestString = strings.reduce((longest, s) => Math.max(longest, s.length), 0);
   }
 
+  /** Whether any stop string was given: only then does stopping depend on the decoded text. */
+  get watchesText(): boolean {
+    return this.longestString > 0;
+  }
+
   /**
    * Whether the generated ids now end with a stop sequence, or the text gained a stop string (which may
    * span the new piece and earlier text). `textLengthBefore` is the text's length before the last token.
