@@ -23,8 +23,9 @@
  * - Among waiting runs, the one furthest behind goes first when it is at most `catchUpSteps` positions
  *   behind the oldest request; then the streams ahead hold back until it catches up, and the two merge
  *   into one batch. Further apart, the oldest request goes first, so nobody waits indefinitely.
- * - A run's rows reach their streams one per turn of the event loop, so that handling sixteen rows
- *   never holds the event loop (and the health checks waiting on it) for sixteen streams' worth of work.
+ * - A run's rows reach their streams together, in one turn of the event loop: each stream chooses its
+ *   token and asks for its next step first and builds its messages after (`DecodeSession`), so the next
+ *   run can start once every stream has chosen, while the messages are built and sent.
  * - Encoder runs go before decoder runs, so new streams reach their first step together; encode
  *   requests made in the same turn of the event loop share one run.
  *
@@ -281,7 +282,7 @@ export class StepScheduler implements ModelRuntime {
     try {
       const rows = await this.model.step(batch.map((pending) => pending.state));
       batch.forEach((pending) => this.queued.delete(pending.state));
-      deliverInTurns(batch.map((pending, index) => () => pending.resolve(rows[index]!)));
+      batch.forEach((pending, index) => pending.resolve(rows[index]!));
     } catch (error) {
       // The states were checked on arrival, so a failing run is the model's failure, shared by all.
       batch.forEach((pending) => {
@@ -389,21 +390,6 @@ export class StepScheduler implements ModelRuntime {
 
 /** What `step` returns for a state disposed before its run. */
 const EMPTY_ROW = new Float32Array(0);
-
-/**
- * Runs each delivery in its own turn of the event loop, the first at once. A run's rows reach their
- * streams one per turn, so each stream's handling of its row (selection, messages) is a task of its own
- * and timers and I/O (health checks, other calls) get their turn in between, instead of waiting for the
- * whole batch: the event loop is never held for longer than one stream's step.
- */
-function deliverInTurns(deliveries: readonly (() => void)[]): void {
-  let next = 0;
-  const deliver = (): void => {
-    deliveries[next++]!();
-    if (next < deliveries.length) setImmediate(deliver);
-  };
-  if (deliveries.length > 0) deliver();
-}
 
 /**
  * The run a state with pending tokens joins. Without a cache yet, it feeds all its tokens through the

@@ -128,24 +128,38 @@ export class DecodeSession {
     let next = this.startStep();
     for (;;) {
       const raw = await next;
+      // The step's messages before `TokenChosen`, in order; built and encoded when sent.
+      const stepMessages: Array<() => SessionMessage> = [];
       if (this.plan.mode === 'lockstep' || this.plan.stream.rawLogits.kind !== 'none') {
-        await this.parts.send({ $case: 'logits', value: this.stepLogits(raw) });
+        const step = this.step;
+        stepMessages.push(() => ({ $case: 'logits', value: this.stepLogits(raw, step) }));
       }
-      const action = this.plan.mode === 'lockstep' ? await this.lockstepAction() : await this.autoAction();
-      if (action.kind === 'stop') return this.finish(FinishReason.FINISH_REASON_CLIENT_STOP);
+      let action: StepAction;
+      if (this.plan.mode === 'lockstep') {
+        await this.sendAll(stepMessages.splice(0));
+        action = await this.lockstepAction();
+      } else {
+        action = await this.sendingFirstOnError(stepMessages, () => this.autoAction(stepMessages));
+      }
+      if (action.kind === 'stop') {
+        await this.sendAll(stepMessages);
+        return this.finish(FinishReason.FINISH_REASON_CLIENT_STOP);
+      }
       if (action.kind === 'rewind') {
+        await this.sendAll(stepMessages);
         this.rewind(action.count);
         this.scoring.endStep();
         next = this.startStep();
         continue;
       }
       const step = this.step;
-      const tokenId = this.scoring.choose(raw, this.state.tokens, step, action.forced);
+      const forced = action.forced;
+      const tokenId = await this.sendingFirstOnError(stepMessages, () => this.scoring.choose(raw, this.state.tokens, step, forced));
       const textBefore = this.detokenizer.text.length;
       this.state.append(tokenId);
       this.generated.push(tokenId);
       // The next decoder step needs nothing but this token: it runs on the model thread while this step
-      // is detokenized, scored and streamed here. Row `raw` stays valid meanwhile (the runtime keeps a
+      // is streamed, detokenized and scored here. Row `raw` stays valid meanwhile (the runtime keeps a
       // state's last two rows), and the next step's messages still go out after this one's. Only stop
       // strings need the text before it is known whether the stream goes on.
       let started = false;
@@ -153,13 +167,35 @@ export class DecodeSession {
         next = this.startStep();
         started = true;
       }
+      // Streams whose rows arrived with this one choose their tokens before any of them builds messages,
+      // so their shared next run starts after a selection per stream, not after each one's messages.
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.sendAll(stepMessages);
       const text = this.detokenizer.push(tokenId);
       const reason = this.finishReason(tokenId, textBefore);
       if (reason === undefined && !started) next = this.startStep();
-      const score = this.scoring.report(raw, tokenId, action.forced !== undefined);
+      const score = this.scoring.report(raw, tokenId, forced !== undefined);
       this.scoring.endStep();
       await this.parts.send({ $case: 'token', value: this.tokenChosen(step, text, score) });
       if (reason !== undefined) return this.finish(reason);
+    }
+  }
+
+  /** Sends `messages` in order, each once the stream can take it. */
+  private async sendAll(messages: ReadonlyArray<() => SessionMessage>): Promise<void> {
+    for (const message of messages) await this.parts.send(message());
+  }
+
+  /**
+   * Runs `work`; when it throws, the step's messages not sent yet go out first (the client sees the step
+   * it was answering), then the error.
+   */
+  private async sendingFirstOnError<T>(stepMessages: ReadonlyArray<() => SessionMessage>, work: () => T): Promise<T> {
+    try {
+      return work();
+    } catch (error) {
+      await this.sendAll(stepMessages);
+      throw error;
     }
   }
 
@@ -201,18 +237,19 @@ export class DecodeSession {
     return row!;
   }
 
-  private stepLogits(raw: Float32Array): StepLogits {
+  /** The `StepLogits` of `step`, whose row is `raw`. */
+  private stepLogits(raw: Float32Array, step: number): StepLogits {
     const format = this.plan.stream.rawLogits;
     switch (format.kind) {
       case 'float32':
-        return { step: this.step, raw: float32Tensor(raw), top: undefined };
+        return { step, raw: float32Tensor(raw), top: undefined };
       case 'float16':
         this.float16Scratch ??= new Uint16Array(raw.length);
-        return { step: this.step, raw: float16Tensor(raw, this.float16Scratch), top: undefined };
+        return { step, raw: float16Tensor(raw, this.float16Scratch), top: undefined };
       case 'top-k':
-        return { step: this.step, raw: undefined, top: topLogits(raw, format.k) };
+        return { step, raw: undefined, top: topLogits(raw, format.k) };
       case 'none':
-        return { step: this.step, raw: undefined, top: undefined };
+        return { step, raw: undefined, top: undefined };
     }
   }
 
@@ -238,8 +275,11 @@ export class DecodeSession {
     return { kind: 'take', forced: action.forced[0] };
   }
 
-  /** AUTO: every client message already received applies from this step; nothing is waited for. */
-  private async autoAction(): Promise<StepAction> {
+  /**
+   * AUTO: every client message already received applies from this step; nothing is waited for. Each
+   * one's `Applied` joins `stepMessages`, to be sent after the step's logits.
+   */
+  private autoAction(stepMessages: Array<() => SessionMessage>): StepAction {
     const messages = this.parts.messages;
     for (let request = messages?.poll(); request !== undefined; request = messages?.poll()) {
       const messageIndex = this.messagesRead;
@@ -248,7 +288,7 @@ export class DecodeSession {
       const fromStep = this.step;
       const action = this.applyDecision(message.value);
       const appliedFrom = action.kind === 'rewind' ? fromStep - action.count : fromStep;
-      await this.parts.send({ $case: 'applied', value: { messageIndex, fromStep: appliedFrom } });
+      stepMessages.push(() => ({ $case: 'applied', value: { messageIndex, fromStep: appliedFrom } }));
       if (action.kind === 'rewind') return action;
       this.forcedQueue.push(...action.forced);
     }

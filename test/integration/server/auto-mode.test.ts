@@ -47,6 +47,9 @@ describe('auto mode', () => {
     const autoTokens = auto.messages.flatMap((m) => (m.$case === 'token' ? [m.value] : []));
     expect(autoTokens).toEqual(lockstep.tokens);
     expect(autoLogits.map((l: StepLogits) => l.raw?.data)).toEqual(lockstep.logits.map((l) => l.raw?.data));
+    // Every step's messages, in order: StepLogits(t), then TokenChosen(t), labelled with the same step.
+    const steps = auto.messages.flatMap((m) => (m.$case === 'logits' || m.$case === 'token' ? [`${m.$case} ${m.value.step}`] : []));
+    expect(steps).toEqual(autoTokens.flatMap((_, step) => [`logits ${step}`, `token ${step}`]));
     const finished = auto.messages.at(-1);
     expect(finished?.$case).toBe('finished');
     if (finished?.$case === 'finished') expect(finished.value.tokenIds).toEqual(lockstep.finished?.tokenIds);

@@ -156,7 +156,7 @@ describe('how long the step scheduler waits for expected states', () => {
     states.forEach((state) => state.dispose());
   });
 
-  it("a run's rows reach their streams one per turn of the event loop, so other tasks run in between", async () => {
+  it("a run's rows reach their streams together, before any other task, so every stream can ask for its next step first", async () => {
     const scheduler = new StepScheduler(model);
     const states = await threeStates(scheduler);
     const events: string[] = [];
@@ -168,9 +168,19 @@ describe('how long the step scheduler waits for expected states', () => {
         }),
       ),
     );
+    await new Promise((resolve) => setImmediate(resolve));
     expect(scheduler.stats.stepRuns).toBe(2); // the three ran together
-    expect(events.indexOf('another task')).toBeGreaterThan(-1);
-    expect(events.indexOf('another task')).toBeLessThan(events.indexOf('row 2'));
+    expect(events).toEqual(['row 0', 'row 1', 'row 2', 'another task']);
+    // Each asks for its next step as it gets its row: the three again share one run.
+    const before = scheduler.stats;
+    const next = await Promise.all(
+      states.map(async (state, index) => {
+        state.append(3 + index);
+        return scheduler.step([state]);
+      }),
+    );
+    expect(next).toHaveLength(3);
+    expect(scheduler.stats.stepRuns - before.stepRuns).toBe(1);
     states.forEach((state) => state.dispose());
   });
 
