@@ -37,6 +37,7 @@ import {
 import type { DecodeState, EncodedInput, ModelRuntime } from '../runtime/types.js';
 import type { ClientMessages } from './client-messages.js';
 import type { DecodePlan } from './decode-plan.js';
+import { nextTurn } from './event-loop-turns.js';
 import { IncrementalDetokenizer } from './incremental-detokenizer.js';
 import { float16Tensor, float32Tensor, topLogits } from './logits-encoding.js';
 import { fromWireProcessorSpec, toWireParams } from './param-values.js';
@@ -168,8 +169,9 @@ export class DecodeSession {
         started = true;
       }
       // Streams whose rows arrived with this one choose their tokens before any of them builds messages,
-      // so their shared next run starts after a selection per stream, not after each one's messages.
-      await new Promise((resolve) => setImmediate(resolve));
+      // so their shared next run starts after a selection per stream, not after each one's messages; then
+      // each builds and sends its messages in a turn of its own, so I/O is never held for all of them.
+      await nextTurn();
       await this.sendAll(stepMessages);
       const text = this.detokenizer.push(tokenId);
       const reason = this.finishReason(tokenId, textBefore);
