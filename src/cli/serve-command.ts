@@ -73,7 +73,7 @@ export function register(program: Command): void {
     .option('--threads <n>', "ONNX Runtime intra-op threads (default: ONNX Runtime's choice)", integerFlag('--threads', 1, 1024))
     .option(
       '--spinning <on|off>',
-      "whether ONNX Runtime's intra-op threads spin while waiting for work (default on, ONNX Runtime's default; off gives their cores back at once to other processes, at some cost in latency)",
+      "whether ONNX Runtime's intra-op threads spin while waiting for work (default on, ONNX Runtime's default: lowest latency per stream; off gives their cores back at once, measured better with many concurrent streams; see the README's benchmarks)",
       onOffFlag('--spinning'),
     )
     .option('--max-input-tokens <n>', 'longest encoder input, in tokens', integerFlag('--max-input-tokens', 1, 1_000_000))
