@@ -1,6 +1,9 @@
 /** The benchmark's command line: `npm run bench -- [--json] [--reps N] ...`. */
 import { parseArgs } from 'node:util';
 
+import { INTRA_OP_SPINNING } from '../src/runtime/load-model.js';
+import type { IntraOpSpinning } from '../src/runtime/types.js';
+
 export interface BenchOptions {
   /** Print one JSON object as the last line of stdout. */
   readonly json: boolean;
@@ -18,8 +21,8 @@ export interface BenchOptions {
   readonly intraOpNumThreads: number | undefined;
   /** The server scheduler's `maxWaitMs`; undefined: its default. */
   readonly maxWaitMs: number | undefined;
-  /** The server's ONNX Runtime intra-op spinning; undefined: the server's default. The floor keeps ONNX Runtime's. */
-  readonly serverSpinning: boolean | undefined;
+  /** ONNX Runtime intra-op spinning for every contender (the floor and transformers.js included). */
+  readonly spinning: IntraOpSpinning;
   /** The server's ONNX Runtime CPU memory arena; undefined: the server's default. The floor keeps ONNX Runtime's. */
   readonly serverArena: boolean | undefined;
   /** Write V8 CPU profiles of the server and client children into this folder (`--cpu-prof`); undefined: none. */
@@ -28,7 +31,7 @@ export interface BenchOptions {
 
 const USAGE = `usage: npm run bench -- [--json] [--reps N] [--prompts N] [--prompt-tokens N] [--new-tokens N]
                         [--stagger-ms N] [--intra-op-threads N] [--max-wait-ms N]
-                        [--server-spinning on|off] [--server-arena on|off] [--cpu-prof DIR]`;
+                        [--spinning during-runs|always|off] [--server-arena on|off] [--cpu-prof DIR]`;
 
 export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const { values } = parseArgs({
@@ -42,7 +45,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       'stagger-ms': { type: 'string', default: '50' },
       'intra-op-threads': { type: 'string' },
       'max-wait-ms': { type: 'string' },
-      'server-spinning': { type: 'string' },
+      spinning: { type: 'string', default: 'during-runs' },
       'server-arena': { type: 'string' },
       'cpu-prof': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -63,10 +66,17 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     staggerMs: integer('--stagger-ms', values['stagger-ms'], 0, 10_000),
     intraOpNumThreads: optional('--intra-op-threads', values['intra-op-threads'], 1, 64),
     maxWaitMs: optional('--max-wait-ms', values['max-wait-ms'], 0, 1_000),
-    serverSpinning: onOff('--server-spinning', values['server-spinning']),
+    spinning: spinningValue(values.spinning),
     serverArena: onOff('--server-arena', values['server-arena']),
     cpuProfileDir: values['cpu-prof'],
   };
+}
+
+function spinningValue(value: string): IntraOpSpinning {
+  if (!(INTRA_OP_SPINNING as readonly string[]).includes(value)) {
+    throw new Error(`\`--spinning\` must be one of ${INTRA_OP_SPINNING.join(', ')}; given ${value}\n${USAGE}`);
+  }
+  return value as IntraOpSpinning;
 }
 
 function onOff(flag: string, value: string | undefined): boolean | undefined {

@@ -5,6 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 
 import type { SchedulerStats } from '../src/runtime/step-scheduler.js';
+import type { IntraOpSpinning } from '../src/runtime/types.js';
 
 /** The server child's configuration, passed as its one argument (JSON). */
 export interface ServerChildConfig {
@@ -12,7 +13,8 @@ export interface ServerChildConfig {
   readonly intraOpNumThreads?: number;
   readonly maxWaitMs?: number;
   readonly maxBatch?: number;
-  readonly intraOpSpinning?: boolean;
+  readonly catchUpSteps?: number;
+  readonly intraOpSpinning?: IntraOpSpinning;
   readonly enableCpuMemArena?: boolean;
 }
 

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 
 import type { InferenceSession } from 'onnxruntime-node';
 
+import { spinningSessionEntries } from '../src/runtime/load-model.js';
 import { readModelConfig } from '../src/runtime/model-config.js';
 import { HuggingFaceTextTokenizer } from '../src/runtime/text-tokenizer.js';
 import { parseBenchOptions, type BenchOptions } from './bench-options.js';
@@ -47,12 +48,14 @@ async function main(): Promise<void> {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     ...(options.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: options.intraOpNumThreads }),
+    // The same spinning as the server's: stopping it between runs shortens the bare loop's steps too.
+    extra: { session: spinningSessionEntries(options.spinning) },
   };
   const floor = await FloorLoop.open(BENCH_MODEL_FOLDER, sessionOptions);
   const tjs = await TransformersJsRunner.open(BENCH_MODEL_FOLDER, sessionOptions);
   const serverLoad = {
     ...(options.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: options.intraOpNumThreads }),
-    ...(options.serverSpinning === undefined ? {} : { intraOpSpinning: options.serverSpinning }),
+    intraOpSpinning: options.spinning,
     ...(options.serverArena === undefined ? {} : { enableCpuMemArena: options.serverArena }),
   };
   const runtime = await RuntimeRunner.open(BENCH_MODEL_FOLDER, serverLoad);

@@ -36,6 +36,7 @@ const app = await composeServer({
   scheduler: {
     ...(config.maxWaitMs === undefined ? {} : { maxWaitMs: config.maxWaitMs }),
     ...(config.maxBatch === undefined ? {} : { maxBatch: config.maxBatch }),
+    ...(config.catchUpSteps === undefined ? {} : { catchUpSteps: config.catchUpSteps }),
   },
   limits: { maxConcurrentStreams: 64 },
 });

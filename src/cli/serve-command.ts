@@ -11,7 +11,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { composeServer } from '../composition-root.js';
 import { ensureModel } from '../runtime/builder/build-model.js';
 import { DTYPE_SUFFIXES } from '../runtime/model-files.js';
-import type { ModelDtype } from '../runtime/index.js';
+import { INTRA_OP_SPINNING, type IntraOpSpinning, type ModelDtype } from '../runtime/index.js';
 import { ConsoleLogger } from '../server/logger.js';
 import { locateProtoRoot } from '../server/proto-files.js';
 
@@ -25,7 +25,7 @@ interface ServeFlags {
   maxInputTokens?: number;
   dtype: ModelDtype;
   threads?: number;
-  spinning?: boolean;
+  spinning?: IntraOpSpinning;
 }
 
 /** Where the embedded model is built: `.cache/models/default` in the installation's root. */
@@ -50,11 +50,11 @@ function dtypeFlag(value: string): ModelDtype {
   return value as ModelDtype;
 }
 
-function onOffFlag(flag: string): (value: string) => boolean {
-  return (value) => {
-    if (value !== 'on' && value !== 'off') throw new InvalidArgumentError(`\`${flag}\` must be on or off; given ${value}`);
-    return value === 'on';
-  };
+function spinningFlag(value: string): IntraOpSpinning {
+  if (!(INTRA_OP_SPINNING as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`\`--spinning\` must be one of ${INTRA_OP_SPINNING.join(', ')}; given ${value}`);
+  }
+  return value as IntraOpSpinning;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -72,9 +72,9 @@ export function register(program: Command): void {
     .option('--dtype <dtype>', `which ONNX files to load: ${Object.keys(DTYPE_SUFFIXES).join(', ')} (e.g. q8 = *_quantized.onnx)`, dtypeFlag, 'fp32')
     .option('--threads <n>', "ONNX Runtime intra-op threads (default: ONNX Runtime's choice)", integerFlag('--threads', 1, 1024))
     .option(
-      '--spinning <on|off>',
-      "whether ONNX Runtime's intra-op threads spin while waiting for work (default on, ONNX Runtime's default: lowest latency per stream; off gives their cores back at once, measured better with many concurrent streams; see the README's benchmarks)",
-      onOffFlag('--spinning'),
+      `--spinning <${INTRA_OP_SPINNING.join('|')}>`,
+      "when ONNX Runtime's intra-op threads spin while waiting for work: during-runs (default) between a run's operators, stopping when it returns; always: between runs too (ONNX Runtime's own default); off: never, their cores go back at once (see the README's benchmarks)",
+      spinningFlag,
     )
     .option('--max-input-tokens <n>', 'longest encoder input, in tokens', integerFlag('--max-input-tokens', 1, 1_000_000))
     .action(async (flags: ServeFlags) => {

@@ -16,7 +16,7 @@ import { readModelConfig } from './model-config.js';
 import { checkSessionContract, type SessionRole } from './onnx-contract.js';
 import { T5Model } from './t5-model.js';
 import { HuggingFaceTextTokenizer, TOKENIZER_FILE, TokenizerFacts } from './text-tokenizer.js';
-import type { LoadModelOptions, ModelRuntime } from './types.js';
+import type { IntraOpSpinning, LoadModelOptions, ModelRuntime } from './types.js';
 
 /** Input length accepted when `tokenizer_config.json` sets none (T5's `n_positions`). */
 export const DEFAULT_MAX_INPUT_LENGTH = 512;
@@ -24,6 +24,20 @@ export const DEFAULT_MAX_INPUT_LENGTH = 512;
 const DECODER_LAYOUTS = ['auto', 'merged', 'split'] as const;
 const OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 const TOKENIZER_KEEPS = ['full', 'facts'] as const;
+export const INTRA_OP_SPINNING: readonly IntraOpSpinning[] = ['during-runs', 'always', 'off'];
+
+/**
+ * ONNX Runtime's session entries (`SessionOptions.extra.session`) for a spinning choice. By default its intra-op threads keep spinning
+ * after a run returns, on the cores that the caller needs to choose the next token and start the next
+ * run: a decoding loop stepping one token at a time then waits for them (a model thread's reply to the
+ * serving thread took ~1 ms instead of ~0.06 ms). `session.force_spinning_stop` stops them when a run
+ * returns; they spin again from the next run's start. On the benchmark this made even the bare decoding
+ * loop's steps 5–8% shorter.
+ */
+export function spinningSessionEntries(spinning: IntraOpSpinning): Record<string, unknown> {
+  if (spinning === 'off') return { intra_op: { allow_spinning: '0' } };
+  return { intra_op: { allow_spinning: '1' }, force_spinning_stop: spinning === 'during-runs' ? '1' : '0' };
+}
 
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<ModelRuntime> {
   checkOptions(options);
@@ -46,9 +60,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     ...(options.intraOpNumThreads !== undefined && { intraOpNumThreads: options.intraOpNumThreads }),
     ...(options.interOpNumThreads !== undefined && { interOpNumThreads: options.interOpNumThreads }),
     ...(options.enableCpuMemArena !== undefined && { enableCpuMemArena: options.enableCpuMemArena }),
-    ...(options.intraOpSpinning !== undefined && {
-      extra: { session: { intra_op: { allow_spinning: options.intraOpSpinning ? '1' : '0' } } },
-    }),
+    extra: { session: spinningSessionEntries(options.intraOpSpinning ?? 'during-runs') },
   };
 
   const opened: InferenceSession[] = [];
@@ -121,11 +133,13 @@ function checkOptions(options: LoadModelOptions): void {
   if (options.tokenizer !== undefined && !TOKENIZER_KEEPS.includes(options.tokenizer)) {
     throw new InvalidInputError(`\`tokenizer\` must be one of ${TOKENIZER_KEEPS.join(', ')}; given ${JSON.stringify(options.tokenizer)}`);
   }
-  for (const field of ['enableCpuMemArena', 'intraOpSpinning'] as const) {
-    const value = options[field];
-    if (value !== undefined && typeof value !== 'boolean') {
-      throw new InvalidInputError(`\`${field}\` must be true or false; given ${JSON.stringify(value)}`);
-    }
+  if (options.enableCpuMemArena !== undefined && typeof options.enableCpuMemArena !== 'boolean') {
+    throw new InvalidInputError(`\`enableCpuMemArena\` must be true or false; given ${JSON.stringify(options.enableCpuMemArena)}`);
+  }
+  if (options.intraOpSpinning !== undefined && !INTRA_OP_SPINNING.includes(options.intraOpSpinning)) {
+    throw new InvalidInputError(
+      `\`intraOpSpinning\` must be one of ${INTRA_OP_SPINNING.join(', ')}; given ${JSON.stringify(options.intraOpSpinning)}`,
+    );
   }
   for (const field of ['maxInputLength', 'intraOpNumThreads', 'interOpNumThreads'] as const) {
     const value = options[field];

@@ -119,6 +119,9 @@ export interface DecodeState {
 /** Weight formats a model folder can hold; each picks a file-name suffix (`q8` → `_quantized`). */
 export type ModelDtype = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4';
 
+/** When ONNX Runtime's intra-op threads spin while waiting for work (`LoadModelOptions.intraOpSpinning`). */
+export type IntraOpSpinning = 'during-runs' | 'always' | 'off';
+
 /** Options of `loadModel`. Every field is optional. */
 export interface LoadModelOptions {
   /** Name reported by the model; defaults to the folder's name. */
@@ -138,10 +141,11 @@ export interface LoadModelOptions {
   /** ONNX Runtime's CPU memory arena (reuses activation buffers across runs); defaults to on. */
   readonly enableCpuMemArena?: boolean;
   /**
-   * Whether ONNX Runtime's intra-op threads spin while waiting for work; defaults to on (ONNX Runtime's
-   * default). Off gives their cores back at once, to the threads that serve requests.
+   * When ONNX Runtime's intra-op threads spin while waiting for work. `during-runs` (default): between the
+   * operators of a run, and they stop when the run returns; `always`: between runs too (ONNX Runtime's own
+   * default); `off`: never, their cores go back to other threads at once. See `INTRA_OP_SPINNING`.
    */
-  readonly intraOpSpinning?: boolean;
+  readonly intraOpSpinning?: IntraOpSpinning;
   /**
    * `full` (default) keeps the tokenizer; `facts` checks it at load and keeps only its sizes and ids, for
    * a model that is never asked to tokenize (the model thread; its serving thread holds the tokenizer).

@@ -42,10 +42,7 @@ import { type LoadedModelInfo, restoreError, type ThreadMemoryUsage } from './wo
 /**
  * Where a model on its own thread departs from `loadModel`'s defaults: the thread never tokenizes, so it
  * keeps no vocabulary; its heap stays small, and the full collections that every run's output tensors
- * trigger there stay short (they pause the decoder). ONNX Runtime's intra-op spinning stays at its default
- * (on), the lower latency per stream: on the benchmark, AUTO 1.07–1.09× the floor against 1.17× with it
- * off. Off measured better for sixteen concurrent streams (0.93× the static batch against 0.86–0.89×, and
- * shorter health-check tails); `serve --spinning off` chooses that side.
+ * trigger there stay short (they pause the decoder). Spinning keeps `loadModel`'s default (`during-runs`).
  */
 export const WORKER_LOAD_DEFAULTS: LoadModelOptions = { tokenizer: 'facts' };
 

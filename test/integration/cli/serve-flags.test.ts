@@ -37,10 +37,15 @@ describe('stepwise serve', () => {
     expect(outcome.served, outcome.log).toBe(true);
   });
 
-  it('refuses a --spinning value other than on or off, naming the flag', async () => {
-    const outcome = await serve(['--spinning', 'sometimes']);
+  it('serves with --spinning always', async () => {
+    const outcome = await serve(['--spinning', 'always']);
+    expect(outcome.served, outcome.log).toBe(true);
+  });
+
+  it('refuses any other --spinning value, naming the flag and the values it takes', async () => {
+    const outcome = await serve(['--spinning', 'on']);
     expect(outcome.served).toBe(false);
     expect(outcome.code).not.toBe(0);
-    expect(outcome.log).toContain('`--spinning` must be on or off; given sometimes');
+    expect(outcome.log).toContain('`--spinning` must be one of during-runs, always, off; given on');
   });
 });

@@ -104,6 +104,30 @@ describe.each([
     expect(scheduler.stats.batchedSteps - before.batchedSteps).toBe(6);
   });
 
+  it.each([
+    { catchUpSteps: undefined, runs: 10, batched: 8, outcome: 'by default (8) it catches up and they merge' },
+    { catchUpSteps: 4, runs: 14, batched: 0, outcome: 'with catchUpSteps 4 they alternate and never merge' },
+  ])('a stream 6 positions behind: $outcome', async ({ catchUpSteps, runs, batched }) => {
+    const scheduler = new StepScheduler(model, { maxWaitMs: 50, ...(catchUpSteps !== undefined && { catchUpSteps }) });
+    const [ahead, behind] = await Promise.all(TEXTS.slice(0, 2).map((text) => stateForText(scheduler, text)));
+    const rows: Float32Array[][] = [[], []];
+    const decode = async (state: typeof ahead, own: Float32Array[], steps: number) => {
+      for (let i = 0; i < steps; i++) {
+        const [row] = await scheduler.step([state!]);
+        own.push(Float32Array.from(row!));
+        state!.append(argmax(row!));
+      }
+    };
+    await decode(ahead, rows[0]!, 6);
+    const before = scheduler.stats;
+    await Promise.all([decode(ahead, rows[0]!, 4), decode(behind, rows[1]!, 10)]);
+    [ahead, behind].forEach((state) => state!.dispose());
+    rows.forEach((own, index) => own.forEach((row, step) => expectRowsClose(row, isolated[index]![step]!)));
+    // Merging: `behind` runs positions 0-5 alone while `ahead` holds at 6, then they share 6-9.
+    expect(scheduler.stats.stepRuns - before.stepRuns).toBe(runs);
+    expect(scheduler.stats.batchedSteps - before.batchedSteps).toBe(batched);
+  });
+
   it('no run holds more than maxBatch states', async () => {
     const scheduler = new StepScheduler(model, { maxBatch: 2 });
     const results = await Promise.all(TEXTS.map((text) => stream(scheduler, text, 3)));

@@ -210,7 +210,7 @@ describe('the worker model raises the in-process errors', () => {
   });
 
   it('ONNX Runtime options reach the thread: one thread, no arena, no spinning give the same rows', async () => {
-    const tuned = await loadWorkerModel(tinyModels.reluTied, { intraOpNumThreads: 1, enableCpuMemArena: false, intraOpSpinning: false });
+    const tuned = await loadWorkerModel(tinyModels.reluTied, { intraOpNumThreads: 1, enableCpuMemArena: false, intraOpSpinning: 'off' });
     try {
       const expected = await decodeScript(inProcess, TEXTS[0]!);
       const actual = await decodeScript(tuned, TEXTS[0]!);
@@ -221,12 +221,12 @@ describe('the worker model raises the in-process errors', () => {
   });
 
   it('an option outside its range is refused with the in-process message', async () => {
-    const options = { intraOpSpinning: 'yes' as unknown as boolean };
+    const options = { intraOpSpinning: 'yes' as unknown as 'off' };
     const expected = await errorOf(inProcess, () => loadModel(tinyModels.reluTied, options));
     const loading = loadWorkerModel(tinyModels.reluTied, options);
     await expect(loading).rejects.toThrow(expected);
     await expect(loading).rejects.toBeInstanceOf(InvalidInputError);
-    expect(expected).toEqual(new InvalidInputError('`intraOpSpinning` must be true or false; given "yes"'));
+    expect(expected).toEqual(new InvalidInputError('`intraOpSpinning` must be one of during-runs, always, off; given "yes"'));
   });
 
   it('a broken model folder rejects with ModelFolderError', async () => {
