@@ -8,7 +8,7 @@
  */
 import { StateError } from './errors.js';
 import { checkRewindCount, checkTokenId } from './id-validation.js';
-import type { DecodeState, EncodedInput } from './types.js';
+import type { DecodeState, EncodedInput, RewindOptions } from './types.js';
 
 /** What a state needs from the model that owns it. */
 export interface StateOwner<S> {
@@ -64,12 +64,12 @@ export abstract class DecodeStateBase<S extends DecodeStateBase<S>> implements D
     this.appended(token);
   }
 
-  rewind(n: number): void {
+  rewind(n: number, options: RewindOptions = {}): void {
     this.checkMutable('rewind');
     checkRewindCount(n, this.history.length - 1);
     if (n === 0) return;
     this.history.length -= n;
-    this.rewound(n);
+    this.rewound(n, options.keepLastCached === true);
   }
 
   dispose(): void {
@@ -81,8 +81,11 @@ export abstract class DecodeStateBase<S extends DecodeStateBase<S>> implements D
 
   /** After `token` joined the history. */
   protected abstract appended(token: number): void;
-  /** After the last `n` tokens left the history (n ≥ 1). */
-  protected abstract rewound(n: number): void;
+  /**
+   * After the last `n` tokens left the history (n ≥ 1): the cache keeps the remaining tokens, all of
+   * them with `keepLastCached`, else all but the last.
+   */
+  protected abstract rewound(n: number, keepLastCached: boolean): void;
   /** On dispose, before the owner hears of it. */
   protected abstract released(): void;
 

@@ -36,10 +36,10 @@ export class T5DecodeState extends DecodeStateBase<T5DecodeState> {
 
   protected appended(): void {}
 
-  protected rewound(): void {
-    // Keep the K/V of every token but the last: the next step re-feeds it and so returns the logits
-    // after it, exactly as a fresh decode of the shorter history would.
-    this.cache.truncate(Math.min(this.cache.length, this.history.length - 1));
+  protected rewound(_n: number, keepLastCached: boolean): void {
+    // By default keep the K/V of every token but the last: the next step re-feeds it and so returns the
+    // logits after it, exactly as a fresh decode of the shorter history would.
+    this.cache.truncate(Math.min(this.cache.length, this.history.length - (keepLastCached ? 0 : 1)));
   }
 
   protected released(): void {

@@ -28,6 +28,7 @@ export type {
   LoadModelOptions,
   ModelDtype,
   ModelRuntime,
+  RewindOptions,
   SpecialIds,
   T5Config,
   TextTokenizer,

@@ -109,8 +109,13 @@ export interface DecodeState {
    * Removes the last `n` tokens, `n` in `[0, tokens.length - 1]` (never the decoder start token). The
    * self-attention cache is cut back (sliced, not recomputed), so the next `step` equals a fresh
    * decode of the shorter history. Throws `OutOfRangeError` outside that range.
+   *
+   * By default the cache keeps every remaining token but the last, which the next `step` feeds again and
+   * so returns the logits after it. With `keepLastCached` it keeps them all, as the step that produced the
+   * last remaining token's logits left it: append a token before the next `step`, which then runs exactly
+   * as if the removed tokens had never been appended (for taking back tokens whose logits are known).
    */
-  rewind(n: number): void;
+  rewind(n: number, options?: RewindOptions): void;
   /** Releases the cache; idempotent. */
   dispose(): void;
   readonly disposed: boolean;
@@ -118,6 +123,12 @@ export interface DecodeState {
 
 /** Weight formats a model folder can hold; each picks a file-name suffix (`q8` → `_quantized`). */
 export type ModelDtype = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4';
+
+/** Options of `DecodeState.rewind`. */
+export interface RewindOptions {
+  /** Keep the K/V of the last remaining token too (default false: the next step re-feeds it). */
+  readonly keepLastCached?: boolean;
+}
 
 /** When ONNX Runtime's intra-op threads spin while waiting for work (`LoadModelOptions.intraOpSpinning`). */
 export type IntraOpSpinning = 'during-runs' | 'always' | 'off';

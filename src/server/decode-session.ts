@@ -82,6 +82,11 @@ type StepAction =
   | { readonly kind: 'rewind'; readonly count: number }
   | { readonly kind: 'stop' };
 
+/** A LOCKSTEP step run ahead of the client's decision, on the token the pipeline selected. */
+interface StepAhead {
+  readonly token: number;
+}
+
 /** What a valid decision asks for: tokens to force from this step on (none: select), or a rewind. */
 type DecisionAction =
   | { readonly kind: 'take'; readonly forced: readonly number[] }
@@ -99,6 +104,10 @@ export class DecodeSession {
   /** Client messages read after `Start` (for `Applied.message_index`). */
   private messagesRead = 0;
   private readonly stepMs: number[] = [];
+  /** Whether the last LOCKSTEP decision let the pipeline select (then the next step is run ahead of it). */
+  private lastDecisionSelected = true;
+  /** Whether the decision being applied changed the pipeline. */
+  private decisionChangedPipeline = false;
   /** Scratch for float16 raw logits, allocated on first use and reused at every step. */
   private float16Scratch: Uint16Array | undefined;
   private disposed = false;
@@ -136,7 +145,10 @@ export class DecodeSession {
         stepMessages.push(() => ({ $case: 'logits', value: this.stepLogits(raw, step) }));
       }
       let action: StepAction;
+      let ahead: StepAhead | undefined;
       if (this.plan.mode === 'lockstep') {
+        ahead = this.runAhead(raw);
+        if (ahead !== undefined) next = this.startStep();
         await this.sendAll(stepMessages.splice(0));
         action = await this.lockstepAction();
       } else {
@@ -147,6 +159,7 @@ export class DecodeSession {
         return this.finish(FinishReason.FINISH_REASON_CLIENT_STOP);
       }
       if (action.kind === 'rewind') {
+        if (ahead !== undefined) await this.undoRunAhead(next);
         await this.sendAll(stepMessages);
         this.rewind(action.count);
         this.scoring.endStep();
@@ -155,16 +168,27 @@ export class DecodeSession {
       }
       const step = this.step;
       const forced = action.forced;
-      const tokenId = await this.sendingFirstOnError(stepMessages, () => this.scoring.choose(raw, this.state.tokens, step, forced));
+      let tokenId: number;
+      if (ahead !== undefined && forced === undefined && !this.decisionChangedPipeline) {
+        tokenId = ahead.token;
+      } else {
+        const history = ahead === undefined ? this.state.tokens : this.state.tokens.slice(0, -1);
+        tokenId = await this.sendingFirstOnError(stepMessages, () => this.scoring.choose(raw, history, step, forced));
+      }
+      if (this.plan.mode === 'lockstep') this.lastDecisionSelected = forced === undefined;
+      // A step run ahead on another token is undone; row `raw` must then be scored before the step that
+      // replaces it starts (that run reuses its memory).
+      const aheadMissed = ahead !== undefined && tokenId !== ahead.token;
+      if (aheadMissed) await this.undoRunAhead(next);
       const textBefore = this.detokenizer.text.length;
-      this.state.append(tokenId);
+      if (ahead === undefined || aheadMissed) this.state.append(tokenId);
       this.generated.push(tokenId);
       // The next decoder step needs nothing but this token: it runs on the model thread while this step
       // is streamed, detokenized and scored here. Row `raw` stays valid meanwhile (the runtime keeps a
       // state's last two rows), and the next step's messages still go out after this one's. Only stop
       // strings need the text before it is known whether the stream goes on.
-      let started = false;
-      if (!this.plan.stop.watchesText && this.finishReason(tokenId) === undefined) {
+      let started = ahead !== undefined && !aheadMissed;
+      if (!started && !aheadMissed && !this.plan.stop.watchesText && this.finishReason(tokenId) === undefined) {
         next = this.startStep();
         started = true;
       }
@@ -175,8 +199,9 @@ export class DecodeSession {
       await this.sendAll(stepMessages);
       const text = this.detokenizer.push(tokenId);
       const reason = this.finishReason(tokenId, textBefore);
+      const scoredFirst = aheadMissed ? this.scoring.report(raw, tokenId, forced !== undefined) : undefined;
       if (reason === undefined && !started) next = this.startStep();
-      const score = this.scoring.report(raw, tokenId, forced !== undefined);
+      const score = scoredFirst ?? this.scoring.report(raw, tokenId, forced !== undefined);
       this.scoring.endStep();
       await this.parts.send({ $case: 'token', value: this.tokenChosen(step, text, score) });
       if (reason !== undefined) return this.finish(reason);
@@ -216,6 +241,39 @@ export class DecodeSession {
       maxNewTokens: plan.maxNewTokens,
       decoderPromptIds: [model.specialIds.decoderStart, ...plan.decoderPrefix],
     };
+  }
+
+  /**
+   * LOCKSTEP: chooses the token the pipeline would select and appends it, so that its decoder step runs
+   * while the client reads this step and decides (a round trip per step, otherwise spent with the decoder
+   * idle). When the decision leads to that same token, nothing was lost; otherwise the step is undone
+   * (`undoRunAhead`) and its run was wasted. Only after a decision that let the pipeline select, with no
+   * forced run queued, and when the token would not end the stream: a client that forces tokens does not
+   * pay for a run it discards at every step. Selection is deterministic (seeded sampling included), so a
+   * token chosen ahead is the one the same decision would have chosen after.
+   */
+  private runAhead(raw: Float32Array): StepAhead | undefined {
+    if (!this.lastDecisionSelected || this.forcedQueue.length > 0 || this.plan.stop.watchesText) return undefined;
+    let token: number;
+    try {
+      token = this.scoring.choose(raw, this.state.tokens, this.step, undefined);
+    } catch {
+      // An empty row, say: the client may still force a token; the step goes the usual way.
+      return undefined;
+    }
+    this.generated.push(token);
+    const ends = this.finishReason(token) !== undefined;
+    this.generated.pop();
+    if (ends) return undefined;
+    this.state.append(token);
+    return { token };
+  }
+
+  /** Waits for a step run ahead on a token the decision did not take, then takes that token back. */
+  private async undoRunAhead(running: Promise<Float32Array>): Promise<void> {
+    await running;
+    // Its logits are known (`raw`): the cache keeps the token before it, so the next step runs one token.
+    this.state.rewind(1, { keepLastCached: true });
   }
 
   /**
@@ -323,6 +381,7 @@ export class DecodeSession {
   private applyDecision(decision: StepDecision): DecisionAction {
     const action = decision.action;
     const edits = decision.pipelineChanges.map((change, i) => pipelineEdit(change, `decision.pipeline_changes[${i}]`));
+    this.decisionChangedPipeline = edits.length > 0;
     switch (action?.$case) {
       case 'accept':
         this.scoring.change(edits, 'decision.pipeline_changes');

@@ -155,6 +155,6 @@ export class ModelHost {
 }
 
 function applyEdit(state: DecodeState, edit: StateEdit): void {
-  if ('rewind' in edit) state.rewind(edit.rewind);
+  if ('rewind' in edit) state.rewind(edit.rewind, { keepLastCached: edit.keepLastCached === true });
   else for (const token of edit.append) state.append(token);
 }

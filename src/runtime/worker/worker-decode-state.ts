@@ -39,10 +39,10 @@ export class WorkerDecodeState extends DecodeStateBase<WorkerDecodeState> {
     else this.edits.push({ append: [token] });
   }
 
-  protected rewound(n: number): void {
-    // The thread keeps the K/V of every token but the last, which the next step re-feeds.
-    this.cached = Math.min(this.cached, this.history.length - 1);
-    this.edits.push({ rewind: n });
+  protected rewound(n: number, keepLastCached: boolean): void {
+    // The thread keeps the K/V of every token (but the last, which the next step re-feeds, by default).
+    this.cached = Math.min(this.cached, this.history.length - (keepLastCached ? 0 : 1));
+    this.edits.push(keepLastCached ? { rewind: n, keepLastCached } : { rewind: n });
   }
 
   protected released(): void {}

@@ -33,7 +33,7 @@ export interface ModelThreadData {
  * A mutation of a decode state made on the main thread since its last step, replayed on the thread's
  * state in order before the step runs (so a rewind there cuts the cache exactly as it would in-process).
  */
-export type StateEdit = { readonly append: readonly number[] } | { readonly rewind: number };
+export type StateEdit = { readonly append: readonly number[] } | { readonly rewind: number; readonly keepLastCached?: boolean };
 
 /** One state of a step request: its id and the edits to replay first. */
 export interface StepMember {

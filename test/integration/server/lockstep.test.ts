@@ -3,7 +3,7 @@
  * force a run, rewind, stop) leaves the stream exactly where decoding that sequence from scratch would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FinishReason, TokenSource, type StepLogits } from '../../../src/gen/stepwise/v1/stepwise.js';
+import { FinishReason, PipelineScope, TokenSource, type StepLogits } from '../../../src/gen/stepwise/v1/stepwise.js';
 import { loadModel } from '../../../src/runtime/index.js';
 import type { ModelRuntime } from '../../../src/runtime/types.js';
 import { tinyModels } from '../../fixtures/models.js';
@@ -11,6 +11,7 @@ import { DecodeStream, type DecisionInput, type StartInput } from '../../support
 import { ACCEPT, rawRows, runLockstep } from '../../support/lockstep.js';
 import { argmax, expectRowsClose, rowBytes, runtimeStepLogits, tensorValues } from '../../support/runtime-reference.js';
 import { startTestServer, type TestServer } from '../../support/test-server.js';
+import { processor } from '../../support/wire-params.js';
 
 let server: TestServer;
 let reference: ModelRuntime;
@@ -82,7 +83,7 @@ describe('lockstep', () => {
     expect(transcript.logits.map((l) => l.step)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     const expected = await runtimeStepLogits(reference, transcript.started.inputIds, target);
     transcript.logits.forEach((message, step) => {
-      expect(Buffer.compare(message.raw!.data, rowBytes(expected[step]!))).toBe(0);
+      expect(Buffer.compare(message.raw!.data, rowBytes(expected[step]!)), `step ${step}`).toBe(0);
     });
     expect(transcript.finished).toMatchObject({ reason: FinishReason.FINISH_REASON_CLIENT_STOP, tokenIds: target });
   });
@@ -113,6 +114,49 @@ describe('lockstep', () => {
     });
     // The step computed again after the rewind equals the first computation of that step.
     expect(Buffer.compare(transcript.logits[6]!.raw!.data, transcript.logits[2]!.raw!.data)).toBe(0);
+  });
+
+  it('the next step runs ahead of a decision only after one that let the pipeline select, and is undone when another token is taken', async () => {
+    const decisions: Record<number, (row: Float32Array) => DecisionInput> = {
+      // Run ahead on the greedy token, taken: nothing is lost.
+      0: () => ({ step: 0, action: ACCEPT }),
+      // Run ahead, another token forced: the run is undone (one extra decoder step).
+      1: (row) => ({ step: 1, action: { $case: 'forceToken', value: { tokenId: runnerUp(row) } } }),
+      // After a forced token nothing runs ahead.
+      2: () => ({ step: 2, action: ACCEPT }),
+      // Run ahead, then a change of this step's pipeline bans that token: undone (one extra step).
+      3: (row) => ({
+        step: 3,
+        action: ACCEPT,
+        pipelineChanges: [
+          {
+            change: { $case: 'add', value: { processor: processor('ban_tokens', { token_ids: [argmax(row)] }) } },
+            scope: PipelineScope.PIPELINE_SCOPE_THIS_STEP,
+          },
+        ],
+      }),
+      // Run ahead, and the client forces the very token it ran on: kept.
+      4: (row) => ({ step: 4, action: { $case: 'forceToken', value: { tokenId: argmax(row) } } }),
+    };
+    const transcript = await decodeWith({ ...LONG, minNewTokens: 8, maxNewTokens: 8 }, (logits) =>
+      decisions[logits.step]?.(tensorValues(logits.raw)) ?? acceptAll(logits),
+    );
+    expect(transcript.status.code, transcript.status.details).toBe(0);
+    const rows = rawRows(transcript.logits);
+    const tokens = transcript.finished!.tokenIds;
+    expect(tokens[1]).toBe(runnerUp(rows[1]!));
+    expect(tokens[3]).not.toBe(argmax(rows[3]!));
+    expect(tokens[4]).toBe(argmax(rows[4]!));
+    expect(transcript.tokens.map((t) => t.source)).toEqual(
+      [0, 1, 0, 0, 1, 0, 0, 0].map((forced) => (forced ? TokenSource.TOKEN_SOURCE_FORCED : TokenSource.TOKEN_SOURCE_SELECTED)),
+    );
+    // Every step's logits are those of a fresh decode of the tokens taken, bit for bit.
+    const fresh = await runtimeStepLogits(reference, transcript.started.inputIds, tokens);
+    transcript.logits.forEach((message, step) => {
+      expect(Buffer.compare(message.raw!.data, rowBytes(fresh[step]!)), `step ${step}`).toBe(0);
+    });
+    // Eight steps, plus the two runs undone at steps 1 and 3.
+    expect(transcript.finished!.timings!.stepMs).toHaveLength(10);
   });
 
   it('stop ends the stream with CLIENT_STOP and the tokens generated so far', async () => {

@@ -42,6 +42,29 @@ describe('rewind', () => {
     reference.dispose();
   });
 
+  it.each([1, 4])(
+    'with keepLastCached, taking back a stepped token at position %i keeps the cache whole: the next token runs alone, bit for bit as if never taken',
+    async (kept) => {
+      const fresh = await greedyDecode(model, await stateForText(model, TEXT), kept + 2);
+      const state = await stateForText(model, TEXT);
+      await greedyDecode(model, state, kept);
+      await model.step([state]); // the logits after the kept tokens, as a client sees them before deciding
+      const other = (fresh.tokens[kept]! + 1) % model.vocabSize;
+      state.append(other);
+      await model.step([state]);
+      state.rewind(1, { keepLastCached: true });
+      expect(state.tokens).toEqual([model.specialIds.decoderStart, ...fresh.tokens.slice(0, kept)]);
+      expect(state.cachedLength).toBe(kept + 1);
+      state.append(fresh.tokens[kept]!);
+      const [row] = await model.step([state]);
+      expect(state.cachedLength).toBe(kept + 2);
+      expect(Buffer.from(row!.buffer, row!.byteOffset, row!.byteLength)).toEqual(
+        Buffer.from(fresh.rows[kept + 1]!.buffer, fresh.rows[kept + 1]!.byteOffset, fresh.rows[kept + 1]!.byteLength),
+      );
+      state.dispose();
+    },
+  );
+
   it('rewinding every generated token goes back to the first step', async () => {
     const fresh = await greedyDecode(model, await stateForText(model, TEXT), 4);
     const state = await stateForText(model, TEXT);

@@ -40,6 +40,10 @@ async function decodeScript(model: ModelRuntime, text: string, prefix: number[] 
   state.append(5);
   state.rewind(1); // drops a token that was never stepped
   state.append(argmax(await step()));
+  await step();
+  state.rewind(1, { keepLastCached: true }); // takes back a stepped token, keeping the cache whole
+  state.append(9);
+  await step();
   state.dispose();
   return rows;
 }

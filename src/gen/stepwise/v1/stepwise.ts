@@ -964,7 +964,10 @@ export interface Finished {
 export interface Timings {
   /** The encoder run. */
   encodeMs: number;
-  /** Each decoder step, in order (including steps computed again after a rewind). */
+  /**
+   * Each decoder step, in order (including steps computed again after a rewind, and LOCKSTEP steps run
+   * ahead of a decision that then took another token).
+   */
   stepMs: number[];
   /** From `Start` to `Finished`, including time spent waiting for the client. */
   totalMs: number;
