@@ -261,12 +261,19 @@ export class DecodeSession {
       // An empty row, say: the client may still force a token; the step goes the usual way.
       return undefined;
     }
-    this.generated.push(token);
-    const ends = this.finishReason(token) !== undefined;
-    this.generated.pop();
-    if (ends) return undefined;
+    if (this.wouldFinish(token)) return undefined;
     this.state.append(token);
     return { token };
+  }
+
+  /** Whether taking `token` now would end the stream (stop strings aside): `finishReason` reads the ids taken. */
+  private wouldFinish(token: number): boolean {
+    this.generated.push(token);
+    try {
+      return this.finishReason(token) !== undefined;
+    } finally {
+      this.generated.pop();
+    }
   }
 
   /** Waits for a step run ahead on a token the decision did not take, then takes that token back. */

@@ -125,6 +125,21 @@ describe('sampling', () => {
     expect(other).not.toEqual(first);
   });
 
+  it('a LOCKSTEP client accepting every step gets the tokens Generate draws with the same seed', async () => {
+    // LOCKSTEP draws each step's token ahead of the decision; the draw depends only on (seed, stream, step).
+    const stream = DecodeStream.open(server.client);
+    stream.start({
+      input: TEXT,
+      maxNewTokens: 12,
+      minNewTokens: 12,
+      selection: { mode: SelectionMode.SELECTION_MODE_SAMPLE, seed: 7n },
+      generationConfig: { temperature: 1.5, topK: 0 },
+    });
+    const lockstep = await runLockstep(stream, (logits) => ({ step: logits.step, action: ACCEPT }));
+    expect(lockstep.finished!.tokenIds).toEqual(finishedOf(await sampled(7n)).tokenIds);
+    expect(lockstep.finished!.timings!.stepMs).toHaveLength(12);
+  });
+
   it('without a seed the server draws one, reports it in Started, and replaying it reproduces the stream', async () => {
     const messages = await sampled(undefined);
     const started = messages[0];
