@@ -18,14 +18,19 @@ export interface ServerChildConfig {
   readonly enableCpuMemArena?: boolean;
 }
 
-export type ServerCommand = { readonly kind: 'probe-start' } | { readonly kind: 'probe-read' } | { readonly kind: 'memory' } | { readonly kind: 'stop' };
+export type ServerCommand =
+  /** Starts counting scheduler runs; with `loopDelay`, also monitors the event loop (a 1 ms timer). */
+  | { readonly kind: 'probe-start'; readonly loopDelay: boolean }
+  | { readonly kind: 'probe-read' }
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'stop' };
 
 export type ServerAnswer =
   | { readonly kind: 'ready'; readonly port: number }
   | { readonly kind: 'probe-started' }
   | {
       readonly kind: 'probe';
-      /** Event-loop delay since `probe-start`, milliseconds. */
+      /** Event-loop delay since `probe-start`, milliseconds (NaN when it was not monitored). */
       readonly eventLoopP99Ms: number;
       readonly eventLoopMaxMs: number;
       /** Scheduler counters since `probe-start`. */

@@ -44,6 +44,7 @@ const port = await app.server.start({ host: '127.0.0.1', port: 0 });
 const scheduler = app.model instanceof StepScheduler ? app.model : undefined;
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 let statsAtStart: SchedulerStats | undefined;
+let monitoring = false;
 
 const answer = (message: ServerAnswer) => process.send!(message);
 
@@ -51,16 +52,17 @@ process.on('message', (command: ServerCommand) => {
   switch (command.kind) {
     case 'probe-start':
       loopDelay.reset();
-      loopDelay.enable();
+      monitoring = command.loopDelay;
+      if (monitoring) loopDelay.enable();
       statsAtStart = scheduler?.stats;
       return answer({ kind: 'probe-started' });
     case 'probe-read': {
-      loopDelay.disable();
+      if (monitoring) loopDelay.disable();
       const now = scheduler?.stats;
       return answer({
         kind: 'probe',
-        eventLoopP99Ms: loopDelay.percentile(99) / 1e6,
-        eventLoopMaxMs: loopDelay.max / 1e6,
+        eventLoopP99Ms: monitoring ? loopDelay.percentile(99) / 1e6 : Number.NaN,
+        eventLoopMaxMs: monitoring ? loopDelay.max / 1e6 : Number.NaN,
         scheduler: difference(now, statsAtStart),
       });
     }
