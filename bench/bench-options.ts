@@ -1,7 +1,7 @@
 /** The benchmark's command line: `npm run bench -- [--json] [--reps N] ...`. */
 import { parseArgs } from 'node:util';
 
-import { INTRA_OP_SPINNING } from '../src/runtime/load-model.js';
+import { INTRA_OP_SPINNING, isIntraOpSpinning } from '../src/runtime/load-model.js';
 import type { IntraOpSpinning } from '../src/runtime/types.js';
 
 export interface BenchOptions {
@@ -73,10 +73,10 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
 }
 
 function spinningValue(value: string): IntraOpSpinning {
-  if (!(INTRA_OP_SPINNING as readonly string[]).includes(value)) {
+  if (!isIntraOpSpinning(value)) {
     throw new Error(`\`--spinning\` must be one of ${INTRA_OP_SPINNING.join(', ')}; given ${value}\n${USAGE}`);
   }
-  return value as IntraOpSpinning;
+  return value;
 }
 
 function onOff(flag: string, value: string | undefined): boolean | undefined {

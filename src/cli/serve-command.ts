@@ -11,7 +11,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { composeServer } from '../composition-root.js';
 import { ensureModel } from '../runtime/builder/build-model.js';
 import { DTYPE_SUFFIXES } from '../runtime/model-files.js';
-import { INTRA_OP_SPINNING, type IntraOpSpinning, type ModelDtype } from '../runtime/index.js';
+import { INTRA_OP_SPINNING, isIntraOpSpinning, type IntraOpSpinning, type ModelDtype } from '../runtime/index.js';
 import { ConsoleLogger } from '../server/logger.js';
 import { locateProtoRoot } from '../server/proto-files.js';
 
@@ -51,10 +51,10 @@ function dtypeFlag(value: string): ModelDtype {
 }
 
 function spinningFlag(value: string): IntraOpSpinning {
-  if (!(INTRA_OP_SPINNING as readonly string[]).includes(value)) {
+  if (!isIntraOpSpinning(value)) {
     throw new InvalidArgumentError(`\`--spinning\` must be one of ${INTRA_OP_SPINNING.join(', ')}; given ${value}`);
   }
-  return value as IntraOpSpinning;
+  return value;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];

@@ -18,7 +18,7 @@
  * await model.dispose();
  * ```
  */
-export { loadModel, DEFAULT_MAX_INPUT_LENGTH, INTRA_OP_SPINNING } from './load-model.js';
+export { loadModel, DEFAULT_MAX_INPUT_LENGTH, INTRA_OP_SPINNING, isIntraOpSpinning } from './load-model.js';
 export { ModelRuntimeError, ModelFolderError, InvalidInputError, OutOfRangeError, StateError } from './errors.js';
 export type {
   DecodeState,

@@ -26,13 +26,18 @@ const OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 const TOKENIZER_KEEPS = ['full', 'facts'] as const;
 export const INTRA_OP_SPINNING: readonly IntraOpSpinning[] = ['during-runs', 'always', 'off'];
 
+/** Whether `value` names a spinning choice (a CLI flag's text, an option from JSON). */
+export function isIntraOpSpinning(value: unknown): value is IntraOpSpinning {
+  return (INTRA_OP_SPINNING as readonly unknown[]).includes(value);
+}
+
 /**
- * ONNX Runtime's session entries (`SessionOptions.extra.session`) for a spinning choice. By default its intra-op threads keep spinning
- * after a run returns, on the cores that the caller needs to choose the next token and start the next
- * run: a decoding loop stepping one token at a time then waits for them (a model thread's reply to the
- * serving thread took ~1 ms instead of ~0.06 ms). `session.force_spinning_stop` stops them when a run
- * returns; they spin again from the next run's start. On the benchmark this made even the bare decoding
- * loop's steps 5–8% shorter.
+ * ONNX Runtime's session entries (`SessionOptions.extra.session`) for a spinning choice. By default its
+ * intra-op threads keep spinning after a run returns, on the cores that the caller needs to choose the next
+ * token and start the next run: a decoding loop stepping one token at a time then waits for them (a model
+ * thread's reply to the serving thread took ~1 ms instead of ~0.06 ms). `session.force_spinning_stop`
+ * stops them when a run returns; they spin again from the next run's start. On the benchmark this made
+ * even the bare decoding loop's steps 5–8% shorter.
  */
 export function spinningSessionEntries(spinning: IntraOpSpinning): Record<string, unknown> {
   if (spinning === 'off') return { intra_op: { allow_spinning: '0' } };
@@ -136,7 +141,7 @@ function checkOptions(options: LoadModelOptions): void {
   if (options.enableCpuMemArena !== undefined && typeof options.enableCpuMemArena !== 'boolean') {
     throw new InvalidInputError(`\`enableCpuMemArena\` must be true or false; given ${JSON.stringify(options.enableCpuMemArena)}`);
   }
-  if (options.intraOpSpinning !== undefined && !INTRA_OP_SPINNING.includes(options.intraOpSpinning)) {
+  if (options.intraOpSpinning !== undefined && !isIntraOpSpinning(options.intraOpSpinning)) {
     throw new InvalidInputError(
       `\`intraOpSpinning\` must be one of ${INTRA_OP_SPINNING.join(', ')}; given ${JSON.stringify(options.intraOpSpinning)}`,
     );

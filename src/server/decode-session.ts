@@ -78,18 +78,13 @@ export interface DecodeSessionParts {
 
 /** What to do at the step awaiting a token. */
 type StepAction =
-  | { readonly kind: 'take'; readonly forced: number | undefined }
+  | { readonly kind: 'take'; readonly forced: number | undefined; readonly pipelineChanged?: boolean }
   | { readonly kind: 'rewind'; readonly count: number }
   | { readonly kind: 'stop' };
 
-/** A LOCKSTEP step run ahead of the client's decision, on the token the pipeline selected. */
-interface StepAhead {
-  readonly token: number;
-}
-
 /** What a valid decision asks for: tokens to force from this step on (none: select), or a rewind. */
 type DecisionAction =
-  | { readonly kind: 'take'; readonly forced: readonly number[] }
+  | { readonly kind: 'take'; readonly forced: readonly number[]; readonly pipelineChanged: boolean }
   | { readonly kind: 'rewind'; readonly count: number };
 
 export class DecodeSession {
@@ -106,8 +101,6 @@ export class DecodeSession {
   private readonly stepMs: number[] = [];
   /** Whether the last LOCKSTEP decision let the pipeline select (then the next step is run ahead of it). */
   private lastDecisionSelected = true;
-  /** Whether the decision being applied changed the pipeline. */
-  private decisionChangedPipeline = false;
   /** Scratch for float16 raw logits, allocated on first use and reused at every step. */
   private float16Scratch: Uint16Array | undefined;
   private disposed = false;
@@ -145,7 +138,8 @@ export class DecodeSession {
         stepMessages.push(() => ({ $case: 'logits', value: this.stepLogits(raw, step) }));
       }
       let action: StepAction;
-      let ahead: StepAhead | undefined;
+      // LOCKSTEP: the token the next step already runs on, ahead of the decision.
+      let ahead: number | undefined;
       if (this.plan.mode === 'lockstep') {
         ahead = this.runAhead(raw);
         if (ahead !== undefined) next = this.startStep();
@@ -169,8 +163,8 @@ export class DecodeSession {
       const step = this.step;
       const forced = action.forced;
       let tokenId: number;
-      if (ahead !== undefined && forced === undefined && !this.decisionChangedPipeline) {
-        tokenId = ahead.token;
+      if (ahead !== undefined && forced === undefined && action.pipelineChanged !== true) {
+        tokenId = ahead;
       } else {
         const history = ahead === undefined ? this.state.tokens : this.state.tokens.slice(0, -1);
         tokenId = await this.sendingFirstOnError(stepMessages, () => this.scoring.choose(raw, history, step, forced));
@@ -178,7 +172,7 @@ export class DecodeSession {
       if (this.plan.mode === 'lockstep') this.lastDecisionSelected = forced === undefined;
       // A step run ahead on another token is undone; row `raw` must then be scored before the step that
       // replaces it starts (that run reuses its memory).
-      const aheadMissed = ahead !== undefined && tokenId !== ahead.token;
+      const aheadMissed = ahead !== undefined && tokenId !== ahead;
       if (aheadMissed) await this.undoRunAhead(next);
       const textBefore = this.detokenizer.text.length;
       if (ahead === undefined || aheadMissed) this.state.append(tokenId);
@@ -252,7 +246,7 @@ export class DecodeSession {
    * pay for a run it discards at every step. Selection is deterministic (seeded sampling included), so a
    * token chosen ahead is the one the same decision would have chosen after.
    */
-  private runAhead(raw: Float32Array): StepAhead | undefined {
+  private runAhead(raw: Float32Array): number | undefined {
     if (!this.lastDecisionSelected || this.forcedQueue.length > 0 || this.plan.stop.watchesText) return undefined;
     let token: number;
     try {
@@ -263,7 +257,7 @@ export class DecodeSession {
     }
     if (this.wouldFinish(token)) return undefined;
     this.state.append(token);
-    return { token };
+    return token;
   }
 
   /** Whether taking `token` now would end the stream (stop strings aside): `finishReason` reads the ids taken. */
@@ -339,7 +333,7 @@ export class DecodeSession {
     const action = this.applyDecision(decision);
     if (action.kind === 'rewind') return action;
     this.forcedQueue = action.forced.slice(1);
-    return { kind: 'take', forced: action.forced[0] };
+    return { kind: 'take', forced: action.forced[0], pipelineChanged: action.pipelineChanged };
   }
 
   /**
@@ -388,11 +382,11 @@ export class DecodeSession {
   private applyDecision(decision: StepDecision): DecisionAction {
     const action = decision.action;
     const edits = decision.pipelineChanges.map((change, i) => pipelineEdit(change, `decision.pipeline_changes[${i}]`));
-    this.decisionChangedPipeline = edits.length > 0;
+    const pipelineChanged = edits.length > 0;
     switch (action?.$case) {
       case 'accept':
         this.scoring.change(edits, 'decision.pipeline_changes');
-        return { kind: 'take', forced: [] };
+        return { kind: 'take', forced: [], pipelineChanged };
       case 'forceToken':
         requireTokenId('decision.force_token.token_id', action.value.tokenId, this.model.vocabSize);
         if (this.step + this.forcedQueue.length >= this.plan.maxNewTokens) {
@@ -401,7 +395,7 @@ export class DecodeSession {
           );
         }
         this.scoring.change(edits, 'decision.pipeline_changes');
-        return { kind: 'take', forced: [action.value.tokenId] };
+        return { kind: 'take', forced: [action.value.tokenId], pipelineChanged };
       case 'forceTokens': {
         const ids = action.value.tokenIds;
         const remaining = this.plan.maxNewTokens - this.step - this.forcedQueue.length;
@@ -412,7 +406,7 @@ export class DecodeSession {
         }
         requireTokenIds('decision.force_tokens.token_ids', ids, this.model.vocabSize);
         this.scoring.change(edits, 'decision.pipeline_changes');
-        return { kind: 'take', forced: ids };
+        return { kind: 'take', forced: ids, pipelineChanged };
       }
       case 'rewind': {
         const count = action.value.count;
