@@ -25,13 +25,18 @@ export interface BenchOptions {
   readonly spinning: IntraOpSpinning;
   /** The server's ONNX Runtime CPU memory arena; undefined: the server's default. The floor keeps ONNX Runtime's. */
   readonly serverArena: boolean | undefined;
+  /** The server's run-ahead on the model thread (`serve --run-ahead`); undefined: the server's default (on). */
+  readonly runAhead: boolean | undefined;
+  /** The server's model-thread nice value (`serve --model-thread-nice`); undefined: the server's default. */
+  readonly modelThreadNice: number | undefined;
   /** Write V8 CPU profiles of the server and client children into this folder (`--cpu-prof`); undefined: none. */
   readonly cpuProfileDir: string | undefined;
 }
 
 const USAGE = `usage: npm run bench -- [--json] [--reps N] [--prompts N] [--prompt-tokens N] [--new-tokens N]
                         [--stagger-ms N] [--intra-op-threads N] [--max-wait-ms N]
-                        [--spinning during-runs|always|off] [--server-arena on|off] [--cpu-prof DIR]`;
+                        [--spinning during-runs|always|off] [--server-arena on|off] [--run-ahead on|off]
+                        [--model-thread-nice N] [--cpu-prof DIR]`;
 
 export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const { values } = parseArgs({
@@ -47,6 +52,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       'max-wait-ms': { type: 'string' },
       spinning: { type: 'string', default: 'during-runs' },
       'server-arena': { type: 'string' },
+      'run-ahead': { type: 'string' },
+      'model-thread-nice': { type: 'string' },
       'cpu-prof': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -68,6 +75,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     maxWaitMs: optional('--max-wait-ms', values['max-wait-ms'], 0, 1_000),
     spinning: spinningValue(values.spinning),
     serverArena: onOff('--server-arena', values['server-arena']),
+    runAhead: onOff('--run-ahead', values['run-ahead']),
+    modelThreadNice: optional('--model-thread-nice', values['model-thread-nice'], 0, 19),
     cpuProfileDir: values['cpu-prof'],
   };
 }

@@ -16,6 +16,8 @@ export interface ServerChildConfig {
   readonly catchUpSteps?: number;
   readonly intraOpSpinning?: IntraOpSpinning;
   readonly enableCpuMemArena?: boolean;
+  readonly runAhead?: boolean;
+  readonly threadNice?: number;
 }
 
 export type ServerCommand =

@@ -123,7 +123,7 @@ export function printReport(results: BenchResults): void {
   add(`${options.prompts} prompts × ${options.promptTokens} tokens → ${options.newTokens} new tokens each, greedy, full length; ${reps.length} repetitions`);
   add('one prompt at a time: medians over every prompt of every repetition, ratios taken prompt by prompt; many requests: medians of per-repetition ratios');
   add(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; load average ${machine.loadBefore.toFixed(2)} before, ${machine.loadAfter.toFixed(2)} after`);
-  add(`ONNX Runtime intra-op threads: ${options.intraOpNumThreads ?? 'default'} (every contender), intra-op spinning ${options.spinning} (every contender); server: CPU memory arena ${onOff(options.serverArena)}, scheduler maxWaitMs ${options.maxWaitMs ?? 'default'}`);
+  add(`ONNX Runtime intra-op threads: ${options.intraOpNumThreads ?? 'default'} (every contender), intra-op spinning ${options.spinning} (every contender); server: CPU memory arena ${onOff(options.serverArena)}, run-ahead ${onOff(options.runAhead)}, model-thread nice ${options.modelThreadNice ?? 'default'}, scheduler maxWaitMs ${options.maxWaitMs ?? 'default'}`);
   add();
   add(row(['one prompt at a time', 'ms/token', 'tokens/s', '× floor', 'tjs ÷ it']));
   add(row(['floor: bare ONNX Runtime loop', fixed(floorMs), fixed(1000 / floorMs, 1), '1.000', fixed(ratio.tjsOverFloor)]));

@@ -61,7 +61,16 @@ async function main(): Promise<void> {
   };
   const runtime = await RuntimeRunner.open(BENCH_MODEL_FOLDER, serverLoad);
   const profiling = profilingArgs(options.cpuProfileDir);
-  const server = await startServer({ modelDir: BENCH_MODEL_FOLDER, ...serverLoad, maxWaitMs: options.maxWaitMs }, profiling);
+  const server = await startServer(
+    {
+      modelDir: BENCH_MODEL_FOLDER,
+      ...serverLoad,
+      maxWaitMs: options.maxWaitMs,
+      ...(options.runAhead !== undefined && { runAhead: options.runAhead }),
+      ...(options.modelThreadNice !== undefined && { threadNice: options.modelThreadNice }),
+    },
+    profiling,
+  );
   const address = `127.0.0.1:${server.port}`;
   const client = await startClient(address, profiling);
   const health = new HealthProbe(address);

@@ -32,6 +32,8 @@ const app = await composeServer({
     ...(config.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: config.intraOpNumThreads }),
     ...(config.intraOpSpinning === undefined ? {} : { intraOpSpinning: config.intraOpSpinning }),
     ...(config.enableCpuMemArena === undefined ? {} : { enableCpuMemArena: config.enableCpuMemArena }),
+    ...(config.runAhead === undefined ? {} : { runAhead: config.runAhead }),
+    ...(config.threadNice === undefined ? {} : { threadNice: config.threadNice }),
   },
   scheduler: {
     ...(config.maxWaitMs === undefined ? {} : { maxWaitMs: config.maxWaitMs }),

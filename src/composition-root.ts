@@ -17,9 +17,9 @@ import 'reflect-metadata';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import { loadProcessorPlugins } from './processors/plugins.js';
 import { ProcessorRegistry, registerBuiltinProcessors } from './processors/registry.js';
-import { loadModel, type LoadModelOptions, type ModelRuntime } from './runtime/index.js';
+import { loadModel, type ModelRuntime } from './runtime/index.js';
 import { StepScheduler, type StepSchedulerOptions } from './runtime/step-scheduler.js';
-import { loadWorkerModel } from './runtime/worker/index.js';
+import { loadWorkerModel, type WorkerModelOptions } from './runtime/worker/index.js';
 import { ConsoleLogger, type Logger } from './server/logger.js';
 import { StepwiseServer } from './server/server.js';
 import { resolveServerLimits, type ServerLimits } from './server/server-limits.js';
@@ -30,8 +30,8 @@ import { LOGGER, MODEL_RUNTIME, SERVER_LIMITS } from './tokens.js';
 export interface ServerComposition {
   /** The model folder to serve. */
   readonly modelDir: string;
-  /** Options passed to `loadModel` (dtype, decoder layout, threads). */
-  readonly load?: LoadModelOptions;
+  /** Options passed to `loadModel` (dtype, decoder layout, threads); `runAhead` and `threadNice` concern the worker runtime only. */
+  readonly load?: WorkerModelOptions;
   /** Limits; unset ones take their defaults (`server-limits.ts`). */
   readonly limits?: Partial<ServerLimits>;
   /** Processor plugin modules, resolved against the working directory. */
@@ -57,10 +57,16 @@ export interface ComposedServer {
 
 export async function composeServer(composition: ServerComposition): Promise<ComposedServer> {
   const logger = composition.logger ?? new ConsoleLogger();
+  // In process there is no other thread: nothing to run ahead, no thread to renice.
+  const { runAhead, threadNice, ...load } = composition.load ?? {};
   const loaded =
     composition.runtime === 'in-process'
-      ? await loadModel(composition.modelDir, composition.load)
-      : await loadWorkerModel(composition.modelDir, composition.load);
+      ? await loadModel(composition.modelDir, load)
+      : await loadWorkerModel(composition.modelDir, {
+          ...load,
+          ...(runAhead !== undefined && { runAhead }),
+          ...(threadNice !== undefined && { threadNice }),
+        });
   // Every stream asks for its own steps; the scheduler turns concurrent asks into batched decoder runs.
   const model: ModelRuntime = new StepScheduler(loaded, composition.scheduler);
   try {

@@ -12,6 +12,7 @@ import { composeServer } from '../composition-root.js';
 import { ensureModel } from '../runtime/builder/build-model.js';
 import { DTYPE_SUFFIXES } from '../runtime/model-files.js';
 import { INTRA_OP_SPINNING, isIntraOpSpinning, type IntraOpSpinning, type ModelDtype } from '../runtime/index.js';
+import { DEFAULT_THREAD_NICE } from '../runtime/worker/index.js';
 import { ConsoleLogger } from '../server/logger.js';
 import { locateProtoRoot } from '../server/proto-files.js';
 
@@ -26,6 +27,8 @@ interface ServeFlags {
   dtype: ModelDtype;
   threads?: number;
   spinning?: IntraOpSpinning;
+  runAhead: boolean;
+  modelThreadNice?: number;
 }
 
 /** Where the embedded model is built: `.cache/models/default` in the installation's root. */
@@ -57,6 +60,13 @@ function spinningFlag(value: string): IntraOpSpinning {
   return value;
 }
 
+function onOffFlag(flag: string): (value: string) => boolean {
+  return (value) => {
+    if (value !== 'on' && value !== 'off') throw new InvalidArgumentError(`\`${flag}\` must be on or off; given ${value}`);
+    return value === 'on';
+  };
+}
+
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function register(program: Command): void {
@@ -75,6 +85,17 @@ export function register(program: Command): void {
       `--spinning <${INTRA_OP_SPINNING.join('|')}>`,
       "when ONNX Runtime's intra-op threads spin while waiting for work: during-runs (default) between a run's operators, stopping when it returns; always: between runs too (ONNX Runtime's own default); off: never, their cores go back at once (see the README's benchmarks)",
       spinningFlag,
+    )
+    .option(
+      '--run-ahead <on|off>',
+      "the model thread runs each stream's next step on the token it expects, before the stream asks (a wrong guess costs a run, never a result)",
+      onOffFlag('--run-ahead'),
+      true,
+    )
+    .option(
+      '--model-thread-nice <n>',
+      `nice value added to the model's threads on Linux, so the serving thread gets a core first (default ${DEFAULT_THREAD_NICE})`,
+      integerFlag('--model-thread-nice', 0, 19),
     )
     .option('--max-input-tokens <n>', 'longest encoder input, in tokens', integerFlag('--max-input-tokens', 1, 1_000_000))
     .action(async (flags: ServeFlags) => {
@@ -102,6 +123,8 @@ async function serve(flags: ServeFlags, logger: ConsoleLogger): Promise<void> {
       dtype: flags.dtype,
       ...(flags.threads !== undefined && { intraOpNumThreads: flags.threads }),
       ...(flags.spinning !== undefined && { intraOpSpinning: flags.spinning }),
+      runAhead: flags.runAhead,
+      ...(flags.modelThreadNice !== undefined && { threadNice: flags.modelThreadNice }),
     },
     logger,
     limits: {

@@ -42,6 +42,9 @@ export interface RunOptions {
 }
 
 export class Pipeline {
+  /** `argmaxKeptUnless`, once worked out (null: not yet). */
+  private keptUnless: readonly number[] | undefined | null = null;
+
   private constructor(
     private readonly registry: ProcessorLookup,
     private readonly context: StaticContext,
@@ -81,6 +84,29 @@ export class Pipeline {
   /** True when greedy selection may skip every stage. */
   isArgmaxInvariant(): boolean {
     return this.stages.every((stage) => stage.processor.isArgmaxInvariant());
+  }
+
+  /**
+   * When greedy selection over this pipeline picks the raw row's argmax unless that is one of a few ids:
+   * those ids (every stage argmax-invariant, or lowering only the ids it lists). Undefined when a stage can
+   * move the maximum anywhere. Pipelines never change (`with` builds a new one), so it is worked out once.
+   */
+  argmaxKeptUnless(): readonly number[] | undefined {
+    if (this.keptUnless === null) {
+      const ids = new Set<number>();
+      let known = true;
+      for (const { processor } of this.stages) {
+        if (processor.isArgmaxInvariant()) continue;
+        const lowered = processor.lowersOnly?.();
+        if (lowered === undefined) {
+          known = false;
+          break;
+        }
+        lowered.forEach((id) => ids.add(id));
+      }
+      this.keptUnless = known ? [...ids] : undefined;
+    }
+    return this.keptUnless;
   }
 
   /** Applies every stage to `row`, in order, in place. */

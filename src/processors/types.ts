@@ -95,6 +95,13 @@ export interface LogitsProcessor {
   apply(row: Float32Array, context: StepContext): void;
   /** True when `apply` can never change which index holds the maximum (greedy may skip it). */
   isArgmaxInvariant(): boolean;
+  /**
+   * The ids whose scores `apply` may lower, when it changes no other score (e.g. `min_new_tokens`, which
+   * only sets EOS to -inf): the maximum then moves only when it sat on one of them. Omitted or undefined
+   * when there is no such set; the same for the instance's whole life. The server uses it to guess a greedy
+   * stream's next token from the raw row.
+   */
+  lowersOnly?(): readonly number[] | undefined;
 }
 
 export interface ProcessorDefinition<P = unknown> {

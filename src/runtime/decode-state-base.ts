@@ -8,7 +8,7 @@
  */
 import { StateError } from './errors.js';
 import { checkRewindCount, checkTokenId } from './id-validation.js';
-import type { DecodeState, EncodedInput, RewindOptions } from './types.js';
+import type { DecodeState, EncodedInput, NextTokenHint, RewindOptions } from './types.js';
 
 /** What a state needs from the model that owns it. */
 export interface StateOwner<S> {
@@ -21,6 +21,8 @@ export abstract class DecodeStateBase<S extends DecodeStateBase<S>> implements D
   protected readonly history: number[];
   private isDisposed = false;
   protected isStepping = false;
+  /** What `expectNext` said for the coming step (read by subclasses that can use it). */
+  protected nextHint: NextTokenHint | undefined;
 
   constructor(
     private readonly owner: StateOwner<S>,
@@ -70,6 +72,10 @@ export abstract class DecodeStateBase<S extends DecodeStateBase<S>> implements D
     if (n === 0) return;
     this.history.length -= n;
     this.rewound(n, options.keepLastCached === true);
+  }
+
+  expectNext(hint: NextTokenHint | undefined): void {
+    this.nextHint = hint;
   }
 
   dispose(): void {

@@ -28,6 +28,7 @@ export type {
   LoadModelOptions,
   ModelDtype,
   ModelRuntime,
+  NextTokenHint,
   RewindOptions,
   SpecialIds,
   T5Config,

@@ -116,10 +116,27 @@ export interface DecodeState {
    * as if the removed tokens had never been appended (for taking back tokens whose logits are known).
    */
   rewind(n: number, options?: RewindOptions): void;
+  /**
+   * Tells the model which token will most likely follow the row the next `step` returns, so that a model
+   * whose steps wait on another thread (the worker model) can run the step after it ahead, on that token,
+   * while the caller is still choosing. A guess that misses costs that run, never a different result.
+   * Holds for the next `step` only; `undefined` (the default) asks for nothing; the in-process model
+   * ignores it.
+   */
+  expectNext(hint: NextTokenHint | undefined): void;
   /** Releases the cache; idempotent. */
   dispose(): void;
   readonly disposed: boolean;
 }
+
+/**
+ * The token expected after a step's row (`DecodeState.expectNext`): one already known (the next of a
+ * forced run), or the row's greedy choice (highest finite score, lowest id on ties) unless that is one of
+ * `unless` (ids a processor may lower, and those that would end the stream: no step follows them).
+ */
+export type NextTokenHint =
+  | { readonly kind: 'token'; readonly token: number }
+  | { readonly kind: 'argmax'; readonly unless: readonly number[] };
 
 /** Weight formats a model folder can hold; each picks a file-name suffix (`q8` → `_quantized`). */
 export type ModelDtype = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4';

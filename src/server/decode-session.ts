@@ -34,7 +34,7 @@ import {
   SelectionMode,
   TokenSource,
 } from '../gen/stepwise/v1/stepwise.js';
-import type { DecodeState, EncodedInput, ModelRuntime } from '../runtime/types.js';
+import type { DecodeState, EncodedInput, ModelRuntime, NextTokenHint } from '../runtime/types.js';
 import type { ClientMessages } from './client-messages.js';
 import type { DecodePlan } from './decode-plan.js';
 import { nextTurn } from './event-loop-turns.js';
@@ -101,6 +101,8 @@ export class DecodeSession {
   private readonly stepMs: number[] = [];
   /** Whether the last LOCKSTEP decision let the pipeline select (then the next step is run ahead of it). */
   private lastDecisionSelected = true;
+  /** The ids that may end the stream (EOS, the last id of a stop sequence): no step is run ahead after them. */
+  private readonly endIds: readonly number[];
   /** Scratch for float16 raw logits, allocated on first use and reused at every step. */
   private float16Scratch: Uint16Array | undefined;
   private disposed = false;
@@ -111,6 +113,7 @@ export class DecodeSession {
     this.scoring = parts.scoring;
     this.detokenizer = new IncrementalDetokenizer(parts.model.tokenizer);
     this.state = parts.model.createState(parts.encoded, parts.plan.decoderPrefix);
+    this.endIds = [...parts.plan.eosIds, ...parts.plan.stop.sequenceEnds];
   }
 
   /** The step awaiting a token: the number of tokens generated so far. */
@@ -290,12 +293,31 @@ export class DecodeSession {
 
   private async computeStep(): Promise<Float32Array> {
     this.parts.signal.throwIfAborted();
+    this.state.expectNext(this.nextTokenHint());
     const begin = performance.now();
     const [row] = await this.model.step([this.state]);
     // A cancel during the run disposes the state; the runtime then hands back an empty row.
     this.parts.signal.throwIfAborted();
     this.stepMs.push(performance.now() - begin);
     return row!;
+  }
+
+  /**
+   * The token expected after the row about to be computed, so the model can run the step after it ahead
+   * (`DecodeState.expectNext`): the next token of a forced run, else the greedy choice when the raw row
+   * tells it. None when no step would follow (the stream's last token, stop strings that need the text
+   * first), and in LOCKSTEP after a decision that forced a token (the client is steering; a guess would
+   * mostly be wasted).
+   */
+  private nextTokenHint(): NextTokenHint | undefined {
+    const step = this.state.tokens.length - 1 - this.plan.decoderPrefix.length;
+    if (step + 1 >= this.plan.maxNewTokens || this.plan.stop.watchesText) return undefined;
+    const forced = this.generated.length === step ? this.forcedQueue[0] : undefined;
+    if (forced !== undefined) return this.endIds.includes(forced) ? undefined : { kind: 'token', token: forced };
+    if (this.plan.mode === 'lockstep' && !this.lastDecisionSelected) return undefined;
+    const lowered = this.scoring.argmaxKeptUnless();
+    if (lowered === undefined) return undefined;
+    return { kind: 'argmax', unless: lowered.length === 0 ? this.endIds : [...this.endIds, ...lowered] };
   }
 
   /** The `StepLogits` of `step`, whose row is `raw`. */

@@ -120,6 +120,11 @@ export class ProcessorScoring implements StreamScoring {
   endStep(): void {
     this.current = this.base;
   }
+
+  argmaxKeptUnless(): readonly number[] | undefined {
+    // The base pipeline: this step's temporary changes are gone by the next step.
+    return this.scorer.selector.mode === 'greedy' ? this.base.argmaxKeptUnless() : undefined;
+  }
 }
 
 function pipelineChange(edit: PipelineEdit): PipelineChange {

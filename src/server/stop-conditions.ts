@@ -17,6 +17,11 @@ export class StopConditions {
     return this.longestString > 0;
   }
 
+  /** The ids that can complete a stop sequence (the last id of each): only these can end it. */
+  get sequenceEnds(): number[] {
+    return this.sequences.flatMap((sequence) => sequence.slice(-1));
+  }
+
   /**
    * Whether the generated ids now end with a stop sequence, or the text gained a stop string (which may
    * span the new piece and earlier text). `textLengthBefore` is the text's length before the last token.

@@ -57,4 +57,11 @@ export interface StreamScoring {
   report(raw: Float32Array, tokenId: number, forced: boolean): StepScore;
   /** Ends the step: changes scoped to it are undone. */
   endStep(): void;
+  /**
+   * When `choose` will select the raw row's argmax (highest finite score, lowest id on ties) unless it is
+   * one of the returned ids, from the next step on with the pipeline in force now: greedy selection over
+   * processors that keep the argmax or lower only listed ids. Undefined when the raw row does not tell
+   * (sampling, or a processor that can move the maximum).
+   */
+  argmaxKeptUnless(): readonly number[] | undefined;
 }

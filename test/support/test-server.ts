@@ -14,7 +14,7 @@ import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { composeServer, type ComposedServer } from '../../src/composition-root.js';
 import { StepwiseServiceClient } from '../../src/gen/stepwise/v1/stepwise.js';
 import { StepScheduler } from '../../src/runtime/step-scheduler.js';
-import { WorkerModel } from '../../src/runtime/worker/index.js';
+import { WorkerModel, type WorkerModelOptions } from '../../src/runtime/worker/index.js';
 import { MemoryLogger } from '../../src/server/logger.js';
 import type { ServerLimits } from '../../src/server/server-limits.js';
 
@@ -22,6 +22,8 @@ export interface TestServerOptions {
   readonly modelDir: string;
   readonly limits?: Partial<ServerLimits>;
   readonly plugins?: readonly string[];
+  /** Model options (the composition's `load`). */
+  readonly load?: WorkerModelOptions;
 }
 
 export interface TestServer {
@@ -48,6 +50,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     modelDir: options.modelDir,
     limits: options.limits,
     plugins: options.plugins,
+    load: options.load,
     logger,
   });
   const port = await app.server.start({ host: '127.0.0.1', port: 0 });

@@ -25,6 +25,10 @@ export class MinLengthProcessor implements LogitsProcessor {
   isArgmaxInvariant(): boolean {
     return false;
   }
+
+  lowersOnly(): readonly number[] {
+    return [this.eosTokenId];
+  }
 }
 
 /** EOS is set to -inf until `min_new_tokens` tokens were generated after the decoder prompt. */
@@ -43,6 +47,10 @@ export class MinNewTokensProcessor implements LogitsProcessor {
 
   isArgmaxInvariant(): boolean {
     return false;
+  }
+
+  lowersOnly(): readonly number[] {
+    return [this.eosTokenId];
   }
 }
 

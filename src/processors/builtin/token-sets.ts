@@ -25,6 +25,10 @@ export class BanTokensProcessor implements LogitsProcessor {
   isArgmaxInvariant(): boolean {
     return false;
   }
+
+  lowersOnly(): readonly number[] {
+    return [...this.tokens];
+  }
 }
 
 /** Sets the given tokens to -inf at one history length only (Hugging Face's `begin_index`). */
@@ -45,6 +49,10 @@ export class BeginSuppressTokensProcessor implements LogitsProcessor {
 
   isArgmaxInvariant(): boolean {
     return false;
+  }
+
+  lowersOnly(): readonly number[] {
+    return [...this.tokens];
   }
 }
 

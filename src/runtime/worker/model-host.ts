@@ -4,13 +4,14 @@
  *
  * Requests run one at a time, in arrival order. That keeps the fire-and-forget requests in their place
  * (a state disposed after a step was sent is disposed after that step, exactly as its handle saw it) and
- * keeps two steps from interleaving their decoder runs.
+ * keeps two steps from interleaving their decoder runs. Once a step's rows are posted, the step after it
+ * may run at once for the states whose caller said which token comes next (`run-ahead.ts`).
  */
 import { StateError } from '../errors.js';
 import type { DecodeState, EncodedInput, ModelRuntime } from '../types.js';
 import { RowSlotWriter } from './row-slots.js';
+import { RunAhead } from './run-ahead.js';
 import {
-  type StateEdit,
   type StepMember,
   type ThreadReply,
   type ThreadRequest,
@@ -25,12 +26,14 @@ export class ModelHost {
   /** Why a state could not be created; its first step reports it. */
   private readonly failedStates = new Map<number, unknown>();
   private readonly rowSlots: RowSlotWriter;
+  private readonly runAhead = new RunAhead();
   private nextEncodedId = 1;
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly model: ModelRuntime,
     private readonly post: PostReply,
+    private readonly options: { readonly runAhead: boolean } = { runAhead: true },
   ) {
     this.rowSlots = new RowSlotWriter(model.vocabSize);
   }
@@ -54,6 +57,7 @@ export class ModelHost {
       case 'dispose-state':
         this.states.get(request.stateId)?.dispose();
         this.states.delete(request.stateId);
+        this.runAhead.forget(request.stateId);
         this.rowSlots.release(request.stateId);
         this.failedStates.delete(request.stateId);
         return;
@@ -89,7 +93,10 @@ export class ModelHost {
           const { heapUsed, arrayBuffers, external } = process.memoryUsage();
           return this.post({ kind: 'memory', requestId, usage: { collected: collect !== undefined, heapUsed, arrayBuffers, external } }, []);
         }
+        case 'run-ahead-stats':
+          return this.post({ kind: 'run-ahead', requestId, stats: this.runAhead.stats }, []);
         case 'dispose':
+          this.runAhead.clear();
           this.states.clear();
           this.encoded.clear();
           await this.model.dispose();
@@ -124,11 +131,16 @@ export class ModelHost {
   }
 
   private async step(requestId: number, members: readonly StepMember[]): Promise<void> {
-    const states = members.map((member) => this.stateWithEdits(member));
+    const states = members.map((member) => this.stateOf(member));
+    // Rows of steps already run ahead on the token each request appends; the others run now.
+    const ready = members.map((member, index) => this.runAhead.take(states[index]!, member));
+    const toRun = states.filter((_, index) => ready[index] === undefined);
     const cachedLengths = () => states.map((state) => state.cachedLength);
     let rows: Float32Array[];
     try {
-      rows = await this.model.step(states);
+      const ran = toRun.length > 0 ? await this.model.step(toRun) : [];
+      let next = 0;
+      rows = ready.map((row) => row ?? ran[next++]!);
     } catch (error) {
       this.post({ kind: 'failed', requestId, error: serializeError(error), cachedLengths: cachedLengths() }, []);
       return;
@@ -141,20 +153,18 @@ export class ModelHost {
       return written.slot;
     });
     this.post({ kind: 'stepped', requestId, slots, newChunks, cachedLengths: cachedLengths() }, []);
+    // The step each hinted state's stream asks for next, run now rather than after its request arrives.
+    // A request queued meanwhile waits for it: most often it is that very request, and otherwise its own
+    // step would have waited for this stream's next run all the same.
+    if (this.options.runAhead) await this.runAhead.run(this.model, states, members, rows);
   }
 
-  /** The thread's state for a step member, after replaying the handle's edits in order. */
-  private stateWithEdits(member: StepMember): DecodeState {
+  /** The thread's state for a step member. */
+  private stateOf(member: StepMember): DecodeState {
     const failure = this.failedStates.get(member.stateId);
     if (failure !== undefined) throw failure;
     const state = this.states.get(member.stateId);
     if (state === undefined) throw new StateError(`decode state ${member.stateId} is unknown to the model thread`);
-    member.edits.forEach((edit) => applyEdit(state, edit));
     return state;
   }
-}
-
-function applyEdit(state: DecodeState, edit: StateEdit): void {
-  if ('rewind' in edit) state.rewind(edit.rewind, { keepLastCached: edit.keepLastCached === true });
-  else for (const token of edit.append) state.append(token);
 }

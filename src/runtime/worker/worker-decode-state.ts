@@ -6,6 +6,7 @@
  * cache exactly as it would in-process.
  */
 import { DecodeStateBase, type StateOwner } from '../decode-state-base.js';
+import type { NextTokenHint } from '../types.js';
 import type { StateEdit } from './worker-protocol.js';
 
 /** What a handle needs from the model that owns it. */
@@ -19,12 +20,14 @@ export class WorkerDecodeState extends DecodeStateBase<WorkerDecodeState> {
     return this.cached;
   }
 
-  /** Marks a step in flight and hands over the edits it must replay first. */
-  beginStep(): StateEdit[] {
+  /** Marks a step in flight and hands over the edits it must replay first, and the hint for the step after. */
+  beginStep(): { edits: StateEdit[]; next: NextTokenHint | undefined } {
     this.isStepping = true;
     const edits = this.edits;
+    const next = this.nextHint;
     this.edits = [];
-    return edits;
+    this.nextHint = undefined;
+    return { edits, next };
   }
 
   /** Ends the step; `cachedLength` is the thread's cached length after it. */

@@ -37,7 +37,7 @@ import { RowSlotReader } from './row-slots.js';
 import { ThreadChannel } from './thread-channel.js';
 import { WorkerDecodeState, type WorkerStateOwner } from './worker-decode-state.js';
 import { WorkerEncodedInput } from './worker-encoded-input.js';
-import { type LoadedModelInfo, restoreError, type ThreadMemoryUsage } from './worker-protocol.js';
+import { type LoadedModelInfo, restoreError, type RunAheadStats, type ThreadMemoryUsage } from './worker-protocol.js';
 
 /**
  * Where a model on its own thread departs from `loadModel`'s defaults: the thread never tokenizes, so it
@@ -46,10 +46,40 @@ import { type LoadedModelInfo, restoreError, type ThreadMemoryUsage } from './wo
  */
 export const WORKER_LOAD_DEFAULTS: LoadModelOptions = { tokenizer: 'facts' };
 
+/** `loadModel`'s options, and what only a model on its own thread does. */
+export interface WorkerModelOptions extends LoadModelOptions {
+  /**
+   * Whether the thread runs a state's next step ahead, on the token its caller expects
+   * (`DecodeState.expectNext`), instead of idling until it is asked (`run-ahead.ts`); default true.
+   */
+  readonly runAhead?: boolean;
+  /**
+   * Nice value added, on Linux, to the model thread and to the ONNX Runtime threads it starts, in [0, 19];
+   * default 5 (`DEFAULT_THREAD_NICE`). When the serving thread and a decoder run both want a core, the
+   * serving thread then gets it first: health checks and the event loop stay prompt while sixteen streams
+   * decode back to back, and the runs take every cycle left. Other platforms set niceness per process,
+   * so there it is not applied.
+   */
+  readonly threadNice?: number;
+}
+
+/** `WorkerModelOptions.threadNice` by default: what the benchmark measured (README, Benchmarks). */
+export const DEFAULT_THREAD_NICE = 5;
+
 /** Loads a model folder into a new model thread; the folder's problems reject as `ModelFolderError`. */
-export async function loadWorkerModel(dir: string, options: LoadModelOptions = {}): Promise<WorkerModel> {
+export async function loadWorkerModel(dir: string, options: WorkerModelOptions = {}): Promise<WorkerModel> {
   const folder = resolve(dir);
-  const { channel, info } = await ThreadChannel.open({ dir: folder, options: { ...WORKER_LOAD_DEFAULTS, ...options } });
+  const { runAhead = true, threadNice = DEFAULT_THREAD_NICE, ...load } = options;
+  if (typeof runAhead !== 'boolean') throw new InvalidInputError(`\`runAhead\` must be true or false; given ${JSON.stringify(runAhead)}`);
+  if (!Number.isInteger(threadNice) || threadNice < 0 || threadNice > 19) {
+    throw new InvalidInputError(`\`threadNice\` must be an integer in [0, 19]; given ${String(threadNice)}`);
+  }
+  const { channel, info } = await ThreadChannel.open({
+    dir: folder,
+    options: { ...WORKER_LOAD_DEFAULTS, ...load },
+    runAhead,
+    threadNice,
+  });
   try {
     return new WorkerModel(channel, info, await HuggingFaceTextTokenizer.load(folder));
   } catch (error) {
@@ -119,6 +149,15 @@ export class WorkerModel implements ModelRuntime, WorkerStateOwner {
     return reply.usage;
   }
 
+  /** How many steps the thread ran ahead on an expected token, and how many of them were then taken. */
+  async threadRunAhead(): Promise<RunAheadStats> {
+    this.checkOpen('read the thread\'s run-ahead counts');
+    const reply = await this.channel.request({ kind: 'run-ahead-stats' });
+    if (reply.kind === 'failed') throw restoreError(reply.error);
+    if (reply.kind !== 'run-ahead') throw new Error(`the model thread answered a run-ahead request with ${reply.kind}`);
+    return reply.stats;
+  }
+
   async encode(inputs: readonly (readonly number[])[]): Promise<EncodedInput[]> {
     this.checkOpen('encode');
     if (!Array.isArray(inputs)) {
@@ -151,7 +190,10 @@ export class WorkerModel implements ModelRuntime, WorkerStateOwner {
   async step(states: readonly DecodeState[]): Promise<Float32Array[]> {
     this.checkOpen('step');
     const members = checkStepStates(states, (state): state is WorkerDecodeState => state instanceof WorkerDecodeState && state.ownedBy(this));
-    const request = members.map((state) => ({ stateId: state.id, edits: state.beginStep() }));
+    const request = members.map((state) => {
+      const { edits, next } = state.beginStep();
+      return next === undefined ? { stateId: state.id, edits } : { stateId: state.id, edits, next };
+    });
     let reply;
     try {
       reply = await this.channel.request({ kind: 'step', members: request });

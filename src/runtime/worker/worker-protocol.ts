@@ -10,7 +10,7 @@
  * as transferred `ArrayBuffer`s.
  */
 import { InvalidInputError, ModelFolderError, ModelRuntimeError, OutOfRangeError, StateError } from '../errors.js';
-import type { GenerationDefaults, LoadModelOptions, ModelDtype, SpecialIds, T5Config } from '../types.js';
+import type { GenerationDefaults, LoadModelOptions, ModelDtype, NextTokenHint, SpecialIds, T5Config } from '../types.js';
 
 /** What the thread reports once its model is loaded: everything the main thread serves from memory. */
 export interface LoadedModelInfo {
@@ -27,6 +27,10 @@ export interface LoadedModelInfo {
 export interface ModelThreadData {
   readonly dir: string;
   readonly options: LoadModelOptions;
+  /** Whether the thread runs hinted steps ahead (`WorkerModelOptions.runAhead`). */
+  readonly runAhead: boolean;
+  /** Nice value the thread adds to its own before it loads the model (`WorkerModelOptions.threadNice`). */
+  readonly threadNice: number;
 }
 
 /**
@@ -35,10 +39,12 @@ export interface ModelThreadData {
  */
 export type StateEdit = { readonly append: readonly number[] } | { readonly rewind: number; readonly keepLastCached?: boolean };
 
-/** One state of a step request: its id and the edits to replay first. */
+/** One state of a step request: its id, the edits to replay first, and the token expected after its row. */
 export interface StepMember {
   readonly stateId: number;
   readonly edits: readonly StateEdit[];
+  /** When set, the thread may run the state's following step on this guess before it is asked (`RunAhead`). */
+  readonly next?: NextTokenHint;
 }
 
 export type ThreadRequest =
@@ -47,6 +53,7 @@ export type ThreadRequest =
   | { readonly kind: 'warm-up'; readonly requestId: number }
   | { readonly kind: 'live-states'; readonly requestId: number }
   | { readonly kind: 'memory'; readonly requestId: number }
+  | { readonly kind: 'run-ahead-stats'; readonly requestId: number }
   | { readonly kind: 'dispose'; readonly requestId: number }
   | { readonly kind: 'create-state'; readonly stateId: number; readonly encodedId: number; readonly prefix: readonly number[] }
   | { readonly kind: 'dispose-state'; readonly stateId: number }
@@ -75,6 +82,7 @@ export type ThreadReply =
     }
   | { readonly kind: 'done'; readonly requestId: number; readonly value?: number }
   | { readonly kind: 'memory'; readonly requestId: number; readonly usage: ThreadMemoryUsage }
+  | { readonly kind: 'run-ahead'; readonly requestId: number; readonly stats: RunAheadStats }
   /** A fire-and-forget request failed; nobody waits for it, so the main thread reports it as a warning. */
   | { readonly kind: 'unexpected'; readonly error: SerializedError }
   | {
@@ -84,6 +92,14 @@ export type ThreadReply =
       /** For a failed step: each member's cached length after the failure. */
       readonly cachedLengths?: readonly number[];
     };
+
+/** Steps the model thread ran ahead (`run-ahead.ts`) since it started. */
+export interface RunAheadStats {
+  /** Steps run ahead on a guessed token (one per state). */
+  readonly guessed: number;
+  /** Of those, the ones a request then took (it appended exactly the guessed token). */
+  readonly hits: number;
+}
 
 /** The model thread's memory, after a full garbage collection when the process allows one. */
 export interface ThreadMemoryUsage {

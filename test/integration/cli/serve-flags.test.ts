@@ -1,4 +1,4 @@
-/** `stepwise serve`'s ONNX Runtime flags: accepted values start a serving server, others are refused by name. */
+/** `stepwise serve`'s model-thread flags: accepted values start a serving server, others are refused by name. */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
@@ -37,8 +37,8 @@ describe('stepwise serve', () => {
     expect(outcome.served, outcome.log).toBe(true);
   });
 
-  it('serves with --spinning always', async () => {
-    const outcome = await serve(['--spinning', 'always']);
+  it('serves with --spinning always, --run-ahead off and --model-thread-nice 0', async () => {
+    const outcome = await serve(['--spinning', 'always', '--run-ahead', 'off', '--model-thread-nice', '0']);
     expect(outcome.served, outcome.log).toBe(true);
   });
 
@@ -47,5 +47,18 @@ describe('stepwise serve', () => {
     expect(outcome.served).toBe(false);
     expect(outcome.code).not.toBe(0);
     expect(outcome.log).toContain('`--spinning` must be one of during-runs, always, off; given on');
+  });
+
+  it('refuses a --run-ahead value other than on or off', async () => {
+    const outcome = await serve(['--run-ahead', 'yes']);
+    expect(outcome.served).toBe(false);
+    expect(outcome.code).not.toBe(0);
+    expect(outcome.log).toContain('`--run-ahead` must be on or off; given yes');
+  });
+
+  it('refuses a --model-thread-nice outside [0, 19]', async () => {
+    const outcome = await serve(['--model-thread-nice', '20']);
+    expect(outcome.served).toBe(false);
+    expect(outcome.log).toContain('`--model-thread-nice` must be an integer in [0, 19]; given 20');
   });
 });

@@ -43,6 +43,28 @@ describe('building', () => {
     expect(warpers.isArgmaxInvariant()).toBe(true);
     expect(build(processorSpec('repetition_penalty', { repetition_penalty: 1.3 })).isArgmaxInvariant()).toBe(false);
   });
+
+  it('says when greedy selection keeps the raw argmax unless it is one of a few ids', () => {
+    expect(build().argmaxKeptUnless()).toEqual([]);
+    expect(build(processorSpec('temperature', { temperature: 0.7 }), processorSpec('top_k', { top_k: 2 })).argmaxKeptUnless()).toEqual([]);
+    // Processors that only lower listed ids (EOS for the length limits): the argmax moves only off them.
+    const lowering = build(
+      processorSpec('min_new_tokens', { min_new_tokens: 5 }),
+      processorSpec('temperature', { temperature: 0.7 }),
+      processorSpec('suppress_tokens', { suppress_tokens: [4, 3, 4] }),
+      processorSpec('min_length', { min_length: 3 }),
+    );
+    expect([...lowering.argmaxKeptUnless()!].sort()).toEqual([1, 3, 4]);
+    expect(build(processorSpec('begin_suppress_tokens', { begin_suppress_tokens: [5] })).argmaxKeptUnless()).toEqual([5]);
+    // One processor that can move the maximum anywhere is enough to say nothing.
+    expect(build(processorSpec('min_new_tokens', { min_new_tokens: 5 }), processorSpec('repetition_penalty', { repetition_penalty: 1.3 })).argmaxKeptUnless()).toBeUndefined();
+    expect(build(processorSpec('exponential_decay_length_penalty', { start_index: 1, decay_factor: 1.5 })).argmaxKeptUnless()).toBeUndefined();
+    // On rows: the raw argmax off the listed ids stays the argmax; on one of them, it may move.
+    const argmaxOf = (row: Float32Array) => row.indexOf(Math.max(...row));
+    expect(argmaxOf(run(lowering, [0.5, 2.5, 0.2, 1, 2, 3], [0, 3]))).toBe(5);
+    expect(argmaxOf(run(lowering, [0.5, 2.5, 0.2, 4, 2, 3], [0, 3]))).toBe(5);
+    expect(argmaxOf(run(lowering, [0.5, 9, 0.2, 1, 2, 3], [0, 3]))).toBe(5);
+  });
 });
 
 describe('changes', () => {

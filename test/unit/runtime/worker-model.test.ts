@@ -3,6 +3,9 @@
  * prefixes, forced runs, rewinds and batches; the same error classes and messages; and a state's
  * memory released on both sides of the thread boundary when it is disposed.
  */
+import { readdir, readFile } from 'node:fs/promises';
+import { getPriority } from 'node:os';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
@@ -232,6 +235,39 @@ describe('the worker model raises the in-process errors', () => {
     await expect(loading).rejects.toBeInstanceOf(InvalidInputError);
     expect(expected).toEqual(new InvalidInputError('`intraOpSpinning` must be one of during-runs, always, off; given "yes"'));
   });
+
+  it('the thread-only options are checked too: run-ahead on or off, a nice value in [0, 19]', async () => {
+    await expect(loadWorkerModel(tinyModels.reluTied, { threadNice: 20 })).rejects.toThrow(
+      new InvalidInputError('`threadNice` must be an integer in [0, 19]; given 20'),
+    );
+    await expect(loadWorkerModel(tinyModels.reluTied, { runAhead: 'yes' as unknown as boolean })).rejects.toThrow(
+      new InvalidInputError('`runAhead` must be true or false; given "yes"'),
+    );
+  });
+
+  it.runIf(process.platform === 'linux')(
+    'on Linux the model thread and the ONNX Runtime threads it starts run at the nice value added, this thread at its own',
+    async () => {
+      const niceOfThreads = async (): Promise<number[]> => {
+        const tasks = await readdir('/proc/self/task');
+        const stats = await Promise.all(tasks.map((task) => readFile(`/proc/self/task/${task}/stat`, 'utf8')));
+        // Field 19 of stat is the nice value; the fields after the parenthesised name start at field 3.
+        return stats.map((stat) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+      };
+      const own = getPriority(0);
+      const added = 7;
+      const before = (await niceOfThreads()).filter((nice) => nice === own + added).length;
+      const reniced = await loadWorkerModel(tinyModels.reluTied, { threadNice: added, intraOpNumThreads: 2 });
+      try {
+        const after = (await niceOfThreads()).filter((nice) => nice === own + added).length;
+        // The model thread itself and ONNX Runtime's intra-op thread at least.
+        expect(after - before).toBeGreaterThanOrEqual(2);
+        expect(getPriority(0)).toBe(own);
+      } finally {
+        await reniced.dispose();
+      }
+    },
+  );
 
   it('a broken model folder rejects with ModelFolderError', async () => {
     await expect(loadWorkerModel('/nonexistent/stepwise-model')).rejects.toThrow(

@@ -965,8 +965,10 @@ export interface Timings {
   /** The encoder run. */
   encodeMs: number;
   /**
-   * Each decoder step, in order (including steps computed again after a rewind, and LOCKSTEP steps run
-   * ahead of a decision that then took another token).
+   * Each decoder step, in order, from asking the model for it to its row being ready (including steps
+   * computed again after a rewind, and LOCKSTEP steps run ahead of a decision that then took another
+   * token). A step the model had already run on the token it expected (see `serve --run-ahead`) shows the
+   * wait for the rest of that run only, down to near zero.
    */
   stepMs: number[];
   /** From `Start` to `Finished`, including time spent waiting for the client. */
