@@ -21,12 +21,25 @@ const free: ArrayBuffer[] = [];
 /** Memory handed out and not yet copied by grpc-js. */
 const inFlight = new WeakSet<ArrayBuffer>();
 
-/** A buffer of exactly `size` bytes (contents undefined) over reused memory when some fits. */
-export function takeEnvelopeBuffer(size: number): Buffer {
-  const index = free.findIndex((memory) => memory.byteLength >= size && memory.byteLength <= size + 64);
+/** Where a large field must lie in an envelope: byte `at` of it on the same 8-byte phase as `like`. */
+export interface FieldAlignment {
+  readonly at: number;
+  /** A byte offset (the source's, in its own memory) whose remainder modulo 8 the field's start must share. */
+  readonly like: number;
+}
+
+/**
+ * A buffer of exactly `size` bytes (contents undefined) over reused memory when some fits. With `align`,
+ * the buffer starts at the offset in its memory (0–7) that puts byte `align.at` on `align.like`'s 8-byte
+ * phase: copying a row there from shared memory then runs word by word (~4 µs for 128 KiB here), where
+ * a copy between differently aligned bytes of a `SharedArrayBuffer` goes byte by byte (~29 µs).
+ */
+export function takeEnvelopeBuffer(size: number, align?: FieldAlignment): Buffer {
+  const index = free.findIndex((memory) => memory.byteLength >= size + 8 && memory.byteLength <= size + 64);
   const memory = index === -1 ? new ArrayBuffer(size + 16) : free.splice(index, 1)[0]!;
   inFlight.add(memory);
-  return Buffer.from(memory, 0, size);
+  const start = align === undefined ? 0 : (((align.like - align.at) % 8) + 8) % 8;
+  return Buffer.from(memory, start, size);
 }
 
 /**

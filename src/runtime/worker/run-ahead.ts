@@ -21,7 +21,7 @@ interface AheadStep {
 
 export class RunAhead {
   private readonly ahead = new Map<number, AheadStep>();
-  private counts = { guessed: 0, hits: 0 };
+  private readonly counts = { guessed: 0, hits: 0 };
 
   /** Guesses run and how many of them a request then took, since the thread started. */
   get stats(): RunAheadStats {

@@ -38,6 +38,21 @@ describe('logits envelope', () => {
     expect(encodeLogitsEnvelope({ step: 1, raw: undefined, top: undefined })).toBeUndefined();
   });
 
+  it.each([0, 4, 128_512])(
+    'a row in shared memory at byte %i lands on its own 8-byte phase in the envelope, bytes unchanged',
+    (byteOffset) => {
+      const width = 32_128;
+      const shared = new Float32Array(new SharedArrayBuffer(byteOffset + width * 4), byteOffset, width);
+      shared.set(row(width));
+      const logits: StepLogits = { step: 3, raw: float32Tensor(shared), top: undefined };
+      const encoded = encodeLogitsEnvelope(logits)!;
+      const dataStart = encoded.byteOffset + encoded.length - width * 4;
+      expect(dataStart % 8).toBe(byteOffset % 8);
+      const generated = DecodeResponse.encode({ message: { $case: 'logits', value: { ...logits, raw: float32Tensor(Float32Array.from(shared)) } } }).finish();
+      expect(Buffer.compare(encoded, Buffer.from(generated))).toBe(0);
+    },
+  );
+
   it('copies the row: the envelope does not change when the row does', () => {
     const values = row(64);
     const encoded = encodeLogitsEnvelope({ step: 2, raw: float32Tensor(values), top: undefined })!;
