@@ -2,6 +2,7 @@
  * Greedy selection: the highest processed score wins, the lowest id on ties (as `torch.argmax`).
  */
 import { EmptyDistributionError } from '../errors.js';
+import { argmaxOfFinite } from './argmax.js';
 import type { Sample } from './sampling.js';
 import { summarizeScores } from './score-statistics.js';
 
@@ -25,19 +26,4 @@ export function selectGreedyWithSummary(row: Float32Array, step: number): Sample
   const summary = summarizeScores(row);
   if (summary.max === -Infinity) throw new EmptyDistributionError(step, []);
   return { token: row.indexOf(summary.max), summary };
-}
-
-/** The lowest id of the highest finite score, -1 when there is none (a loop of its own; see softmax-basis.ts). */
-function argmaxOfFinite(row: Float32Array): number {
-  let best = -1;
-  let bestScore = -Infinity;
-  for (let i = 0; i < row.length; i++) {
-    const score = row[i]!;
-    // Strict `>` keeps the first of equal scores; the bounds exclude -inf, +inf and NaN.
-    if (score > bestScore && score < Infinity) {
-      best = i;
-      bestScore = score;
-    }
-  }
-  return best;
 }

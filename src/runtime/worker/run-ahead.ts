@@ -10,6 +10,8 @@
  * (`rewind(1, { keepLastCached })`: the cache keeps what it held before the guess, bit for bit) and the
  * request runs as it would have. A guess never changes a result; one that misses costs a run.
  */
+// The serving thread's greedy rule itself, so that a guess is exactly the token greedy selection takes.
+import { argmaxOfFinite } from '../../processors/selection/argmax.js';
 import type { DecodeState, ModelRuntime, NextTokenHint } from '../types.js';
 import type { RunAheadStats, StateEdit, StepMember } from './worker-protocol.js';
 
@@ -103,25 +105,8 @@ export function applyEdit(state: DecodeState, edit: StateEdit): void {
 /** The token a hint names for `row`, or undefined when there is none to run ahead on. */
 function expectedToken(hint: NextTokenHint, row: Float32Array): number | undefined {
   if (hint.kind === 'token') return hint.token;
-  const token = greedyChoice(row);
+  const token = argmaxOfFinite(row);
   return token < 0 || hint.unless.includes(token) ? undefined : token;
-}
-
-/**
- * The serving thread's greedy rule on an unprocessed row: the highest finite score, the lowest id on ties;
- * -1 when no score is finite (an empty row included).
- */
-function greedyChoice(row: Float32Array): number {
-  let best = -1;
-  let bestScore = -Infinity;
-  for (let i = 0; i < row.length; i++) {
-    const score = row[i]!;
-    if (score > bestScore && score < Infinity) {
-      best = i;
-      bestScore = score;
-    }
-  }
-  return best;
 }
 
 function appendsExactly(edits: readonly StateEdit[], token: number): boolean {
