@@ -885,7 +885,7 @@ export interface Tensor {
   /** Dimensions, outermost first. */
   shape: number[];
   /** The elements, row-major, little-endian. */
-  data: Buffer;
+  data: Uint8Array;
 }
 
 /** The highest logits of a row with their ids, highest first. */
@@ -4487,7 +4487,7 @@ export const StepLogits: MessageFns<StepLogits> = {
 };
 
 function createBaseTensor(): Tensor {
-  return { dtype: 0, shape: [], data: Buffer.alloc(0) };
+  return { dtype: 0, shape: [], data: new Uint8Array(0) };
 }
 
 export const Tensor: MessageFns<Tensor> = {
@@ -4552,7 +4552,7 @@ export const Tensor: MessageFns<Tensor> = {
               break;
             }
 
-            message.data = Buffer.from(reader.bytes());
+            message.data = reader.bytes();
             continue;
           }
         }
@@ -4571,7 +4571,7 @@ export const Tensor: MessageFns<Tensor> = {
     return {
       dtype: isSet(object.dtype) ? dataTypeFromJSON(object.dtype) : 0,
       shape: globalThis.Array.isArray(object?.shape) ? object.shape.map((e: any) => globalThis.Number(e)) : [],
-      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      data: isSet(object.data) ? bytesFromBase64(object.data) : new Uint8Array(0),
     };
   },
 
@@ -4596,7 +4596,7 @@ export const Tensor: MessageFns<Tensor> = {
     const message = createBaseTensor();
     message.dtype = object.dtype ?? 0;
     message.shape = object.shape?.map((e) => e) || [];
-    message.data = object.data ?? Buffer.alloc(0);
+    message.data = object.data ?? new Uint8Array(0);
     return message;
   },
 };
@@ -7185,11 +7185,28 @@ export const StepwiseServiceClient = makeGenericClientConstructor(
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
