@@ -52,6 +52,7 @@ export {
   entropy,
   logProbability,
   summarizeScores,
+  summaryWithRestored,
   topAlternatives,
   type Alternative,
   type ScoreSummary,

@@ -16,11 +16,13 @@ import {
   ProcessorParameterError,
   StreamScorer,
   summarizeScores,
+  summaryWithRestored,
   topAlternatives,
   UnknownProcessorError,
   type PipelineChange,
   type ProcessorLookup,
   type ProcessorSpec,
+  type ScoreSummary,
   type StaticContext,
   type StepContext,
   type TokenSelector,
@@ -37,6 +39,8 @@ export class ProcessorScoring implements StreamScoring {
   private readonly scorer: StreamScorer;
   /** Whether the last `choose` left the processed scores equal to the raw row. */
   private untouched = false;
+  /** Whether the last `choose` selected greedily (then argmax-invariant processors did not run). */
+  private greedy = false;
 
   /**
    * Builds the stream's pipeline from `specs`; `fields[i]` names where spec i came from (e.g.
@@ -83,6 +87,7 @@ export class ProcessorScoring implements StreamScoring {
   choose(raw: Float32Array, history: readonly number[], step: number, forced: number | undefined): number {
     const context: StepContext = { history, step };
     const options = { argmaxOnly: this.scorer.selector.mode === 'greedy' };
+    this.greedy = options.argmaxOnly;
     // When no processor runs on the row (an empty pipeline, or greedy selection skipping argmax-invariant
     // ones), the processed scores are the raw row bit for bit: one pass over the vocabulary serves both.
     this.untouched = this.current.length === 0 || (options.argmaxOnly && this.current.isArgmaxInvariant());
@@ -95,7 +100,7 @@ export class ProcessorScoring implements StreamScoring {
     const processed = this.scorer.scores;
     // Sampling already summarized the processed row; the scorer hands that summary back.
     const processedSummary = this.scorer.summary();
-    const rawSummary = this.untouched ? processedSummary : summarizeScores(raw);
+    const rawSummary = this.untouched ? processedSummary : this.rawSummary(raw, processed, processedSummary);
     const scored = (id: number, processedLogprob = logProbability(processed, id, processedSummary)): ScoredToken => ({
       tokenId: id,
       logprob: processedLogprob,
@@ -119,6 +124,17 @@ export class ProcessorScoring implements StreamScoring {
 
   endStep(): void {
     this.current = this.base;
+  }
+
+  /**
+   * The raw row's statistics. Greedy selection ran only the processors that can move the argmax; when each
+   * of those only lowers listed ids, the processed row differs from the raw one at most there, and the raw
+   * statistics follow from the processed ones without a second pass over the vocabulary.
+   */
+  private rawSummary(raw: Float32Array, processed: Float32Array, processedSummary: ScoreSummary): ScoreSummary {
+    const lowered = this.greedy ? this.current.argmaxKeptUnless() : undefined;
+    const restored = lowered === undefined ? undefined : summaryWithRestored(processedSummary, raw, processed, lowered);
+    return restored ?? summarizeScores(raw);
   }
 
   argmaxKeptUnless(): readonly number[] | undefined {

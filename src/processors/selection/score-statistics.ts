@@ -40,6 +40,44 @@ export function summarizeScores(row: Float32Array): ScoreSummary {
   return { max, logSum: Math.log(sum), meanShifted: exponentialSumsResult.weightedShift / sum };
 }
 
+/**
+ * The summary of `raw` worked out from `processedSummary`, when `processed` differs from `raw` only at `ids`
+ * and holds there either the raw score or -inf (a processor that only removes listed tokens, such as
+ * `min_new_tokens` removing EOS): the removed tokens' terms are added back to the processed sums, with no
+ * pass over the vocabulary. Undefined when a listed id holds any other value, or when the processed row
+ * has no finite score; then the raw row needs its own `summarizeScores`.
+ */
+export function summaryWithRestored(
+  processedSummary: ScoreSummary,
+  raw: Float32Array,
+  processed: Float32Array,
+  ids: readonly number[],
+): ScoreSummary | undefined {
+  const processedMax = processedSummary.max;
+  if (processedMax === -Infinity) return undefined;
+  let max = processedMax;
+  for (const id of ids) {
+    const score = raw[id]!;
+    if (score === processed[id] || !isCandidate(score)) continue;
+    if (processed[id] !== -Infinity) return undefined;
+    if (score > max) max = score;
+  }
+  // Σ e^(z − max) and Σ e^(z − max)·(z − max) over the processed row, moved from its maximum to `max`.
+  const processedSum = Math.exp(processedSummary.logSum);
+  const scale = Math.exp(processedMax - max);
+  let sum = processedSum * scale;
+  let weighted = scale * processedSum * (processedSummary.meanShifted + (processedMax - max));
+  for (const id of ids) {
+    const score = raw[id]!;
+    if (score === processed[id] || !isCandidate(score)) continue;
+    const shifted = score - max;
+    const term = Math.exp(shifted);
+    sum += term;
+    weighted += term * shifted;
+  }
+  return { max, logSum: Math.log(sum), meanShifted: weighted / sum };
+}
+
 /** log p(token) under softmax of the row; -inf for a non-finite score, NaN when the row has no finite score. */
 export function logProbability(row: Float32Array, token: number, summary: ScoreSummary = summarizeScores(row)): number {
   if (summary.max === -Infinity) return NaN;

@@ -82,6 +82,39 @@ describe('per-step statistics', () => {
     });
   });
 
+  it('raw statistics stay exact when only removed tokens separate the processed row from the raw one', async () => {
+    // Greedy over processors that only remove listed ids: the raw figures are worked out from the processed
+    // ones. Suppressing the first greedy token makes the raw maximum one of the removed ids at step 0.
+    const plain = await generate({ input: TEXT, maxNewTokens: 1 });
+    const first = tokensOf(plain)[0]!.tokenId;
+    const messages = await generate({
+      input: TEXT,
+      maxNewTokens: 5,
+      processors: [
+        processor('min_new_tokens', { min_new_tokens: 5 }),
+        processor('suppress_tokens', { suppress_tokens: [first] }),
+      ],
+      stream: { processedScores: true, entropy: true },
+    });
+    const rows = messages.flatMap((m) => (m.$case === 'logits' ? [tensorValues(m.value.raw)] : []));
+    const entropyOf = (row: Float32Array) =>
+      Array.from(row.keys()).reduce((sum, id) => {
+        const logp = logSoftmaxAt(row, id);
+        return logp === -Infinity ? sum : sum - Math.exp(logp) * logp;
+      }, 0);
+    tokensOf(messages).forEach((token, step) => {
+      const raw = rows[step]!;
+      expect(token.tokenId).not.toBe(first);
+      expect(token.rawLogprob).toBeCloseTo(logSoftmaxAt(raw, token.tokenId), 5);
+      expect(token.rawEntropy).toBeCloseTo(entropyOf(raw), 4);
+      const processed = tensorValues(token.processedScores);
+      expect(processed[first]).toBe(-Infinity);
+      expect(token.logprob).toBeCloseTo(logSoftmaxAt(processed, token.tokenId), 5);
+      expect(token.entropy).toBeCloseTo(entropyOf(processed), 4);
+    });
+    expect(argmax(rows[0]!)).toBe(first);
+  });
+
   it('greedy selection skips processors that cannot change the argmax, as Hugging Face does', async () => {
     const messages = await generate({
       input: TEXT,

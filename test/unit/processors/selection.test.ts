@@ -13,6 +13,7 @@ import {
   logProbability,
   summarizeScores,
   topAlternatives,
+  summaryWithRestored,
 } from '../../../src/processors/selection/score-statistics.js';
 import { createTokenSelector } from '../../../src/processors/selection/token-selector.js';
 import { SECTION_6_2, WEIGHTS } from './test-context.js';
@@ -184,5 +185,47 @@ describe('score statistics', () => {
     const row = Float32Array.from({ length: 5000 }, (_, i) => Math.round(draws.uniform(i) * 200) / 10);
     const sorted = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]! || a - b);
     expect(topAlternatives(row, 20).map((a) => a.tokenId)).toEqual(sorted.slice(0, 20));
+  });
+});
+
+describe('raw statistics from processed ones', () => {
+  /** A row of scores around ±20, with a few -inf and NaN among them. */
+  const rows = fc
+    .array(fc.oneof({ weight: 20, arbitrary: fc.float({ min: -20, max: 20, noNaN: true }) }, fc.constant(-Infinity), fc.constant(Number.NaN)), {
+      minLength: 8,
+      maxLength: 64,
+    })
+    .map((values) => Float32Array.from(values));
+
+  it('equal a pass over the raw row when listed ids were removed (-inf) or left as they were', () => {
+    fc.assert(
+      fc.property(rows, fc.array(fc.nat(), { maxLength: 6 }), fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }), (raw, picks, removed) => {
+        const ids = [...new Set(picks.map((pick) => pick % raw.length))];
+        const processed = Float32Array.from(raw);
+        ids.forEach((id, i) => {
+          if (removed[i]) processed[id] = -Infinity;
+        });
+        const processedSummary = summarizeScores(processed);
+        const restored = summaryWithRestored(processedSummary, raw, processed, ids);
+        if (processedSummary.max === -Infinity) return expect(restored).toBeUndefined();
+        const direct = summarizeScores(raw);
+        expect(restored!.max).toBe(direct.max);
+        expect(restored!.logSum).toBeCloseTo(direct.logSum, 5);
+        expect(restored!.meanShifted).toBeCloseTo(direct.meanShifted, 5);
+      }),
+    );
+  });
+
+  it('restore a removed EOS that held the raw maximum, and refuse a listed id that was changed otherwise', () => {
+    const raw = Float32Array.from([0.5, 9, 1, -2, 3]);
+    const processed = Float32Array.from(raw);
+    processed[1] = -Infinity;
+    const restored = summaryWithRestored(summarizeScores(processed), raw, processed, [1])!;
+    const direct = summarizeScores(raw);
+    expect(restored.max).toBe(9);
+    expect(restored.logSum).toBeCloseTo(direct.logSum, 6);
+    expect(restored.meanShifted).toBeCloseTo(direct.meanShifted, 6);
+    processed[1] = 4; // lowered, not removed: the processed sums cannot be corrected for it
+    expect(summaryWithRestored(summarizeScores(processed), raw, processed, [1])).toBeUndefined();
   });
 });
