@@ -103,6 +103,8 @@ export class DecodeSession {
   private lastDecisionSelected = true;
   /** The ids that may end the stream (EOS, the last id of a stop sequence): no step is run ahead after them. */
   private readonly endIds: readonly number[];
+  /** The greedy hint for the pipeline whose lowered ids are `lowered` (pipelines change rarely; steps do not). */
+  private greedyHint: { readonly lowered: readonly number[]; readonly hint: NextTokenHint } | undefined;
   /** Scratch for float16 raw logits, allocated on first use and reused at every step. */
   private float16Scratch: Uint16Array | undefined;
   private disposed = false;
@@ -317,7 +319,10 @@ export class DecodeSession {
     if (this.plan.mode === 'lockstep' && !this.lastDecisionSelected) return undefined;
     const lowered = this.scoring.argmaxKeptUnless();
     if (lowered === undefined) return undefined;
-    return { kind: 'argmax', unless: lowered.length === 0 ? this.endIds : [...this.endIds, ...lowered] };
+    if (this.greedyHint?.lowered !== lowered) {
+      this.greedyHint = { lowered, hint: { kind: 'argmax', unless: [...this.endIds, ...lowered] } };
+    }
+    return this.greedyHint.hint;
   }
 
   /** The `StepLogits` of `step`, whose row is `raw`. */
