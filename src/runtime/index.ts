@@ -1,7 +1,8 @@
 /**
  * The runtime: loads a T5 model folder (Optimum / transformers.js layout), encodes once, steps the
  * decoder with its KV cache, and rewinds by slicing the cache. It knows nothing of gRPC or logits
- * processors.
+ * processors; it shares only the greedy rule with them (`processors/selection/argmax.ts`), which the
+ * model thread applies when it runs a greedy stream's next step ahead.
  *
  * ```ts
  * const model = await loadModel('.cache/models/tiny-relu-untied');   // throws ModelFolderError
