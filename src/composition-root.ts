@@ -58,15 +58,11 @@ export interface ComposedServer {
 export async function composeServer(composition: ServerComposition): Promise<ComposedServer> {
   const logger = composition.logger ?? new ConsoleLogger();
   // In process there is no other thread: nothing to run ahead, no thread to renice.
-  const { runAhead, threadNice, ...load } = composition.load ?? {};
+  const { runAhead: _runAhead, threadNice: _threadNice, ...inProcessLoad } = composition.load ?? {};
   const loaded =
     composition.runtime === 'in-process'
-      ? await loadModel(composition.modelDir, load)
-      : await loadWorkerModel(composition.modelDir, {
-          ...load,
-          ...(runAhead !== undefined && { runAhead }),
-          ...(threadNice !== undefined && { threadNice }),
-        });
+      ? await loadModel(composition.modelDir, inProcessLoad)
+      : await loadWorkerModel(composition.modelDir, composition.load);
   // Every stream asks for its own steps; the scheduler turns concurrent asks into batched decoder runs.
   const model: ModelRuntime = new StepScheduler(loaded, composition.scheduler);
   try {

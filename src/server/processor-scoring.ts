@@ -39,8 +39,6 @@ export class ProcessorScoring implements StreamScoring {
   private readonly scorer: StreamScorer;
   /** Whether the last `choose` left the processed scores equal to the raw row. */
   private untouched = false;
-  /** Whether the last `choose` selected greedily (then argmax-invariant processors did not run). */
-  private greedy = false;
 
   /**
    * Builds the stream's pipeline from `specs`; `fields[i]` names where spec i came from (e.g.
@@ -60,6 +58,11 @@ export class ProcessorScoring implements StreamScoring {
     });
     this.current = this.base;
     this.scorer = new StreamScorer(context.vocabSize, selector);
+  }
+
+  /** Whether the stream selects greedily: then argmax-invariant processors never run (the selector is fixed at `Start`). */
+  private get greedy(): boolean {
+    return this.scorer.selector.mode === 'greedy';
   }
 
   pipeline(): readonly ProcessorSpec[] {
@@ -86,8 +89,7 @@ export class ProcessorScoring implements StreamScoring {
 
   choose(raw: Float32Array, history: readonly number[], step: number, forced: number | undefined): number {
     const context: StepContext = { history, step };
-    const options = { argmaxOnly: this.scorer.selector.mode === 'greedy' };
-    this.greedy = options.argmaxOnly;
+    const options = { argmaxOnly: this.greedy };
     // When no processor runs on the row (an empty pipeline, or greedy selection skipping argmax-invariant
     // ones), the processed scores are the raw row bit for bit: one pass over the vocabulary serves both.
     this.untouched = this.current.length === 0 || (options.argmaxOnly && this.current.isArgmaxInvariant());
@@ -139,7 +141,7 @@ export class ProcessorScoring implements StreamScoring {
 
   argmaxKeptUnless(): readonly number[] | undefined {
     // The base pipeline: this step's temporary changes are gone by the next step.
-    return this.scorer.selector.mode === 'greedy' ? this.base.argmaxKeptUnless() : undefined;
+    return this.greedy ? this.base.argmaxKeptUnless() : undefined;
   }
 }
 

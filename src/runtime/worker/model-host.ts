@@ -33,7 +33,7 @@ export class ModelHost {
   constructor(
     private readonly model: ModelRuntime,
     private readonly post: PostReply,
-    private readonly options: { readonly runAhead: boolean } = { runAhead: true },
+    private readonly options: { readonly runAhead: boolean },
   ) {
     this.rowSlots = new RowSlotWriter(model.vocabSize);
   }

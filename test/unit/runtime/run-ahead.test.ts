@@ -112,7 +112,7 @@ describe('running a step ahead on the model thread', () => {
     expect(await plain.threadRunAhead()).toEqual({ guessed: 0, hits: 0 });
   });
 
-  it('a batch runs ahead together; each state then takes or undoes its own guess', async () => {
+  it('every hinted state of a batch runs ahead; each then takes or undoes its own guess', async () => {
     const texts = [TEXT, 'summarize: a dog is good for you', 'hi there'];
     const run = async (model: WorkerModel) => {
       const states = await Promise.all(texts.map((text) => stateForText(model, text)));
