@@ -25,9 +25,12 @@ const Op = {
   f64Store: 0x39,
   i32Const: 0x41,
   i32GeU: 0x4f,
+  i32Ctz: 0x68,
   i32Add: 0x6a,
+  i32Sub: 0x6b,
   i32And: 0x71,
   i32Shl: 0x74,
+  i32ShrU: 0x76,
   f64Add: 0xa0,
   f32DemoteF64: 0xb6,
 } as const;
@@ -41,12 +44,14 @@ const SimdOp = {
   f32x4Splat: 0x13,
   f32x4ExtractLane: 0x1f,
   f64x2ExtractLane: 0x21,
+  f32x4Eq: 0x41,
   f32x4Lt: 0x43,
   f32x4Le: 0x45,
   f32x4Ge: 0x46,
   v128And: 0x4e,
   v128Bitselect: 0x52,
   f64x2PromoteLowF32x4: 0x5f,
+  i32x4Bitmask: 0xa4,
   i32x4Shl: 0xab,
   i32x4Add: 0xae,
   f32x4Add: 0xe4,
@@ -163,6 +168,10 @@ export class FunctionBody {
   i32And(): this { return this.op(Op.i32And); }
   i32Shl(): this { return this.op(Op.i32Shl); }
   i32GeU(): this { return this.op(Op.i32GeU); }
+  /** Count of trailing zero bits (32 for 0). */
+  i32Ctz(): this { return this.op(Op.i32Ctz); }
+  i32Sub(): this { return this.op(Op.i32Sub); }
+  i32ShrU(): this { return this.op(Op.i32ShrU); }
   f64Add(): this { return this.op(Op.f64Add); }
   f32DemoteF64(): this { return this.op(Op.f32DemoteF64); }
   f64Store(offset: number): this { return this.op(Op.f64Store, 3, ...unsignedLeb128(offset)); }
@@ -182,6 +191,7 @@ export class FunctionBody {
   f32x4Splat(): this { return this.simd(SimdOp.f32x4Splat); }
   f32x4ExtractLane(lane: number): this { return this.simd(SimdOp.f32x4ExtractLane, lane); }
   f64x2ExtractLane(lane: number): this { return this.simd(SimdOp.f64x2ExtractLane, lane); }
+  f32x4Eq(): this { return this.simd(SimdOp.f32x4Eq); }
   f32x4Lt(): this { return this.simd(SimdOp.f32x4Lt); }
   f32x4Le(): this { return this.simd(SimdOp.f32x4Le); }
   f32x4Ge(): this { return this.simd(SimdOp.f32x4Ge); }
@@ -189,6 +199,8 @@ export class FunctionBody {
   /** v128.bitselect of (a, b, mask) on the stack: bits of a where mask is 1, of b where it is 0. */
   v128Bitselect(): this { return this.simd(SimdOp.v128Bitselect); }
   f64x2PromoteLowF32x4(): this { return this.simd(SimdOp.f64x2PromoteLowF32x4); }
+  /** The sign bit of each i32 lane as bits 0..3 of an i32 (lane i at bit i). */
+  i32x4Bitmask(): this { return this.simd(SimdOp.i32x4Bitmask); }
   i32x4Shl(): this { return this.simd(SimdOp.i32x4Shl); }
   i32x4Add(): this { return this.simd(SimdOp.i32x4Add); }
   f32x4Add(): this { return this.simd(SimdOp.f32x4Add); }

@@ -2,7 +2,7 @@
  * Greedy selection: the highest processed score wins, the lowest id on ties (as `torch.argmax`).
  */
 import { EmptyDistributionError } from '../errors.js';
-import { argmaxOfFinite } from './argmax.js';
+import { argmaxOfFinite, firstIdOf } from './argmax.js';
 import type { Sample } from './sampling.js';
 import { summarizeScores } from './score-statistics.js';
 
@@ -19,11 +19,11 @@ export function selectGreedy(row: Float32Array, step: number): number {
 /**
  * `selectGreedy` together with the row's statistics, which a stream reports with the token anyway. The
  * statistics already hold the finite maximum (found in the SIMD kernel), so the token is the first id
- * holding it — a native `indexOf` instead of a second JavaScript pass over the vocabulary. `indexOf`'s
- * strict equality finds the first zero of either sign, as the strict `>` of `argmaxOfFinite` keeps it.
+ * holding it — an equality scan instead of a second pass that compares. Equality finds the first zero of
+ * either sign, as the strict `>` of `argmaxOfFinite` keeps it.
  */
 export function selectGreedyWithSummary(row: Float32Array, step: number): Sample {
   const summary = summarizeScores(row);
   if (summary.max === -Infinity) throw new EmptyDistributionError(step, []);
-  return { token: row.indexOf(summary.max), summary };
+  return { token: firstIdOf(row, summary.max), summary };
 }

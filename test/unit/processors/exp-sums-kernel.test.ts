@@ -3,9 +3,11 @@
  * lengths (every tail length, a t5-small row, a long row), non-finite entries, extreme magnitudes,
  * underflowing weights, and one instance reused across rows of different lengths (its memory grows).
  * `summarize` against the selection code's own `finiteMaximum`, bit for bit, and against `sums` with that maximum.
+ * `argmax` and `indexOf` against the JavaScript loop and `Array.prototype.indexOf`'s rule, id for id.
  */
 import { describe, expect, it } from 'vitest';
 import { expSumsKernel, type ExpSumsKernel } from '../../../src/processors/math/exp-sums-kernel.js';
+import { argmaxOfFiniteLoop } from '../../../src/processors/selection/argmax.js';
 import { finiteMaximum } from '../../../src/processors/selection/finite.js';
 
 const SUM_TOLERANCE = 2e-6;
@@ -291,6 +293,69 @@ describe('expSumsKernel.summarize', () => {
     for (const length of [250_000, 3, 32_128, 0, 17, 250_000, 1]) {
       expectSummarizeMatches(kernel, randomRow(length, 8, length + 5), `a ${length}-wide row after another`);
       expectAccurate(kernel, randomRow(Math.max(length, 1), 8, length + 6));
+    }
+  });
+});
+
+/** The first index equal to `value` under `===` (+0 and −0 alike), −1 when none. */
+function firstEqual(row: Float32Array, value: number): number {
+  return row.findIndex((score) => score === value);
+}
+
+describe('expSumsKernel.argmax and indexOf', () => {
+  const lengths = [0, ...TAIL_LENGTHS, 33, 64];
+
+  it('argmax gives the JavaScript loop\'s id on random rows, with and without non-finite entries', () => {
+    const kernel = requireKernel();
+    for (const length of [...lengths, ...LONG_LENGTHS]) {
+      for (let seed = 1; seed <= 3; seed++) {
+        const row = randomRow(length, 8, seed * 104_729 + length);
+        expect(kernel.argmax(row), `a random ${length}-wide row`).toBe(argmaxOfFiniteLoop(row));
+        const holed = withNonFinite(row, 0.2, seed + length, length >> 1);
+        expect(kernel.argmax(holed), `a ${length}-wide row with non-finite entries`).toBe(argmaxOfFiniteLoop(holed));
+      }
+    }
+  });
+
+  it('argmax finds the maximum in every position and the first of equal maxima', () => {
+    const kernel = requireKernel();
+    for (const length of [...TAIL_LENGTHS, 33, 32_128]) {
+      const positions = length > 40 ? [0, 17, length - 2, length - 1] : Array.from({ length }, (_, i) => i);
+      for (const position of positions) {
+        const row = randomRow(length, 1, length + position).map((score) => score - 10);
+        row[position] = 12.5;
+        expect(kernel.argmax(row), `${length} wide, maximum at ${position}`).toBe(position);
+        // A tie later in the row (or in the same vector) keeps the first.
+        if (position + 1 < length) row[length - 1] = 12.5;
+        expect(kernel.argmax(row), `${length} wide, maximum at ${position} and at the end`).toBe(position);
+      }
+    }
+  });
+
+  it('argmax skips NaN and +inf, gives −1 when nothing is finite, and takes the first zero of either sign', () => {
+    const kernel = requireKernel();
+    for (const length of [...lengths, 32_128]) {
+      for (const fill of [-Infinity, Infinity, NaN]) expect(kernel.argmax(new Float32Array(length).fill(fill))).toBe(-1);
+      const row = Float32Array.from({ length }, (_, i) => [NaN, Infinity, 3.4e38, -3.4e38][i % 4]!);
+      expect(kernel.argmax(row), `${length} wide, NaN, +inf and ±3.4e38`).toBe(argmaxOfFiniteLoop(row));
+      for (let seed = 1; seed <= 4; seed++) {
+        const zeros = signedZeroRow(length, seed * 17 + length);
+        expect(kernel.argmax(zeros), `${length} wide, ±0`).toBe(argmaxOfFiniteLoop(zeros));
+      }
+    }
+  });
+
+  it('indexOf gives the first entry equal to a finite value, −1 when none, after longer rows too', () => {
+    const kernel = requireKernel();
+    for (const length of [250_000, ...lengths, 32_128, 7]) {
+      const row = randomRow(length, 8, length + 3);
+      for (const index of length === 0 ? [] : [0, length >> 1, length - 1]) {
+        expect(kernel.indexOf(row, row[index]!), `${length} wide, the value at ${index}`).toBe(firstEqual(row, row[index]!));
+      }
+      expect(kernel.indexOf(row, 1e30), `${length} wide, an absent value`).toBe(-1);
+      const zeros = signedZeroRow(length, length);
+      expect(kernel.indexOf(zeros, -0), `${length} wide, −0 in a row of ±0`).toBe(firstEqual(zeros, 0));
+      expect(kernel.indexOf(zeros, 0), `${length} wide, +0 in a row of ±0`).toBe(firstEqual(zeros, 0));
     }
   });
 });
