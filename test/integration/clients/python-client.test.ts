@@ -5,7 +5,7 @@
  * client's logits for the same decode.
  *
  * The system Python (`/usr/bin/python3`) must have Debian's python3-grpcio, python3-grpc-tools,
- * python3-numpy and python3-protobuf; `.ci/run` installs them.
+ * python3-numpy and python3-protobuf; `npm test` installs them first (scripts/ensure-python-packages.sh).
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

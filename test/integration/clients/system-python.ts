@@ -1,6 +1,6 @@
 /**
  * The system Python (`/usr/bin/python3`) that runs the Python client in tests, and the check that it has
- * Debian's python3-grpcio, python3-grpc-tools, python3-numpy and python3-protobuf (`.ci/run` installs them).
+ * Debian's python3-grpcio, python3-grpc-tools, python3-numpy and python3-protobuf (`npm test` installs them first: scripts/ensure-python-packages.sh).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
