@@ -3,9 +3,9 @@
  * the same run, on the same inputs (a t5-small-shaped model; prompts of 32 tokens; 64 new tokens, greedy,
  * every sequence forced to full length):
  *
- * - the floor: a bare ONNX Runtime loop in this process (`floor-loop.ts`), one prompt at a time and as
- *   one static batch of all prompts;
- * - transformers.js `generate()` on the same folder, one prompt at a time;
+ * - the floor: a bare ONNX Runtime loop (`floor-loop.ts`) on a thread of its own (`contender-thread.ts`),
+ *   one prompt at a time and as one static batch of all prompts;
+ * - transformers.js `generate()` on the same folder, one prompt at a time, on a thread of its own;
  * - Stepwise over gRPC on 127.0.0.1 (server and client each in their own process): AUTO and LOCKSTEP one
  *   prompt at a time, then all prompts as concurrent AUTO streams, started together and staggered;
  * - the share of steps that ran batched; inside the server, in a third run of the streams started
@@ -26,12 +26,11 @@ import { readModelConfig } from '../src/runtime/model-config.js';
 import { HuggingFaceTextTokenizer } from '../src/runtime/text-tokenizer.js';
 import { parseBenchOptions, type BenchOptions } from './bench-options.js';
 import { BENCH_MODEL_FOLDER, benchPrompts, ensureBenchModel } from './bench-model.js';
-import { FloorLoop } from './floor-loop.js';
+import { ContenderThread } from './contender-thread.js';
 import { HealthProbe } from './health-probe.js';
 import { ask, firstAnswer, type ClientAnswer, type ServerAnswer, type ServerChildConfig } from './ipc.js';
 import { printReport, type BenchResults, type Repetition } from './report.js';
 import { RuntimeRunner } from './runtime-runner.js';
-import { TransformersJsRunner } from './transformers-js-runner.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -52,8 +51,8 @@ async function main(): Promise<void> {
     // The same spinning as the server's: stopping it between runs shortens the bare loop's steps too.
     extra: { session: spinningSessionEntries(options.spinning) },
   };
-  const floor = await FloorLoop.open(BENCH_MODEL_FOLDER, sessionOptions);
-  const tjs = await TransformersJsRunner.open(BENCH_MODEL_FOLDER, sessionOptions);
+  const floor = await ContenderThread.open({ kind: 'floor', dir: BENCH_MODEL_FOLDER, sessionOptions });
+  const tjs = await ContenderThread.open({ kind: 'transformers-js', dir: BENCH_MODEL_FOLDER, sessionOptions });
   const serverLoad = {
     ...(options.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: options.intraOpNumThreads }),
     intraOpSpinning: options.spinning,
@@ -79,7 +78,7 @@ async function main(): Promise<void> {
     log('warming up every contender ...');
     await floor.generate(prompts.slice(0, 1), 8);
     await floor.generate(prompts, 8);
-    await tjs.generate(prompts[0]!, 8);
+    await tjs.generate([prompts[0]!], 8);
     await runtime.generate(prompts.slice(0, 1), 8);
     await runtime.generate(prompts, 8);
     await ask(client.child, { kind: 'one-by-one', mode: 'auto', prompts: prompts.slice(0, 1), newTokens: 8 });
@@ -104,14 +103,14 @@ async function main(): Promise<void> {
     health.close();
     await ask(client.child, { kind: 'stop' }).catch(() => client.child.kill());
     await ask(server.child, { kind: 'stop' }).catch(() => server.child.kill());
-    await Promise.all([floor.release(), tjs.dispose(), runtime.dispose()]);
+    await Promise.all([floor.release(), tjs.release(), runtime.dispose()]);
   }
 }
 
 async function measureRepetition(
   options: BenchOptions,
   prompts: number[][],
-  local: { floor: FloorLoop; tjs: TransformersJsRunner; runtime: RuntimeRunner; health: HealthProbe },
+  local: { floor: ContenderThread; tjs: ContenderThread; runtime: RuntimeRunner; health: HealthProbe },
   server: ChildProcess,
   client: ChildProcess,
 ): Promise<Repetition> {
@@ -127,7 +126,7 @@ async function measureRepetition(
   for (const prompt of prompts) {
     const runs: Record<keyof Repetition['one'], () => Promise<{ ms: number; tokens: number[][] }>> = {
       floor: () => local.floor.generate([prompt], newTokens),
-      tjs: () => local.tjs.generate(prompt, newTokens),
+      tjs: () => local.tjs.generate([prompt], newTokens),
       runtime: () => local.runtime.generate([prompt], newTokens),
       auto: () => overGrpc('auto', prompt),
       lockstep: () => overGrpc('lockstep', prompt),
