@@ -32,8 +32,11 @@ export interface ExpSumsKernel {
    * rule (selection/argmax.ts), +0 and −0 counting as equal.
    */
   argmax(row: Float32Array): number;
-  /** The first index of `row` holding `value` (finite; +0 and −0 count as equal), −1 when none does. */
-  indexOf(row: Float32Array, value: number): number;
+  /**
+   * `summarize` and `argmax` over one copy of the row: returns the first index of the finite maximum (−1
+   * when there is none, `out` then untouched); `out` gets [sum, weighted, max] (it must hold three).
+   */
+  summarizeWithArgmax(row: Float32Array, out: Float64Array): number;
 }
 
 /** Memory layout: the two float64 results at 0, the row from ROW_OFFSET (a cache line in). */
@@ -379,9 +382,11 @@ class WasmExpSums implements ExpSumsKernel {
     return max === -Infinity ? -1 : this.indexOfCopied(row.length, max);
   }
 
-  indexOf(row: Float32Array, value: number): number {
-    this.copyIn(row);
-    return this.indexOfCopied(row.length, value);
+  summarizeWithArgmax(row: Float32Array, out: Float64Array): number {
+    const max = this.summarize(row, out);
+    if (max === -Infinity) return -1;
+    out[2] = max;
+    return this.indexOfCopied(row.length, max);
   }
 
   /** `value` is a float32 (a score of the row): the comparison in float32 is then exact. */

@@ -31,8 +31,3 @@ export function argmaxOfFiniteLoop(row: Float32Array): number {
   }
   return best;
 }
-
-/** The first id holding `score` (a finite score of the row), -1 when none does; +0 and −0 count as equal. */
-export function firstIdOf(row: Float32Array, score: number): number {
-  return kernel === undefined ? row.indexOf(score) : kernel.indexOf(row, score);
-}

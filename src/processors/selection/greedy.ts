@@ -2,9 +2,9 @@
  * Greedy selection: the highest processed score wins, the lowest id on ties (as `torch.argmax`).
  */
 import { EmptyDistributionError } from '../errors.js';
-import { argmaxOfFinite, firstIdOf } from './argmax.js';
+import { argmaxOfFinite } from './argmax.js';
 import type { Sample } from './sampling.js';
-import { summarizeScores } from './score-statistics.js';
+import { summarizeScoresWithArgmax } from './score-statistics.js';
 
 /**
  * The id of the highest finite score, the lowest id among equals. Throws `EmptyDistributionError` when the
@@ -19,11 +19,11 @@ export function selectGreedy(row: Float32Array, step: number): number {
 /**
  * `selectGreedy` together with the row's statistics, which a stream reports with the token anyway. The
  * statistics already hold the finite maximum (found in the SIMD kernel), so the token is the first id
- * holding it — an equality scan instead of a second pass that compares. Equality finds the first zero of
- * either sign, as the strict `>` of `argmaxOfFinite` keeps it.
+ * holding it — an equality scan over the same copy of the row instead of a second pass that compares.
+ * Equality finds the first zero of either sign, as the strict `>` of `argmaxOfFinite` keeps it.
  */
 export function selectGreedyWithSummary(row: Float32Array, step: number): Sample {
-  const summary = summarizeScores(row);
-  if (summary.max === -Infinity) throw new EmptyDistributionError(step, []);
-  return { token: firstIdOf(row, summary.max), summary };
+  const { summary, argmax } = summarizeScoresWithArgmax(row);
+  if (argmax < 0) throw new EmptyDistributionError(step, []);
+  return { token: argmax, summary };
 }

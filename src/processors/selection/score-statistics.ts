@@ -13,9 +13,9 @@ import { exponentialSums, exponentialSumsResult } from '../math/softmax-basis.js
 import { finiteMaximum, isCandidate } from './finite.js';
 
 const kernel = expSumsKernel();
-/** The kernel's [sum, weighted] output, reused by every call (this module is synchronous). The kernel also
- * finds the row's finite maximum, exactly as `finiteMaximum` does. */
-const kernelOut = new Float64Array(2);
+/** The kernel's [sum, weighted, max] output, reused by every call (this module is synchronous). The kernel
+ * also finds the row's finite maximum, exactly as `finiteMaximum` does. */
+const kernelOut = new Float64Array(3);
 
 /** What the other functions need to know about a row; computed once per row. */
 export interface ScoreSummary {
@@ -38,6 +38,22 @@ export function summarizeScores(row: Float32Array): ScoreSummary {
   if (max === -Infinity) return { max, logSum: NaN, meanShifted: NaN };
   const sum = exponentialSums(row, max);
   return { max, logSum: Math.log(sum), meanShifted: exponentialSumsResult.weightedShift / sum };
+}
+
+/**
+ * `summarizeScores`, and the first id holding the finite maximum (-1 when none): greedy selection's token,
+ * from the same copy of the row into the kernel's memory.
+ */
+export function summarizeScoresWithArgmax(row: Float32Array): { summary: ScoreSummary; argmax: number } {
+  if (kernel !== undefined) {
+    const argmax = kernel.summarizeWithArgmax(row, kernelOut);
+    if (argmax < 0) return { summary: { max: -Infinity, logSum: NaN, meanShifted: NaN }, argmax };
+    const summary = { max: kernelOut[2]!, logSum: Math.log(kernelOut[0]!), meanShifted: kernelOut[1]! / kernelOut[0]! };
+    return { summary, argmax };
+  }
+  const summary = summarizeScores(row);
+  // `indexOf`'s strict equality finds the first zero of either sign, as `argmaxOfFinite`'s strict `>` keeps it.
+  return { summary, argmax: summary.max === -Infinity ? -1 : row.indexOf(summary.max) };
 }
 
 /**

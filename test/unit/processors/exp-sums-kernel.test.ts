@@ -3,7 +3,7 @@
  * lengths (every tail length, a t5-small row, a long row), non-finite entries, extreme magnitudes,
  * underflowing weights, and one instance reused across rows of different lengths (its memory grows).
  * `summarize` against the selection code's own `finiteMaximum`, bit for bit, and against `sums` with that maximum.
- * `argmax` and `indexOf` against the JavaScript loop and `Array.prototype.indexOf`'s rule, id for id.
+ * `argmax` and `summarizeWithArgmax` against the JavaScript loop, id for id, and against `summarize`.
  */
 import { describe, expect, it } from 'vitest';
 import { expSumsKernel, type ExpSumsKernel } from '../../../src/processors/math/exp-sums-kernel.js';
@@ -297,12 +297,7 @@ describe('expSumsKernel.summarize', () => {
   });
 });
 
-/** The first index equal to `value` under `===` (+0 and −0 alike), −1 when none. */
-function firstEqual(row: Float32Array, value: number): number {
-  return row.findIndex((score) => score === value);
-}
-
-describe('expSumsKernel.argmax and indexOf', () => {
+describe('expSumsKernel.argmax and summarizeWithArgmax', () => {
   const lengths = [0, ...TAIL_LENGTHS, 33, 64];
 
   it('argmax gives the JavaScript loop\'s id on random rows, with and without non-finite entries', () => {
@@ -345,17 +340,30 @@ describe('expSumsKernel.argmax and indexOf', () => {
     }
   });
 
-  it('indexOf gives the first entry equal to a finite value, −1 when none, after longer rows too', () => {
+  it('summarizeWithArgmax gives summarize\'s figures and argmax\'s id from one copy, after longer rows too', () => {
     const kernel = requireKernel();
     for (const length of [250_000, ...lengths, 32_128, 7]) {
-      const row = randomRow(length, 8, length + 3);
-      for (const index of length === 0 ? [] : [0, length >> 1, length - 1]) {
-        expect(kernel.indexOf(row, row[index]!), `${length} wide, the value at ${index}`).toBe(firstEqual(row, row[index]!));
+      const rows = [
+        randomRow(length, 8, length + 3),
+        withNonFinite(randomRow(length, 30, length + 4), 0.2, length, length >> 1),
+        signedZeroRow(length, length + 5),
+        new Float32Array(length).fill(NaN),
+      ];
+      for (const [index, row] of rows.entries()) {
+        const what = `row ${index}, ${length} wide`;
+        const out = new Float64Array([SENTINEL, SENTINEL, SENTINEL]);
+        const argmax = kernel.summarizeWithArgmax(row, out);
+        expect(argmax, what).toBe(argmaxOfFiniteLoop(row));
+        const expected = new Float64Array([SENTINEL, SENTINEL]);
+        const max = kernel.summarize(row, expected);
+        if (max === -Infinity) {
+          expect([...out], `out after ${what} with no finite entry`).toEqual([SENTINEL, SENTINEL, SENTINEL]);
+          continue;
+        }
+        expect(out[2], `max of ${what}`).toBe(max);
+        expect(out[0], `sum of ${what}`).toBe(expected[0]);
+        expect(out[1], `weighted of ${what}`).toBe(expected[1]);
       }
-      expect(kernel.indexOf(row, 1e30), `${length} wide, an absent value`).toBe(-1);
-      const zeros = signedZeroRow(length, length);
-      expect(kernel.indexOf(zeros, -0), `${length} wide, −0 in a row of ±0`).toBe(firstEqual(zeros, 0));
-      expect(kernel.indexOf(zeros, 0), `${length} wide, +0 in a row of ±0`).toBe(firstEqual(zeros, 0));
     }
   });
 });
