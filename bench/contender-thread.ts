@@ -3,8 +3,8 @@
  *
  * Both allocate every step's output tensors in JavaScript, so their garbage collections scale with the
  * heap of the thread they run on. On the benchmark's main thread that heap also holds the tokenizer, the
- * other contenders and the report (~50–75 MB): the same floor loop ran 7–11% slower there than on a thread
- * holding nothing but itself (four paired runs of 16 prompts). A bare loop, as anyone would write it, runs
+ * other contenders and the report (~50–75 MB): on a thread holding nothing but itself, the same floor loop
+ * took 0.89–0.93× its time per token there (medians over 16 prompts, four paired runs). A bare loop, as anyone would write it, runs
  * in a process of its own; a thread of its own gives it that heap. Times are taken inside the thread.
  */
 import { fileURLToPath } from 'node:url';
