@@ -27,15 +27,17 @@ export interface ScoreSummary {
   readonly meanShifted: number;
 }
 
+/** The summary of a row with no finite score. */
+const EMPTY_SUMMARY: ScoreSummary = { max: -Infinity, logSum: NaN, meanShifted: NaN };
+
 export function summarizeScores(row: Float32Array): ScoreSummary {
   if (kernel !== undefined) {
     // One copy of the row into the kernel's memory serves the maximum and both sums.
     const max = kernel.summarize(row, kernelOut);
-    if (max === -Infinity) return { max, logSum: NaN, meanShifted: NaN };
-    return { max, logSum: Math.log(kernelOut[0]!), meanShifted: kernelOut[1]! / kernelOut[0]! };
+    return max === -Infinity ? EMPTY_SUMMARY : kernelSummary(max);
   }
   const max = finiteMaximum(row);
-  if (max === -Infinity) return { max, logSum: NaN, meanShifted: NaN };
+  if (max === -Infinity) return EMPTY_SUMMARY;
   const sum = exponentialSums(row, max);
   return { max, logSum: Math.log(sum), meanShifted: exponentialSumsResult.weightedShift / sum };
 }
@@ -47,13 +49,16 @@ export function summarizeScores(row: Float32Array): ScoreSummary {
 export function summarizeScoresWithArgmax(row: Float32Array): { summary: ScoreSummary; argmax: number } {
   if (kernel !== undefined) {
     const argmax = kernel.summarizeWithArgmax(row, kernelOut);
-    if (argmax < 0) return { summary: { max: -Infinity, logSum: NaN, meanShifted: NaN }, argmax };
-    const summary = { max: kernelOut[2]!, logSum: Math.log(kernelOut[0]!), meanShifted: kernelOut[1]! / kernelOut[0]! };
-    return { summary, argmax };
+    return { summary: argmax < 0 ? EMPTY_SUMMARY : kernelSummary(kernelOut[2]!), argmax };
   }
   const summary = summarizeScores(row);
   // `indexOf`'s strict equality finds the first zero of either sign, as `argmaxOfFinite`'s strict `>` keeps it.
   return { summary, argmax: summary.max === -Infinity ? -1 : row.indexOf(summary.max) };
+}
+
+/** The summary from the kernel's sums in `kernelOut`, for a row whose finite maximum is `max`. */
+function kernelSummary(max: number): ScoreSummary {
+  return { max, logSum: Math.log(kernelOut[0]!), meanShifted: kernelOut[1]! / kernelOut[0]! };
 }
 
 /**
