@@ -7,11 +7,11 @@
  * took 0.89–0.93× its time per token there (medians over 16 prompts, four paired runs). A bare loop, as anyone would write it, runs
  * in a process of its own; a thread of its own gives it that heap. Times are taken inside the thread.
  */
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
 import type { InferenceSession } from 'onnxruntime-node';
 
+import { startModuleWorker } from '../src/runtime/worker/module-worker.js';
 import type { FloorRun } from './floor-loop.js';
 
 export type ContenderKind = 'floor' | 'transformers-js';
@@ -23,7 +23,7 @@ export interface ContenderThreadData {
 }
 
 export type ContenderRequest =
-  | { readonly kind: 'generate'; readonly prompts: number[][]; readonly newTokens: number }
+  | { readonly kind: 'generate'; readonly prompts: readonly (readonly number[])[]; readonly newTokens: number }
   | { readonly kind: 'release' };
 
 export type ContenderReply =
@@ -46,7 +46,7 @@ export class ContenderThread {
    * sequence, as the benchmark compares it).
    */
   async generate(prompts: readonly (readonly number[])[], newTokens: number): Promise<FloorRun> {
-    const reply = await this.ask({ kind: 'generate', prompts: prompts.map((prompt) => [...prompt]), newTokens });
+    const reply = await this.ask({ kind: 'generate', prompts, newTokens });
     if (reply.kind !== 'generated') throw new Error(`a contender thread answered ${reply.kind} to generate`);
     return reply.run;
   }
@@ -80,11 +80,6 @@ export class ContenderThread {
   }
 }
 
-/** The benchmark runs under `tsx`; a worker does not inherit its loader, so it registers it first. */
 function startWorker(data: ContenderThreadData): Worker {
-  const entry = new URL('./contender-thread-entry.ts', import.meta.url);
-  if (!fileURLToPath(import.meta.url).endsWith('.ts')) return new Worker(entry, { workerData: data });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(entry.href)});`;
-  return new Worker(bootstrap, { eval: true, workerData: data });
+  return startModuleWorker('contender-thread-entry', import.meta.url, { workerData: data });
 }

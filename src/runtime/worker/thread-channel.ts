@@ -5,10 +5,10 @@
  * The worker is referenced only while a request waits for its reply, so an idle model does not keep
  * the process alive (as an in-process ONNX session does not).
  */
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
 import { StateError } from '../errors.js';
+import { startModuleWorker } from './module-worker.js';
 import {
   type LoadedModelInfo,
   type ModelThreadData,
@@ -107,18 +107,7 @@ export class ThreadChannel {
   }
 }
 
-/**
- * Starts the worker on `model-thread.js` beside this module. When this module is TypeScript source
- * (tests, `tsx`), the thread's module is too, and a worker does not inherit the parent's loader: it
- * registers `tsx` itself before importing the entry. Built code (`dist/`) runs it with plain node.
- */
+/** Starts the worker on `model-thread` beside this module (see `module-worker.ts`). */
 function startWorker(data: ModelThreadData): Worker {
-  const options = { workerData: data, stdout: false, stderr: false };
-  if (!fileURLToPath(import.meta.url).endsWith('.ts')) {
-    return new Worker(new URL('./model-thread.js', import.meta.url), options);
-  }
-  const entry = new URL('./model-thread.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(entry)});`;
-  return new Worker(bootstrap, { ...options, eval: true });
+  return startModuleWorker('model-thread', import.meta.url, { workerData: data, stdout: false, stderr: false });
 }
