@@ -14,7 +14,7 @@
  * needs both copies the row once and skips the JS scan for the maximum, which costs more than the sums.
  * A third finds the first entry equal to a value, so that greedy selection's token (the first id of the
  * finite maximum) also comes from SIMD passes: a JavaScript scan of a 32,128-wide row costs 50–200 µs on
- * the serving machines, the copy and both SIMD passes ~15 µs.
+ * the serving machines, the copy and both SIMD passes ~16 µs.
  */
 import { assembleModule, FunctionBody, ValueType } from './wasm-assembler.js';
 
