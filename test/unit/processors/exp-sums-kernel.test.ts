@@ -340,7 +340,7 @@ describe('expSumsKernel.argmax and summarizeWithArgmax', () => {
     }
   });
 
-  it('summarizeWithArgmax gives summarize\'s figures and argmax\'s id from one copy, after longer rows too', () => {
+  it('summarizeWithArgmax gives summarize\'s figures and the loop\'s id, on rows after longer ones too', () => {
     const kernel = requireKernel();
     for (const length of [250_000, ...lengths, 32_128, 7]) {
       const rows = [
