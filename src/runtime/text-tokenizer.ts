@@ -8,6 +8,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { ModelFolderError } from './errors.js';
 import { describeJsonValue, readJsonObject } from './model-config.js';
 import type { TextTokenizer } from './types.js';
+import { compactUnigramPieces } from './unigram-piece-index.js';
 
 export const TOKENIZER_FILE = 'tokenizer.json';
 export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
@@ -59,6 +60,8 @@ export class HuggingFaceTextTokenizer implements ModelTokenizer {
     } catch (error) {
       throw new ModelFolderError(TOKENIZER_FILE, `cannot be loaded: ${(error as Error).message}`, { cause: error });
     }
+    // The serving thread keeps this tokenizer for its lifetime: a smaller heap means shorter pauses.
+    compactUnigramPieces(tokenizer);
     return new HuggingFaceTextTokenizer(tokenizer, tokenizerJson, tokenizerConfig);
   }
 
