@@ -5,7 +5,8 @@
  *
  * The channel is set up as the TypeScript client library sets it up (`DEFAULT_CHANNEL_OPTIONS`: a 4 MiB HTTP/2
  * window, so a 128 KiB row needs no flow-control round trip). Every stream asks for greedy selection with `min_new_tokens` = `max_new_tokens` (full length, as every
- * contender) and the default stream options: raw float32 logits at every step.
+ * contender) and the default stream options: raw float32 logits at every step, unless a command asks for
+ * none (`logits: 'none'`, to measure what carrying the rows costs). Answers carry the client's CPU time.
  */
 import { credentials } from '@grpc/grpc-js';
 
@@ -13,11 +14,14 @@ import {
   DecodeMode,
   DecodeRequest,
   type DecodeResponse,
+  LogitsFormat,
   SelectionMode,
   StepwiseServiceClient,
 } from '../src/gen/stepwise/v1/stepwise.js';
 import { DEFAULT_CHANNEL_OPTIONS } from '../clients/ts/stepwise-client.js';
-import type { ClientAnswer, ClientCommand, DecodeMode as Mode } from './ipc.js';
+import { bareRoundTrips } from './bare-rows.js';
+import { processCpuMs } from './cpu-time.js';
+import type { ClientAnswer, ClientCommand, DecodeMode as Mode, RawLogits } from './ipc.js';
 
 const address = process.argv[2]!;
 // Configured as the TypeScript client library configures its channel (its HTTP/2 window included).
@@ -38,7 +42,7 @@ interface Decoded {
  * One `Decode` stream. LOCKSTEP accepts every step; `holdAtLastStep` leaves the last step unanswered and
  * resolves `reachedLastStep` instead, so the stream (and its decode state) stays alive.
  */
-function decode(prompt: number[], newTokens: number, mode: Mode, holdAtLastStep = false) {
+function decode(prompt: number[], newTokens: number, mode: Mode, logits: RawLogits = 'float32', holdAtLastStep = false) {
   const call = client.decode();
   const started = performance.now();
   let reachedLastStep: () => void = () => {};
@@ -66,6 +70,7 @@ function decode(prompt: number[], newTokens: number, mode: Mode, holdAtLastStep 
           minNewTokens: newTokens,
           selection: { mode: SelectionMode.SELECTION_MODE_GREEDY },
           mode: mode === 'auto' ? DecodeMode.DECODE_MODE_AUTO : DecodeMode.DECODE_MODE_LOCKSTEP,
+          ...(logits === 'none' && { stream: { rawLogits: LogitsFormat.LOGITS_FORMAT_NONE } }),
         },
       },
     }),
@@ -80,28 +85,36 @@ function decode(prompt: number[], newTokens: number, mode: Mode, holdAtLastStep 
 async function run(command: ClientCommand): Promise<ClientAnswer> {
   switch (command.kind) {
     case 'one-by-one': {
+      const cpuAtStart = processCpuMs();
       const ms: number[] = [];
       const tokens: number[][] = [];
       for (const prompt of command.prompts) {
-        const result = await decode(prompt, command.newTokens, command.mode).done;
+        const result = await decode(prompt, command.newTokens, command.mode, command.logits).done;
         ms.push(result.ms);
         tokens.push(result.tokens);
       }
-      return { kind: 'one-by-one', ms, tokens };
+      return { kind: 'one-by-one', ms, tokens, cpuMs: processCpuMs() - cpuAtStart };
     }
     case 'concurrent': {
+      const cpuAtStart = processCpuMs();
       const started = performance.now();
       const streams = Promise.all(
         command.prompts.map(async (prompt, index) => {
           if (command.staggerMs > 0 && index > 0) await new Promise((resolve) => setTimeout(resolve, index * command.staggerMs));
-          return decode(prompt, command.newTokens, 'auto').done;
+          return decode(prompt, command.newTokens, 'auto', command.logits).done;
         }),
       );
       const results = await streams;
-      return { kind: 'concurrent', wallMs: performance.now() - started, tokens: results.map((result) => result.tokens) };
+      const wallMs = performance.now() - started;
+      return { kind: 'concurrent', wallMs, tokens: results.map((result) => result.tokens), cpuMs: processCpuMs() - cpuAtStart };
+    }
+    case 'bare-round-trips': {
+      const host = address.slice(0, address.lastIndexOf(':'));
+      const result = await bareRoundTrips(`${host}:${command.port}`, command.count, command.rowBytes);
+      return { kind: 'bare-round-trips', ...result };
     }
     case 'hold': {
-      const streams = command.prompts.map((prompt) => decode(prompt, command.newTokens, 'lockstep', true));
+      const streams = command.prompts.map((prompt) => decode(prompt, command.newTokens, 'lockstep', 'float32', true));
       await Promise.all(streams.map((stream) => stream.atLastStep));
       held.push(...streams);
       return { kind: 'held' };

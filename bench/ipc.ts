@@ -28,7 +28,8 @@ export type ServerCommand =
   | { readonly kind: 'stop' };
 
 export type ServerAnswer =
-  | { readonly kind: 'ready'; readonly port: number }
+  /** `barePort`: the bare row server (`bare-rows.ts`) beside Stepwise's. */
+  | { readonly kind: 'ready'; readonly port: number; readonly barePort: number }
   | { readonly kind: 'probe-started' }
   | {
       readonly kind: 'probe';
@@ -37,6 +38,9 @@ export type ServerAnswer =
       readonly eventLoopMaxMs: number;
       /** Scheduler counters since `probe-start`. */
       readonly scheduler: SchedulerStats;
+      /** CPU time since `probe-start` of the serving (main) thread (NaN off Linux) and of the whole process. */
+      readonly servingThreadCpuMs: number;
+      readonly processCpuMs: number;
     }
   | {
       readonly kind: 'memory';
@@ -49,11 +53,28 @@ export type ServerAnswer =
 
 export type DecodeMode = 'auto' | 'lockstep';
 
+/** The raw logits every step streams: the row as float32 (the default), or none (the `StepLogits` without its row). */
+export type RawLogits = 'float32' | 'none';
+
 export type ClientCommand =
   /** Each prompt decoded in turn, the next starting when the previous finished. */
-  | { readonly kind: 'one-by-one'; readonly mode: DecodeMode; readonly prompts: number[][]; readonly newTokens: number }
+  | {
+      readonly kind: 'one-by-one';
+      readonly mode: DecodeMode;
+      readonly prompts: number[][];
+      readonly newTokens: number;
+      readonly logits?: RawLogits;
+    }
   /** Every prompt decoded at once (AUTO), stream i starting `i * staggerMs` after the first. */
-  | { readonly kind: 'concurrent'; readonly prompts: number[][]; readonly newTokens: number; readonly staggerMs: number }
+  | {
+      readonly kind: 'concurrent';
+      readonly prompts: number[][];
+      readonly newTokens: number;
+      readonly staggerMs: number;
+      readonly logits?: RawLogits;
+    }
+  /** `count` round trips of one row of `rowBytes` over the bare row server on `port` (`bare-rows.ts`). */
+  | { readonly kind: 'bare-round-trips'; readonly port: number; readonly count: number; readonly rowBytes: number }
   /** LOCKSTEP streams taken to their last step and held there (their states alive), until `release`; adds to those already held. */
   | { readonly kind: 'hold'; readonly prompts: number[][]; readonly newTokens: number }
   | { readonly kind: 'release' }
@@ -61,13 +82,16 @@ export type ClientCommand =
 
 export type ClientAnswer =
   | { readonly kind: 'ready' }
-  | { readonly kind: 'one-by-one'; readonly ms: number[]; readonly tokens: number[][] }
+  /** `cpuMs`: the client process's CPU time over the whole command (every thread). */
+  | { readonly kind: 'one-by-one'; readonly ms: number[]; readonly tokens: number[][]; readonly cpuMs: number }
   | {
       readonly kind: 'concurrent';
       /** From the first `Start` sent to the last `Finished` received. */
       readonly wallMs: number;
       readonly tokens: number[][];
+      readonly cpuMs: number;
     }
+  | { readonly kind: 'bare-round-trips'; readonly wallMs: number; readonly clientCpuMs: number }
   | { readonly kind: 'held' }
   | { readonly kind: 'released' }
   | { readonly kind: 'stopped' };

@@ -13,6 +13,16 @@ export interface ConcurrentRun {
   readonly tokens: number[][];
   readonly healthMs: number[];
   readonly probe: Extract<ServerAnswer, { kind: 'probe' }>;
+  /** The client process's CPU time over the run. */
+  readonly clientCpuMs: number;
+}
+
+/** CPU time outside ONNX Runtime over one contender's one-at-a-time runs (all prompts of a repetition). */
+export interface CpuOutsideModel {
+  /** The server's serving (main) thread: gRPC, processors, selection, messages. */
+  readonly servingThreadMs: number;
+  /** The client process, every thread. */
+  readonly clientMs: number;
 }
 
 export interface Repetition {
@@ -20,7 +30,19 @@ export interface Repetition {
    * Wall time per prompt of each one-at-a-time contender, in prompt order; `runtime` is the runtime
    * (worker thread + scheduler) without the server.
    */
-  readonly one: { floor: number[]; tjs: number[]; runtime: number[]; auto: number[]; lockstep: number[] };
+  readonly one: { floor: number[]; tjs: number[]; runtime: number[]; auto: number[]; autoNone: number[]; lockstep: number[] };
+  /** The gRPC contenders' CPU time outside the model, summed over their one-at-a-time runs. */
+  readonly cpu: { auto: CpuOutsideModel; autoNone: CpuOutsideModel; lockstep: CpuOutsideModel };
+  /** CPU time (every thread) of the floor's one-at-a-time runs, summed. */
+  readonly floorCpuMs: number;
+  /** Round trips of one row over a bare grpc-js stream, one after another (`bare-rows.ts`). */
+  readonly bare: {
+    readonly count: number;
+    readonly rowBytes: number;
+    readonly wallMs: number;
+    readonly clientCpuMs: number;
+    readonly servingThreadCpuMs: number;
+  };
   /** The floor over all prompts as one static batch. */
   readonly floorBatchMs: number;
   /** The runtime without the server, all prompts at once, and the decoder runs that took. */
@@ -28,6 +50,8 @@ export interface Repetition {
   readonly runtimeAllRuns: number;
   /** All prompts as concurrent streams started together; then 50 ms apart (throughput, no latency probes). */
   readonly together: ConcurrentRun;
+  /** Started together, with no logits on the wire (format NONE). */
+  readonly togetherNone: ConcurrentRun;
   readonly staggered: ConcurrentRun;
   /** Started together again, with the event loop monitored and health checked every 20 ms. */
   readonly probed: ConcurrentRun;
@@ -77,6 +101,7 @@ export function printReport(results: BenchResults): void {
   const floorMs = msPerToken('floor');
   const tjsMs = msPerToken('tjs');
   const autoMs = msPerToken('auto');
+  const autoNoneMs = msPerToken('autoNone');
   const lockstepMs = msPerToken('lockstep');
   const runtimeMs = msPerToken('runtime');
   const batchTps = med((r) => perSecond(r.floorBatchMs));
@@ -85,6 +110,7 @@ export function printReport(results: BenchResults): void {
   const probedTps = med((r) => perSecond(r.probed.wallMs));
   const ratio = {
     autoOverFloor: oneRatio('auto', 'floor'),
+    autoNoneOverFloor: oneRatio('autoNone', 'floor'),
     lockstepOverFloor: oneRatio('lockstep', 'floor'),
     tjsOverFloor: oneRatio('tjs', 'floor'),
     tjsOverAuto: oneRatio('tjs', 'auto'),
@@ -94,6 +120,7 @@ export function printReport(results: BenchResults): void {
     runtimeAllOverBatch: med((r) => r.floorBatchMs / r.runtimeAllMs),
     batchOverOne: med((r) => total(r, 'floor') / r.floorBatchMs),
     togetherOverBatch: med((r) => r.floorBatchMs / r.together.wallMs),
+    togetherNoneOverBatch: med((r) => r.floorBatchMs / r.togetherNone.wallMs),
     togetherOverTjsSequential: med((r) => total(r, 'tjs') / r.together.wallMs),
     staggeredOverSingle: med((r) => total(r, 'auto') / r.staggered.wallMs),
   };
@@ -114,6 +141,24 @@ export function printReport(results: BenchResults): void {
   const { config } = model;
   const kvBytes =
     config.numDecoderLayers * 2 * config.numHeads * config.dKv * 4 * (options.newTokens + options.promptTokens);
+  /** Milliseconds of CPU per generated token, median over repetitions. */
+  const cpuPerToken = (pick: (rep: Repetition) => number) => med((r) => pick(r) / tokens);
+  const cpu = {
+    floor: cpuPerToken((r) => r.floorCpuMs),
+    auto: { serving: cpuPerToken((r) => r.cpu.auto.servingThreadMs), client: cpuPerToken((r) => r.cpu.auto.clientMs) },
+    autoNone: { serving: cpuPerToken((r) => r.cpu.autoNone.servingThreadMs), client: cpuPerToken((r) => r.cpu.autoNone.clientMs) },
+    lockstep: { serving: cpuPerToken((r) => r.cpu.lockstep.servingThreadMs), client: cpuPerToken((r) => r.cpu.lockstep.clientMs) },
+    together: { serving: cpuPerToken((r) => r.together.probe.servingThreadCpuMs), client: cpuPerToken((r) => r.together.clientCpuMs) },
+    togetherNone: {
+      serving: cpuPerToken((r) => r.togetherNone.probe.servingThreadCpuMs),
+      client: cpuPerToken((r) => r.togetherNone.clientCpuMs),
+    },
+    bare: {
+      serving: med((r) => r.bare.servingThreadCpuMs / r.bare.count),
+      client: med((r) => r.bare.clientCpuMs / r.bare.count),
+      wall: med((r) => r.bare.wallMs / r.bare.count),
+    },
+  };
   const rssPerStream = (memory.heldTwiceRss - memory.idleRss) / (2 * options.prompts);
   const buffersPerStream = (memory.heldTwiceBuffers - memory.idleBuffers) / (2 * options.prompts);
 
@@ -131,16 +176,31 @@ export function printReport(results: BenchResults): void {
   add(row(['Stepwise runtime alone (thread + scheduler)', fixed(runtimeMs), fixed(1000 / runtimeMs, 1), fixed(ratio.runtimeOverFloor), fixed(ratio.tjsOverRuntime)]));
   add(row(['Stepwise AUTO, gRPC 127.0.0.1', fixed(autoMs), fixed(1000 / autoMs, 1), fixed(ratio.autoOverFloor), fixed(ratio.tjsOverAuto)]));
   add(row(['Stepwise LOCKSTEP, gRPC 127.0.0.1', fixed(lockstepMs), fixed(1000 / lockstepMs, 1), fixed(ratio.lockstepOverFloor), fixed(ratio.tjsOverLockstep)]));
+  add(row(['Stepwise AUTO, no logits (format NONE)', fixed(autoNoneMs), fixed(1000 / autoNoneMs, 1), fixed(ratio.autoNoneOverFloor), fixed(oneRatio('tjs', 'autoNone'))]));
   add();
   add(row([`${options.prompts} requests`, 'tokens/s', '÷ batch floor', '÷ tjs 1-by-1', 'batched']));
   add(row([`floor: static batch of ${options.prompts}`, fixed(batchTps, 1), '1.000', fixed(med((r) => total(r, 'tjs') / r.floorBatchMs)), '100%']));
   add(row([`Stepwise runtime alone, ${options.prompts} loops at once`, fixed(med((r) => perSecond(r.runtimeAllMs)), 1), fixed(ratio.runtimeAllOverBatch), fixed(med((r) => total(r, 'tjs') / r.runtimeAllMs)), `(mean run ${fixed(med((r) => (options.prompts * options.newTokens) / r.runtimeAllRuns), 1)})`]));
   add(row([`Stepwise ${options.prompts} AUTO streams, together`, fixed(togetherTps, 1), fixed(ratio.togetherOverBatch), fixed(ratio.togetherOverTjsSequential), `${fixed(100 * share((r) => r.together), 0)}% (mean run ${fixed(meanBatch((r) => r.together), 1)})`]));
+  add(row([`Stepwise ${options.prompts} AUTO together, no logits`, fixed(med((r) => perSecond(r.togetherNone.wallMs)), 1), fixed(ratio.togetherNoneOverBatch), fixed(med((r) => total(r, 'tjs') / r.togetherNone.wallMs)), `${fixed(100 * share((r) => r.togetherNone), 0)}% (mean run ${fixed(meanBatch((r) => r.togetherNone), 1)})`]));
   add(row([`Stepwise ${options.prompts} AUTO, together, health-checked`, fixed(probedTps, 1), fixed(med((r) => r.floorBatchMs / r.probed.wallMs)), fixed(med((r) => total(r, 'tjs') / r.probed.wallMs)), `${fixed(100 * share((r) => r.probed), 0)}% (mean run ${fixed(meanBatch((r) => r.probed), 1)})`]));
   add(row([`Stepwise ${options.prompts} AUTO streams, ${options.staggerMs} ms apart`, fixed(staggeredTps, 1), fixed(med((r) => r.floorBatchMs / r.staggered.wallMs)), fixed(med((r) => total(r, 'tjs') / r.staggered.wallMs)), `${fixed(100 * share((r) => r.staggered), 0)}% (mean run ${fixed(meanBatch((r) => r.staggered), 1)})`]));
   add(row([`Stepwise ${options.prompts} AUTO one after another`, fixed(med((r) => perSecond(total(r, 'auto'))), 1), fixed(med((r) => r.floorBatchMs / total(r, 'auto'))), fixed(med((r) => total(r, 'tjs') / total(r, 'auto'))), '0%']));
   add(row([`transformers.js ${options.prompts} one after another`, fixed(med((r) => perSecond(total(r, 'tjs'))), 1), fixed(med((r) => r.floorBatchMs / total(r, 'tjs'))), '1.000', '—']));
   add(`(the static batch is ${fixed(ratio.batchOverOne, 2)}× the floor's one-at-a-time tokens/s)`);
+  add();
+  add(`CPU time outside ONNX Runtime, ms per generated token (the server's serving thread${Number.isNaN(cpu.auto.serving) ? ': not measured off Linux' : ''}; the client process):`);
+  add(cpuRow(['', 'serving thread', 'client', 'both']));
+  const cpuLine = (name: string, figures: { serving: number; client: number }) =>
+    add(cpuRow([name, fixed(figures.serving), fixed(figures.client), fixed(figures.serving + figures.client)]));
+  cpuLine('AUTO, one prompt at a time', cpu.auto);
+  cpuLine('AUTO, no logits', cpu.autoNone);
+  cpuLine('LOCKSTEP, one prompt at a time', cpu.lockstep);
+  cpuLine(`${options.prompts} AUTO together`, cpu.together);
+  cpuLine(`${options.prompts} AUTO together, no logits`, cpu.togetherNone);
+  cpuLine(`bare grpc-js round trip of one row (per row)`, cpu.bare);
+  add(`  (bare round trips: ${reps[0]!.bare.count} one after another of a ${reps[0]!.bare.rowBytes}-byte row, ${fixed(cpu.bare.wall)} ms each;`);
+  add(`  the floor used ${fixed(cpu.floor)} ms of CPU per token over its ${fixed(floorMs)} ms, ${fixed(cpu.floor / floorMs, 2)} of this machine's ${machine.cores} cores)`);
   add();
   add(`server while ${options.prompts} streams decode (the health-checked run): event-loop delay p99 ${fixed(eventLoopP99, 2)} ms (worst repetition ${fixed(eventLoopWorst, 2)} ms, max ${fixed(Math.max(...reps.map((r) => r.probed.probe.eventLoopMaxMs)), 1)} ms); health check p99 ${fixed(percentile(healthAll, 99), 2)} ms, max ${fixed(healthMax, 2)} ms over ${healthAll.length} checks`);
   add(`server memory: RSS ${fixed(memory.coldRss / MIB, 1)} MiB before any stream was held, ${fixed(memory.idleRss / MIB, 1)} MiB idle after one cycle of holding and releasing ${memory.heldTwiceStates} streams (one-time growth: arena, allocator),`);
@@ -168,9 +228,11 @@ export function printReport(results: BenchResults): void {
     const json = {
       floor_ms_per_token: round(floorMs),
       auto_over_floor: round(ratio.autoOverFloor),
+      auto_no_logits_over_floor: round(ratio.autoNoneOverFloor),
       lockstep_over_floor: round(ratio.lockstepOverFloor),
       tjs_over_auto: round(ratio.tjsOverAuto),
       concurrent16_over_batch16_floor: round(ratio.togetherOverBatch),
+      concurrent16_no_logits_over_batch16_floor: round(ratio.togetherNoneOverBatch),
       concurrent16_over_tjs_sequential: round(ratio.togetherOverTjsSequential),
       staggered16_over_single: round(ratio.staggeredOverSingle),
       event_loop_p99_ms: round(eventLoopWorst),
@@ -190,6 +252,14 @@ export function printReport(results: BenchResults): void {
       staggered16_batched_share: round(share((r) => r.staggered)),
       health_check_max_ms: round(healthMax),
       kv_cache_mb_per_stream: round(kvBytes / MIB),
+      floor_cpu_ms_per_token: round(cpu.floor),
+      auto_serving_thread_cpu_ms_per_token: round(cpu.auto.serving),
+      auto_client_cpu_ms_per_token: round(cpu.auto.client),
+      concurrent16_serving_thread_cpu_ms_per_token: round(cpu.together.serving),
+      concurrent16_client_cpu_ms_per_token: round(cpu.together.client),
+      bare_row_round_trip_ms: round(cpu.bare.wall),
+      bare_row_serving_thread_cpu_ms: round(cpu.bare.serving),
+      bare_row_client_cpu_ms: round(cpu.bare.client),
       server_rss_idle_mb: round(memory.idleRss / MIB, 1),
       server_rss_cold_mb: round(memory.coldRss / MIB, 1),
       prompts: options.prompts,
@@ -222,6 +292,12 @@ function fixed(value: number, digits = 3): string {
 
 /** Column widths: a name, three numbers, and a last column wide enough for "100% (mean run 16.0)". */
 const WIDTHS = [44, 12, 14, 14, 24];
+
+/** The CPU table: a name and three numbers. */
+function cpuRow(cells: readonly string[]): string {
+  const [first, ...rest] = cells;
+  return `  ${first!.padEnd(WIDTHS[0]!)}${rest.map((cell) => cell.padStart(16)).join('')}`;
+}
 
 function row(cells: readonly string[]): string {
   const [first, ...rest] = cells;

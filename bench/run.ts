@@ -10,7 +10,10 @@
  *   prompt at a time, then all prompts as concurrent AUTO streams, started together and staggered;
  * - the share of steps that ran batched; inside the server, in a third run of the streams started
  *   together, event-loop delay and health-check latency (kept out of the throughput runs: probing is load
- *   of its own); and its memory per live stream.
+ *   of its own); and its memory per live stream;
+ * - where the time outside ONNX Runtime goes: AUTO one at a time and 16 together again with no logits on
+ *   the wire (format NONE), the CPU time of the server's serving thread and of the client process in every
+ *   gRPC run, and round trips of one row over a bare grpc-js stream (`bare-rows.ts`): the transport alone.
  *
  * Every repetition measures every contender in turn (so that a slow moment of the machine hits all of
  * them), and the report gives the median of each figure and of each per-repetition ratio.
@@ -27,8 +30,9 @@ import { HuggingFaceTextTokenizer } from '../src/runtime/text-tokenizer.js';
 import { parseBenchOptions, type BenchOptions } from './bench-options.js';
 import { BENCH_MODEL_FOLDER, benchPrompts, ensureBenchModel } from './bench-model.js';
 import { ContenderThread } from './contender-thread.js';
+import { processCpuMs } from './cpu-time.js';
 import { HealthProbe } from './health-probe.js';
-import { ask, firstAnswer, type ClientAnswer, type ServerAnswer, type ServerChildConfig } from './ipc.js';
+import { ask, firstAnswer, type ClientAnswer, type RawLogits, type ServerAnswer, type ServerChildConfig } from './ipc.js';
 import { printReport, type BenchResults, type Repetition } from './report.js';
 import { RuntimeRunner } from './runtime-runner.js';
 
@@ -87,7 +91,10 @@ async function main(): Promise<void> {
     const repetitions: Repetition[] = [];
     for (let rep = 1; rep <= options.reps; rep++) {
       log(`repetition ${rep} of ${options.reps} ...`);
-      repetitions.push(await measureRepetition(options, prompts, { floor, tjs, runtime, health }, server.child, client.child));
+      const rowBytes = config.vocabSize * Float32Array.BYTES_PER_ELEMENT;
+      repetitions.push(
+        await measureRepetition(options, prompts, { floor, tjs, runtime, health }, { ...server, rowBytes }, client.child),
+      );
     }
     log('measuring memory per live stream ...');
     const memory = await measureMemory(options, prompts, server.child, client.child);
@@ -111,28 +118,43 @@ async function measureRepetition(
   options: BenchOptions,
   prompts: number[][],
   local: { floor: ContenderThread; tjs: ContenderThread; runtime: RuntimeRunner; health: HealthProbe },
-  server: ChildProcess,
+  stepwise: { child: ChildProcess; barePort: number; rowBytes: number },
   client: ChildProcess,
 ): Promise<Repetition> {
   const { newTokens } = options;
+  const server = stepwise.child;
   // One prompt at a time, every contender on the same prompt back to back: a slow moment of the machine
   // then hits the contenders it is compared with, not just one of them.
-  const one: Repetition['one'] = { floor: [], tjs: [], runtime: [], auto: [], lockstep: [] };
-  const tokens: Repetition['tokens'] = { floor: [], tjs: [], runtime: [], auto: [], lockstep: [] };
-  const overGrpc = async (mode: 'auto' | 'lockstep', prompt: number[]) => {
-    const run = await ask<Extract<ClientAnswer, { kind: 'one-by-one' }>>(client, { kind: 'one-by-one', mode, prompts: [prompt], newTokens });
+  const one: Repetition['one'] = { floor: [], tjs: [], runtime: [], auto: [], autoNone: [], lockstep: [] };
+  const tokens: Repetition['tokens'] = { floor: [], tjs: [], runtime: [], auto: [], autoNone: [], lockstep: [] };
+  const cpu: Record<keyof Repetition['cpu'], { servingThreadMs: number; clientMs: number }> = {
+    auto: { servingThreadMs: 0, clientMs: 0 },
+    autoNone: { servingThreadMs: 0, clientMs: 0 },
+    lockstep: { servingThreadMs: 0, clientMs: 0 },
+  };
+  const overGrpc = async (name: keyof Repetition['cpu'], mode: 'auto' | 'lockstep', logits: RawLogits, prompt: number[]) => {
+    await ask(server, { kind: 'probe-start', loopDelay: false });
+    const run = await ask<Extract<ClientAnswer, { kind: 'one-by-one' }>>(client, { kind: 'one-by-one', mode, prompts: [prompt], newTokens, logits });
+    const probe = await ask<Extract<ServerAnswer, { kind: 'probe' }>>(server, { kind: 'probe-read' });
+    cpu[name].servingThreadMs += probe.servingThreadCpuMs;
+    cpu[name].clientMs += run.cpuMs;
     return { ms: run.ms[0]!, tokens: run.tokens };
   };
+  let floorCpuMs = 0;
   for (const prompt of prompts) {
     const runs: Record<keyof Repetition['one'], () => Promise<{ ms: number; tokens: number[][] }>> = {
       floor: () => local.floor.generate([prompt], newTokens),
       tjs: () => local.tjs.generate([prompt], newTokens),
       runtime: () => local.runtime.generate([prompt], newTokens),
-      auto: () => overGrpc('auto', prompt),
-      lockstep: () => overGrpc('lockstep', prompt),
+      auto: () => overGrpc('auto', 'auto', 'float32', prompt),
+      autoNone: () => overGrpc('autoNone', 'auto', 'none', prompt),
+      lockstep: () => overGrpc('lockstep', 'lockstep', 'float32', prompt),
     };
     for (const [name, run] of Object.entries(runs) as [keyof Repetition['one'], () => Promise<{ ms: number; tokens: number[][] }>][]) {
+      const cpuBefore = processCpuMs();
       const result = await run();
+      // This process is otherwise idle while its floor thread decodes: its CPU time is the floor's.
+      if (name === 'floor') floorCpuMs += processCpuMs() - cpuBefore;
       one[name].push(result.ms);
       tokens[name]!.push(result.tokens[0]!);
     }
@@ -142,14 +164,20 @@ async function measureRepetition(
   const runtimeAll = await local.runtime.generate(prompts, newTokens);
   const statsAfter = local.runtime.stats;
   const together = await concurrent(server, client, undefined, prompts, newTokens, 0);
+  const togetherNone = await concurrent(server, client, undefined, prompts, newTokens, 0, 'none');
   const staggered = await concurrent(server, client, undefined, prompts, newTokens, options.staggerMs);
   const probed = await concurrent(server, client, local.health, prompts, newTokens, 0);
+  const bare = await measureBareRoundTrips(stepwise, client, prompts.length * newTokens);
   return {
     one,
+    cpu,
+    floorCpuMs,
+    bare,
     floorBatchMs: floorBatch.ms,
     runtimeAllMs: runtimeAll.ms,
     runtimeAllRuns: statsAfter.stepRuns - statsBefore.stepRuns,
     together,
+    togetherNone,
     staggered,
     probed,
     tokens: {
@@ -157,6 +185,7 @@ async function measureRepetition(
       floorBatch: floorBatch.tokens,
       runtimeAll: runtimeAll.tokens,
       together: together.tokens,
+      togetherNone: togetherNone.tokens,
       staggered: staggered.tokens,
       probed: probed.tokens,
     },
@@ -176,12 +205,29 @@ async function concurrent(
   prompts: number[][],
   newTokens: number,
   staggerMs: number,
+  logits: RawLogits = 'float32',
 ) {
   await ask(server, { kind: 'probe-start', loopDelay: health !== undefined });
-  const running = ask<Extract<ClientAnswer, { kind: 'concurrent' }>>(client, { kind: 'concurrent', prompts, newTokens, staggerMs });
+  const running = ask<Extract<ClientAnswer, { kind: 'concurrent' }>>(client, { kind: 'concurrent', prompts, newTokens, staggerMs, logits });
   const [run, healthMs] = await Promise.all([running, health?.pollWhile(running, 20) ?? []]);
   const probe = await ask<Extract<ServerAnswer, { kind: 'probe' }>>(server, { kind: 'probe-read' });
-  return { wallMs: run.wallMs, tokens: run.tokens, healthMs, probe };
+  return { wallMs: run.wallMs, tokens: run.tokens, healthMs, probe, clientCpuMs: run.cpuMs };
+}
+
+/**
+ * `count` round trips of one logits row over the bare grpc-js stream (`bare-rows.ts`), one after another as
+ * LOCKSTEP's steps are, with the server child's CPU time counted over the same window.
+ */
+async function measureBareRoundTrips(stepwise: { child: ChildProcess; barePort: number; rowBytes: number }, client: ChildProcess, count: number) {
+  await ask(stepwise.child, { kind: 'probe-start', loopDelay: false });
+  const run = await ask<Extract<ClientAnswer, { kind: 'bare-round-trips' }>>(client, {
+    kind: 'bare-round-trips',
+    port: stepwise.barePort,
+    count,
+    rowBytes: stepwise.rowBytes,
+  });
+  const probe = await ask<Extract<ServerAnswer, { kind: 'probe' }>>(stepwise.child, { kind: 'probe-read' });
+  return { count, rowBytes: stepwise.rowBytes, wallMs: run.wallMs, clientCpuMs: run.clientCpuMs, servingThreadCpuMs: probe.servingThreadCpuMs };
 }
 
 /**
@@ -225,13 +271,13 @@ function profilingArgs(dir: string | undefined): string[] {
   return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
-async function startServer(config: ServerChildConfig, extraArgs: string[]): Promise<{ child: ChildProcess; port: number }> {
+async function startServer(config: ServerChildConfig, extraArgs: string[]): Promise<{ child: ChildProcess; port: number; barePort: number }> {
   const child = fork(fileURLToPath(new URL('./server-process.ts', import.meta.url)), [JSON.stringify(config)], {
     execArgv: [...process.execArgv, '--expose-gc', ...extraArgs],
   });
   const ready = await firstAnswer<ServerAnswer>(child);
   if (ready.kind !== 'ready') throw new Error(`the server child answered ${ready.kind} instead of ready`);
-  return { child, port: ready.port };
+  return { child, port: ready.port, barePort: ready.barePort };
 }
 
 async function startClient(address: string, extraArgs: string[]): Promise<{ child: ChildProcess }> {

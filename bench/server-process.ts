@@ -1,7 +1,9 @@
 /**
  * The benchmark's server child: a Stepwise server on 127.0.0.1 (an ephemeral port), composed exactly as
  * `stepwise serve` composes it, over the benchmark model. The parent probes it over IPC: event-loop delay
- * (`perf_hooks.monitorEventLoopDelay`) and scheduler counters over a window, and memory after a full GC.
+ * (`perf_hooks.monitorEventLoopDelay`), scheduler counters and CPU time (the serving thread's, the
+ * process's) over a window, and memory after a full GC. Beside it runs the bare row server of
+ * `bare-rows.ts`, the transport without Stepwise, on the same event loop.
  *
  * Started by `run.ts` with `--expose-gc`; its one argument is a `ServerChildConfig` as JSON.
  */
@@ -11,6 +13,8 @@ import { composeServer } from '../src/composition-root.js';
 import { StepScheduler, type SchedulerStats } from '../src/runtime/step-scheduler.js';
 import { WorkerModel } from '../src/runtime/worker/index.js';
 import type { Logger } from '../src/server/logger.js';
+import { startBareRowServer } from './bare-rows.js';
+import { mainThreadCpuMs, processCpuMs } from './cpu-time.js';
 import type { ServerAnswer, ServerChildConfig, ServerCommand } from './ipc.js';
 
 /** Per-stream info lines would only add noise (and time) to the measurement; warnings and errors show. */
@@ -43,9 +47,12 @@ const app = await composeServer({
   limits: { maxConcurrentStreams: 64 },
 });
 const port = await app.server.start({ host: '127.0.0.1', port: 0 });
+// The transport alone, for comparison: its own server, on this process's event loop like Stepwise's.
+const bare = await startBareRowServer();
 const scheduler = app.model instanceof StepScheduler ? app.model : undefined;
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 let statsAtStart: SchedulerStats | undefined;
+let cpuAtStart = { servingThread: 0, process: 0 };
 let monitoring = false;
 
 const answer = (message: ServerAnswer) => process.send!(message);
@@ -57,6 +64,7 @@ process.on('message', (command: ServerCommand) => {
       monitoring = command.loopDelay;
       if (monitoring) loopDelay.enable();
       statsAtStart = scheduler?.stats;
+      cpuAtStart = { servingThread: mainThreadCpuMs(), process: processCpuMs() };
       return answer({ kind: 'probe-started' });
     case 'probe-read': {
       if (monitoring) loopDelay.disable();
@@ -66,12 +74,15 @@ process.on('message', (command: ServerCommand) => {
         eventLoopP99Ms: monitoring ? loopDelay.percentile(99) / 1e6 : Number.NaN,
         eventLoopMaxMs: monitoring ? loopDelay.max / 1e6 : Number.NaN,
         scheduler: difference(now, statsAtStart),
+        servingThreadCpuMs: mainThreadCpuMs() - cpuAtStart.servingThread,
+        processCpuMs: processCpuMs() - cpuAtStart.process,
       });
     }
     case 'memory':
       void measureMemory().then(answer);
       return;
     case 'stop':
+      bare.stop();
       void app.dispose().then(() => {
         answer({ kind: 'stopped' });
         process.disconnect();
@@ -79,7 +90,7 @@ process.on('message', (command: ServerCommand) => {
       return;
   }
 });
-answer({ kind: 'ready', port });
+answer({ kind: 'ready', port, barePort: bare.port });
 
 /** RSS, and the bytes of buffers alive on both threads, each after a full GC. */
 async function measureMemory(): Promise<ServerAnswer> {
