@@ -30,9 +30,17 @@ export interface Repetition {
    * Wall time per prompt of each one-at-a-time contender, in prompt order; `runtime` is the runtime
    * (worker thread + scheduler) without the server.
    */
-  readonly one: { floor: number[]; tjs: number[]; runtime: number[]; auto: number[]; autoNone: number[]; lockstep: number[] };
+  readonly one: {
+    floor: number[];
+    tjs: number[];
+    runtime: number[];
+    auto: number[];
+    autoNone: number[];
+    lockstep: number[];
+    lockstepNone: number[];
+  };
   /** The gRPC contenders' CPU time outside the model, summed over their one-at-a-time runs. */
-  readonly cpu: { auto: CpuOutsideModel; autoNone: CpuOutsideModel; lockstep: CpuOutsideModel };
+  readonly cpu: { auto: CpuOutsideModel; autoNone: CpuOutsideModel; lockstep: CpuOutsideModel; lockstepNone: CpuOutsideModel };
   /** CPU time (every thread) of the floor's one-at-a-time runs, summed. */
   readonly floorCpuMs: number;
   /** Round trips of one row over a bare grpc-js stream, one after another (`bare-rows.ts`). */
@@ -102,6 +110,7 @@ export function printReport(results: BenchResults): void {
   const tjsMs = msPerToken('tjs');
   const autoMs = msPerToken('auto');
   const autoNoneMs = msPerToken('autoNone');
+  const lockstepNoneMs = msPerToken('lockstepNone');
   const lockstepMs = msPerToken('lockstep');
   const runtimeMs = msPerToken('runtime');
   const batchTps = med((r) => perSecond(r.floorBatchMs));
@@ -112,6 +121,7 @@ export function printReport(results: BenchResults): void {
     autoOverFloor: oneRatio('auto', 'floor'),
     autoNoneOverFloor: oneRatio('autoNone', 'floor'),
     lockstepOverFloor: oneRatio('lockstep', 'floor'),
+    lockstepNoneOverFloor: oneRatio('lockstepNone', 'floor'),
     tjsOverFloor: oneRatio('tjs', 'floor'),
     tjsOverAuto: oneRatio('tjs', 'auto'),
     tjsOverLockstep: oneRatio('tjs', 'lockstep'),
@@ -148,6 +158,10 @@ export function printReport(results: BenchResults): void {
     auto: { serving: cpuPerToken((r) => r.cpu.auto.servingThreadMs), client: cpuPerToken((r) => r.cpu.auto.clientMs) },
     autoNone: { serving: cpuPerToken((r) => r.cpu.autoNone.servingThreadMs), client: cpuPerToken((r) => r.cpu.autoNone.clientMs) },
     lockstep: { serving: cpuPerToken((r) => r.cpu.lockstep.servingThreadMs), client: cpuPerToken((r) => r.cpu.lockstep.clientMs) },
+    lockstepNone: {
+      serving: cpuPerToken((r) => r.cpu.lockstepNone.servingThreadMs),
+      client: cpuPerToken((r) => r.cpu.lockstepNone.clientMs),
+    },
     together: { serving: cpuPerToken((r) => r.together.probe.servingThreadCpuMs), client: cpuPerToken((r) => r.together.clientCpuMs) },
     togetherNone: {
       serving: cpuPerToken((r) => r.togetherNone.probe.servingThreadCpuMs),
@@ -177,6 +191,7 @@ export function printReport(results: BenchResults): void {
   add(row(['Stepwise AUTO, gRPC 127.0.0.1', fixed(autoMs), fixed(1000 / autoMs, 1), fixed(ratio.autoOverFloor), fixed(ratio.tjsOverAuto)]));
   add(row(['Stepwise LOCKSTEP, gRPC 127.0.0.1', fixed(lockstepMs), fixed(1000 / lockstepMs, 1), fixed(ratio.lockstepOverFloor), fixed(ratio.tjsOverLockstep)]));
   add(row(['Stepwise AUTO, no logits (format NONE)', fixed(autoNoneMs), fixed(1000 / autoNoneMs, 1), fixed(ratio.autoNoneOverFloor), fixed(oneRatio('tjs', 'autoNone'))]));
+  add(row(['Stepwise LOCKSTEP, no logits (format NONE)', fixed(lockstepNoneMs), fixed(1000 / lockstepNoneMs, 1), fixed(ratio.lockstepNoneOverFloor), fixed(oneRatio('tjs', 'lockstepNone'))]));
   add();
   add(row([`${options.prompts} requests`, 'tokens/s', '÷ batch floor', '÷ tjs 1-by-1', 'batched']));
   add(row([`floor: static batch of ${options.prompts}`, fixed(batchTps, 1), '1.000', fixed(med((r) => total(r, 'tjs') / r.floorBatchMs)), '100%']));
@@ -196,6 +211,7 @@ export function printReport(results: BenchResults): void {
   cpuLine('AUTO, one prompt at a time', cpu.auto);
   cpuLine('AUTO, no logits', cpu.autoNone);
   cpuLine('LOCKSTEP, one prompt at a time', cpu.lockstep);
+  cpuLine('LOCKSTEP, no logits', cpu.lockstepNone);
   cpuLine(`${options.prompts} AUTO together`, cpu.together);
   cpuLine(`${options.prompts} AUTO together, no logits`, cpu.togetherNone);
   cpuLine(`bare grpc-js round trip of one row (per row)`, cpu.bare);
@@ -230,6 +246,7 @@ export function printReport(results: BenchResults): void {
       auto_over_floor: round(ratio.autoOverFloor),
       auto_no_logits_over_floor: round(ratio.autoNoneOverFloor),
       lockstep_over_floor: round(ratio.lockstepOverFloor),
+      lockstep_no_logits_over_floor: round(ratio.lockstepNoneOverFloor),
       tjs_over_auto: round(ratio.tjsOverAuto),
       concurrent16_over_batch16_floor: round(ratio.togetherOverBatch),
       concurrent16_no_logits_over_batch16_floor: round(ratio.togetherNoneOverBatch),

@@ -11,8 +11,8 @@
  * - the share of steps that ran batched; inside the server, in a third run of the streams started
  *   together, event-loop delay and health-check latency (kept out of the throughput runs: probing is load
  *   of its own); and its memory per live stream;
- * - where the time outside ONNX Runtime goes: AUTO one at a time and 16 together again with no logits on
- *   the wire (format NONE), the CPU time of the server's serving thread and of the client process in every
+ * - where the time outside ONNX Runtime goes: AUTO and LOCKSTEP one at a time and 16 together again with
+ *   no logits on the wire (format NONE), the CPU time of the server's serving thread and of the client process in every
  *   gRPC run, and round trips of one row over a bare grpc-js stream (`bare-rows.ts`): the transport alone.
  *
  * Every repetition measures every contender in turn (so that a slow moment of the machine hits all of
@@ -125,12 +125,13 @@ async function measureRepetition(
   const server = stepwise.child;
   // One prompt at a time, every contender on the same prompt back to back: a slow moment of the machine
   // then hits the contenders it is compared with, not just one of them.
-  const one: Repetition['one'] = { floor: [], tjs: [], runtime: [], auto: [], autoNone: [], lockstep: [] };
-  const tokens: Repetition['tokens'] = { floor: [], tjs: [], runtime: [], auto: [], autoNone: [], lockstep: [] };
+  const one: Repetition['one'] = { floor: [], tjs: [], runtime: [], auto: [], autoNone: [], lockstep: [], lockstepNone: [] };
+  const tokens: Repetition['tokens'] = { floor: [], tjs: [], runtime: [], auto: [], autoNone: [], lockstep: [], lockstepNone: [] };
   const cpu: Record<keyof Repetition['cpu'], { servingThreadMs: number; clientMs: number }> = {
     auto: { servingThreadMs: 0, clientMs: 0 },
     autoNone: { servingThreadMs: 0, clientMs: 0 },
     lockstep: { servingThreadMs: 0, clientMs: 0 },
+    lockstepNone: { servingThreadMs: 0, clientMs: 0 },
   };
   const overGrpc = async (name: keyof Repetition['cpu'], mode: 'auto' | 'lockstep', logits: RawLogits, prompt: number[]) => {
     await ask(server, { kind: 'probe-start', loopDelay: false });
@@ -149,6 +150,7 @@ async function measureRepetition(
       auto: () => overGrpc('auto', 'auto', 'float32', prompt),
       autoNone: () => overGrpc('autoNone', 'auto', 'none', prompt),
       lockstep: () => overGrpc('lockstep', 'lockstep', 'float32', prompt),
+      lockstepNone: () => overGrpc('lockstepNone', 'lockstep', 'none', prompt),
     };
     for (const [name, run] of Object.entries(runs) as [keyof Repetition['one'], () => Promise<{ ms: number; tokens: number[][] }>][]) {
       const cpuBefore = processCpuMs();
