@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { expSumsKernel, type ExpSumsKernel } from '../../../src/processors/math/exp-sums-kernel.js';
+import { SeededRandom } from '../../../src/runtime/builder/prng.js';
 import { argmaxOfFiniteLoop } from '../../../src/processors/selection/argmax.js';
 import { finiteMaximum } from '../../../src/processors/selection/finite.js';
 
@@ -29,16 +30,10 @@ function referenceSums(row: Float32Array, max: number): { sum: number; weighted:
   return { sum, weighted };
 }
 
-/** A seeded uniform generator on (0, 1) (mulberry32). */
+/** A seeded uniform generator on (0, 1) (the builder's mulberry32). */
 function uniformSource(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 2 ** 32;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.uniform();
 }
 
 /** Gaussian-like scores times `scale` (Box-Muller). */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
+import { SeededRandom } from '../../../src/runtime/builder/prng.js';
 import { characters, commonSuffixes, commonWords } from '../../../src/runtime/builder/tokenizer-vocabulary.js';
 import { HuggingFaceTextTokenizer } from '../../../src/runtime/text-tokenizer.js';
 import { compactUnigramPieces, PieceIndex } from '../../../src/runtime/unigram-piece-index.js';
@@ -21,21 +22,10 @@ function loadBuiltIn(): Tokenizer {
 
 const trieOf = (tokenizer: Tokenizer) => (tokenizer as unknown as { model: { trie: PrefixSearch } }).model.trie;
 
-/** A deterministic generator (mulberry32), so a failure names a reproducible input. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Texts mixing known words, suffixes, single characters, unknown characters (CJK, emoji) and odd spacing. */
 function corpus(count: number, seed: number): string[] {
-  const next = random(seed);
+  const random = new SeededRandom(seed);
+  const next = () => random.uniform();
   const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]!;
   const unknown = ['漢', '字', '😀', '🦜', 'ß', 'é', '\u0301', '\t', '  ', '\u2581'];
   const texts: string[] = ['', ' ', 'a', '😀', 'translate English to German: The house is wonderful.'];
