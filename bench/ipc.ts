@@ -38,9 +38,8 @@ export type ServerAnswer =
       readonly eventLoopMaxMs: number;
       /** Scheduler counters since `probe-start`. */
       readonly scheduler: SchedulerStats;
-      /** CPU time since `probe-start` of the serving (main) thread (NaN off Linux) and of the whole process. */
+      /** CPU time of the serving (main) thread since `probe-start` (NaN off Linux). */
       readonly servingThreadCpuMs: number;
-      readonly processCpuMs: number;
     }
   | {
       readonly kind: 'memory';

@@ -89,9 +89,9 @@ async function main(): Promise<void> {
     await ask(client.child, { kind: 'concurrent', prompts, newTokens: 8, staggerMs: 0 });
 
     const repetitions: Repetition[] = [];
+    const rowBytes = config.vocabSize * Float32Array.BYTES_PER_ELEMENT;
     for (let rep = 1; rep <= options.reps; rep++) {
       log(`repetition ${rep} of ${options.reps} ...`);
-      const rowBytes = config.vocabSize * Float32Array.BYTES_PER_ELEMENT;
       repetitions.push(
         await measureRepetition(options, prompts, { floor, tjs, runtime, health }, { ...server, rowBytes }, client.child),
       );

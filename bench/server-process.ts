@@ -1,9 +1,9 @@
 /**
  * The benchmark's server child: a Stepwise server on 127.0.0.1 (an ephemeral port), composed exactly as
  * `stepwise serve` composes it, over the benchmark model. The parent probes it over IPC: event-loop delay
- * (`perf_hooks.monitorEventLoopDelay`), scheduler counters and CPU time (the serving thread's, the
- * process's) over a window, and memory after a full GC. Beside it runs the bare row server of
- * `bare-rows.ts`, the transport without Stepwise, on the same event loop.
+ * (`perf_hooks.monitorEventLoopDelay`), scheduler counters and the serving thread's CPU time over a window,
+ * and memory after a full GC. Beside it runs the bare row server of `bare-rows.ts`, the transport without
+ * Stepwise, on the same event loop.
  *
  * Started by `run.ts` with `--expose-gc`; its one argument is a `ServerChildConfig` as JSON.
  */
@@ -14,7 +14,7 @@ import { StepScheduler, type SchedulerStats } from '../src/runtime/step-schedule
 import { WorkerModel } from '../src/runtime/worker/index.js';
 import type { Logger } from '../src/server/logger.js';
 import { startBareRowServer } from './bare-rows.js';
-import { mainThreadCpuMs, processCpuMs } from './cpu-time.js';
+import { mainThreadCpuMs } from './cpu-time.js';
 import type { ServerAnswer, ServerChildConfig, ServerCommand } from './ipc.js';
 
 /** Per-stream info lines would only add noise (and time) to the measurement; warnings and errors show. */
@@ -52,7 +52,7 @@ const bare = await startBareRowServer();
 const scheduler = app.model instanceof StepScheduler ? app.model : undefined;
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 let statsAtStart: SchedulerStats | undefined;
-let cpuAtStart = { servingThread: 0, process: 0 };
+let servingThreadCpuAtStart = 0;
 let monitoring = false;
 
 const answer = (message: ServerAnswer) => process.send!(message);
@@ -64,7 +64,7 @@ process.on('message', (command: ServerCommand) => {
       monitoring = command.loopDelay;
       if (monitoring) loopDelay.enable();
       statsAtStart = scheduler?.stats;
-      cpuAtStart = { servingThread: mainThreadCpuMs(), process: processCpuMs() };
+      servingThreadCpuAtStart = mainThreadCpuMs();
       return answer({ kind: 'probe-started' });
     case 'probe-read': {
       if (monitoring) loopDelay.disable();
@@ -74,8 +74,7 @@ process.on('message', (command: ServerCommand) => {
         eventLoopP99Ms: monitoring ? loopDelay.percentile(99) / 1e6 : Number.NaN,
         eventLoopMaxMs: monitoring ? loopDelay.max / 1e6 : Number.NaN,
         scheduler: difference(now, statsAtStart),
-        servingThreadCpuMs: mainThreadCpuMs() - cpuAtStart.servingThread,
-        processCpuMs: processCpuMs() - cpuAtStart.process,
+        servingThreadCpuMs: mainThreadCpuMs() - servingThreadCpuAtStart,
       });
     }
     case 'memory':

@@ -6,6 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { expSumsKernel } from '../../src/processors/math/exp-sums-kernel.js';
+import { SeededRandom } from '../../src/runtime/builder/prng.js';
 import { argmaxOfFinite } from '../../src/processors/selection/argmax.js';
 import { summarizeScores, summarizeScoresWithArgmax } from '../../src/processors/selection/score-statistics.js';
 
@@ -17,11 +18,8 @@ export interface SelectionFigures {
 
 /** Seeded rows: random lengths and scales, non-finite entries, ties, signed zeros, nothing finite, empty. */
 export function selectionRows(): Float32Array[] {
-  let state = 12345;
-  const uniform = () => {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    return state / 2 ** 32;
-  };
+  const random = new SeededRandom(12345);
+  const uniform = () => random.uniform();
   const rows: Float32Array[] = [];
   for (const length of [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33, 64, 32_128]) {
     for (const scale of [1, 30]) {
