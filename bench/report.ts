@@ -153,20 +153,22 @@ export function printReport(results: BenchResults): void {
     config.numDecoderLayers * 2 * config.numHeads * config.dKv * 4 * (options.newTokens + options.promptTokens);
   /** Milliseconds of CPU per generated token, median over repetitions. */
   const cpuPerToken = (pick: (rep: Repetition) => number) => med((r) => pick(r) / tokens);
+  const oneCpu = (name: keyof Repetition['cpu']) => ({
+    serving: cpuPerToken((r) => r.cpu[name].servingThreadMs),
+    client: cpuPerToken((r) => r.cpu[name].clientMs),
+  });
+  const concurrentCpu = (run: (rep: Repetition) => ConcurrentRun) => ({
+    serving: cpuPerToken((r) => run(r).probe.servingThreadCpuMs),
+    client: cpuPerToken((r) => run(r).clientCpuMs),
+  });
   const cpu = {
     floor: cpuPerToken((r) => r.floorCpuMs),
-    auto: { serving: cpuPerToken((r) => r.cpu.auto.servingThreadMs), client: cpuPerToken((r) => r.cpu.auto.clientMs) },
-    autoNone: { serving: cpuPerToken((r) => r.cpu.autoNone.servingThreadMs), client: cpuPerToken((r) => r.cpu.autoNone.clientMs) },
-    lockstep: { serving: cpuPerToken((r) => r.cpu.lockstep.servingThreadMs), client: cpuPerToken((r) => r.cpu.lockstep.clientMs) },
-    lockstepNone: {
-      serving: cpuPerToken((r) => r.cpu.lockstepNone.servingThreadMs),
-      client: cpuPerToken((r) => r.cpu.lockstepNone.clientMs),
-    },
-    together: { serving: cpuPerToken((r) => r.together.probe.servingThreadCpuMs), client: cpuPerToken((r) => r.together.clientCpuMs) },
-    togetherNone: {
-      serving: cpuPerToken((r) => r.togetherNone.probe.servingThreadCpuMs),
-      client: cpuPerToken((r) => r.togetherNone.clientCpuMs),
-    },
+    auto: oneCpu('auto'),
+    autoNone: oneCpu('autoNone'),
+    lockstep: oneCpu('lockstep'),
+    lockstepNone: oneCpu('lockstepNone'),
+    together: concurrentCpu((r) => r.together),
+    togetherNone: concurrentCpu((r) => r.togetherNone),
     bare: {
       serving: med((r) => r.bare.servingThreadCpuMs / r.bare.count),
       client: med((r) => r.bare.clientCpuMs / r.bare.count),
@@ -196,10 +198,13 @@ export function printReport(results: BenchResults): void {
   add(row([`${options.prompts} requests`, 'tokens/s', '÷ batch floor', '÷ tjs 1-by-1', 'batched']));
   add(row([`floor: static batch of ${options.prompts}`, fixed(batchTps, 1), '1.000', fixed(med((r) => total(r, 'tjs') / r.floorBatchMs)), '100%']));
   add(row([`Stepwise runtime alone, ${options.prompts} loops at once`, fixed(med((r) => perSecond(r.runtimeAllMs)), 1), fixed(ratio.runtimeAllOverBatch), fixed(med((r) => total(r, 'tjs') / r.runtimeAllMs)), `(mean run ${fixed(med((r) => (options.prompts * options.newTokens) / r.runtimeAllRuns), 1)})`]));
-  add(row([`Stepwise ${options.prompts} AUTO streams, together`, fixed(togetherTps, 1), fixed(ratio.togetherOverBatch), fixed(ratio.togetherOverTjsSequential), `${fixed(100 * share((r) => r.together), 0)}% (mean run ${fixed(meanBatch((r) => r.together), 1)})`]));
-  add(row([`Stepwise ${options.prompts} AUTO together, no logits`, fixed(med((r) => perSecond(r.togetherNone.wallMs)), 1), fixed(ratio.togetherNoneOverBatch), fixed(med((r) => total(r, 'tjs') / r.togetherNone.wallMs)), `${fixed(100 * share((r) => r.togetherNone), 0)}% (mean run ${fixed(meanBatch((r) => r.togetherNone), 1)})`]));
-  add(row([`Stepwise ${options.prompts} AUTO, together, health-checked`, fixed(probedTps, 1), fixed(med((r) => r.floorBatchMs / r.probed.wallMs)), fixed(med((r) => total(r, 'tjs') / r.probed.wallMs)), `${fixed(100 * share((r) => r.probed), 0)}% (mean run ${fixed(meanBatch((r) => r.probed), 1)})`]));
-  add(row([`Stepwise ${options.prompts} AUTO streams, ${options.staggerMs} ms apart`, fixed(staggeredTps, 1), fixed(med((r) => r.floorBatchMs / r.staggered.wallMs)), fixed(med((r) => total(r, 'tjs') / r.staggered.wallMs)), `${fixed(100 * share((r) => r.staggered), 0)}% (mean run ${fixed(meanBatch((r) => r.staggered), 1)})`]));
+  /** A row of concurrent streams: tokens/s, ÷ the static batch, ÷ transformers.js one by one, batched share. */
+  const concurrentRow = (label: string, run: (rep: Repetition) => ConcurrentRun) =>
+    add(row([label, fixed(med((r) => perSecond(run(r).wallMs)), 1), fixed(med((r) => r.floorBatchMs / run(r).wallMs)), fixed(med((r) => total(r, 'tjs') / run(r).wallMs)), `${fixed(100 * share(run), 0)}% (mean run ${fixed(meanBatch(run), 1)})`]));
+  concurrentRow(`Stepwise ${options.prompts} AUTO streams, together`, (r) => r.together);
+  concurrentRow(`Stepwise ${options.prompts} AUTO together, no logits`, (r) => r.togetherNone);
+  concurrentRow(`Stepwise ${options.prompts} AUTO, together, health-checked`, (r) => r.probed);
+  concurrentRow(`Stepwise ${options.prompts} AUTO streams, ${options.staggerMs} ms apart`, (r) => r.staggered);
   add(row([`Stepwise ${options.prompts} AUTO one after another`, fixed(med((r) => perSecond(total(r, 'auto'))), 1), fixed(med((r) => r.floorBatchMs / total(r, 'auto'))), fixed(med((r) => total(r, 'tjs') / total(r, 'auto'))), '0%']));
   add(row([`transformers.js ${options.prompts} one after another`, fixed(med((r) => perSecond(total(r, 'tjs'))), 1), fixed(med((r) => r.floorBatchMs / total(r, 'tjs'))), '1.000', '—']));
   add(`(the static batch is ${fixed(ratio.batchOverOne, 2)}× the floor's one-at-a-time tokens/s)`);

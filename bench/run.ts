@@ -144,7 +144,13 @@ async function measureRepetition(
   let floorCpuMs = 0;
   for (const prompt of prompts) {
     const runs: Record<keyof Repetition['one'], () => Promise<{ ms: number; tokens: number[][] }>> = {
-      floor: () => local.floor.generate([prompt], newTokens),
+      floor: async () => {
+        const cpuBefore = processCpuMs();
+        const result = await local.floor.generate([prompt], newTokens);
+        // This process is otherwise idle while its floor thread decodes: its CPU time is the floor's.
+        floorCpuMs += processCpuMs() - cpuBefore;
+        return result;
+      },
       tjs: () => local.tjs.generate([prompt], newTokens),
       runtime: () => local.runtime.generate([prompt], newTokens),
       auto: () => overGrpc('auto', 'auto', 'float32', prompt),
@@ -153,10 +159,7 @@ async function measureRepetition(
       lockstepNone: () => overGrpc('lockstepNone', 'lockstep', 'none', prompt),
     };
     for (const [name, run] of Object.entries(runs) as [keyof Repetition['one'], () => Promise<{ ms: number; tokens: number[][] }>][]) {
-      const cpuBefore = processCpuMs();
       const result = await run();
-      // This process is otherwise idle while its floor thread decodes: its CPU time is the floor's.
-      if (name === 'floor') floorCpuMs += processCpuMs() - cpuBefore;
       one[name].push(result.ms);
       tokens[name]!.push(result.tokens[0]!);
     }

@@ -41,6 +41,7 @@ describe('greedy selection without WebAssembly', () => {
     rows.forEach((row, index) => {
       const expected = argmaxOfFiniteLoop(row);
       expect(kernel[index]!.argmax, `row ${index}`).toBe(expected);
+      expect(kernel[index]!.withArgmax.argmax, `row ${index}`).toBe(expected);
       expect(fallback.figures[index]!.argmax, `row ${index}`).toBe(expected);
       expect(fallback.figures[index]!.withArgmax.argmax, `row ${index}`).toBe(expected);
     });
