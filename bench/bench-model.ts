@@ -6,8 +6,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-import { ensureModel } from '../src/runtime/builder/build-model.js';
-import type { BuildModelOptions } from '../src/runtime/builder/build-model.js';
+import { ensureModel } from '../src/builder/build-model.js';
+import type { BuildModelOptions } from '../src/builder/build-model.js';
 
 export const BENCH_MODEL_FOLDER = fileURLToPath(new URL('../.cache/models/t5-small-bench', import.meta.url));
 

@@ -11,7 +11,7 @@
  * its values. Run on demand; it is not part of the tests.
  */
 import { performance } from 'node:perf_hooks';
-import { expSumsKernel } from '../src/processors/math/exp-sums-kernel.js';
+import { expSumsKernel } from '../src/numeric/exp-sums-kernel.js';
 import { exponentialSums, exponentialSumsResult, rowMaximum } from '../src/processors/math/softmax-basis.js';
 import { finiteMaximum } from '../src/processors/selection/finite.js';
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `stepwise` command line: one entry point, one module per subcommand (loaded on demand so that
- * `make-model` does not pay for gRPC, nor `decode` for ONNX Runtime).
+ * The server's `stepwise` command line: one entry point, one module per subcommand (loaded on demand so
+ * that `make-model` does not pay for gRPC). The client's `decode` command lives with the client
+ * (`clients/ts/cli/main.ts`).
  */
 import { Command } from 'commander';
 
@@ -13,7 +14,6 @@ const program = new Command()
 const subcommands: ReadonlyArray<readonly [string, () => Promise<{ register(parent: Command): void }>]> = [
   ['serve', () => import('./cli/serve-command.js')],
   ['make-model', () => import('./cli/make-model-command.js')],
-  ['decode', () => import('./cli/decode-command.js')],
 ];
 
 const wanted = process.argv[2];

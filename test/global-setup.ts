@@ -4,7 +4,7 @@
  * the same options by the same builder are reused.
  */
 import { mkdirSync } from 'node:fs';
-import { ensureModel } from '../src/runtime/builder/build-model.js';
+import { ensureModel } from '../src/builder/build-model.js';
 import { tinyModelFolder, tinyModelOptions, type TinyModelName } from './fixtures/models.js';
 
 export default async function setup(): Promise<void> {

@@ -6,8 +6,8 @@ import { statSync, readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { buildModel } from '../runtime/builder/build-model.js';
-import { feedForwardProjs, presetNames, type FeedForwardProj, type PresetName } from '../runtime/builder/model-spec.js';
+import { buildModel } from '../builder/build-model.js';
+import { feedForwardProjs, presetNames, type FeedForwardProj, type PresetName } from '../builder/model-spec.js';
 
 function integerOption(flag: string, min: number, max: number) {
   return (value: string): number => {

@@ -9,7 +9,7 @@
 import { dirname, join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { composeServer } from '../composition-root.js';
-import { ensureModel } from '../runtime/builder/build-model.js';
+import { ensureModel } from '../builder/build-model.js';
 import { DTYPE_SUFFIXES } from '../runtime/model-files.js';
 import { INTRA_OP_SPINNING, isIntraOpSpinning, type IntraOpSpinning, type ModelDtype } from '../runtime/index.js';
 import { DEFAULT_THREAD_NICE } from '../runtime/worker/index.js';

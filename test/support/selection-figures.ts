@@ -5,9 +5,9 @@
  * --jitless`, where the JavaScript fallbacks run) with its own.
  */
 import { pathToFileURL } from 'node:url';
-import { expSumsKernel } from '../../src/processors/math/exp-sums-kernel.js';
-import { SeededRandom } from '../../src/runtime/builder/prng.js';
-import { argmaxOfFinite } from '../../src/processors/selection/argmax.js';
+import { expSumsKernel } from '../../src/numeric/exp-sums-kernel.js';
+import { SeededRandom } from '../../src/builder/prng.js';
+import { argmaxOfFinite } from '../../src/numeric/argmax.js';
 import { summarizeScores, summarizeScoresWithArgmax } from '../../src/processors/selection/score-statistics.js';
 
 export interface SelectionFigures {

@@ -166,7 +166,7 @@ class TypeScriptClientAgreementTest(LiveServerTest):
         cls.npy_path = Path(cls.folder.name) / "logits.npy"
         cls.jsonl_path = Path(cls.folder.name) / "steps.jsonl"
         command = [
-            "node", "--import", "tsx", "src/cli.ts", "decode", TEXT,
+            "node", "--import", "tsx", "clients/ts/cli/main.ts", "decode", TEXT,
             "--server", SERVER, "--max-new-tokens", str(MAX_NEW_TOKENS),
             "--npy", str(cls.npy_path), "--jsonl", str(cls.jsonl_path),
         ]  # fmt: skip

@@ -2,7 +2,7 @@
  * Greedy selection: the highest processed score wins, the lowest id on ties (as `torch.argmax`).
  */
 import { EmptyDistributionError } from '../errors.js';
-import { argmaxOfFinite } from './argmax.js';
+import { argmaxOfFinite } from '../../numeric/argmax.js';
 import type { Sample } from './sampling.js';
 import { summarizeScoresWithArgmax } from './score-statistics.js';
 

@@ -8,7 +8,7 @@
  * 1.7e-7 relative, accumulated in float64) — about eight times faster than `Math.exp` in a loop. Selection
  * and the processors never depend on them; they keep the float64 loop (`softmax-basis.ts`).
  */
-import { expSumsKernel } from '../math/exp-sums-kernel.js';
+import { expSumsKernel } from '../../numeric/exp-sums-kernel.js';
 import { exponentialSums, exponentialSumsResult } from '../math/softmax-basis.js';
 import { finiteMaximum, isCandidate } from './finite.js';
 

@@ -11,7 +11,7 @@
  * request runs as it would have. A guess never changes a result; one that misses costs a run.
  */
 // The serving thread's greedy rule itself, so that a guess is exactly the token greedy selection takes.
-import { argmaxOfFinite } from '../../processors/selection/argmax.js';
+import { argmaxOfFinite } from '../../numeric/argmax.js';
 import type { DecodeState, ModelRuntime, NextTokenHint } from '../types.js';
 import type { RunAheadStats, StateEdit, StepMember } from './worker-protocol.js';
 

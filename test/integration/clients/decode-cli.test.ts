@@ -26,7 +26,7 @@ async function decodeCommand(...args: string[]): Promise<{ code: number; stdout:
   try {
     const { stdout, stderr } = await run(
       process.execPath,
-      ['--import', 'tsx', 'src/cli.ts', 'decode', TEXT, '--server', server.address, ...args],
+      ['--import', 'tsx', 'clients/ts/cli/main.ts', 'decode', TEXT, '--server', server.address, ...args],
       { timeout: 60_000 },
     );
     return { code: 0, stdout, stderr };

@@ -70,7 +70,7 @@ describe('clients/README.md', () => {
   it('has the two TypeScript snippets, the Python snippet and the decode command run here', () => {
     expect(codeBlocks('ts')).toHaveLength(2);
     expect(codeBlocks('python')).toHaveLength(1);
-    expect(codeBlocks('sh').join('\n')).toContain('npm run -s stepwise -- decode ');
+    expect(codeBlocks('sh').join('\n')).toContain('npm run -s client -- decode ');
   });
 
   it('the session snippet prints every step’s logits and takes the forced token at step 1', async () => {
@@ -103,9 +103,9 @@ describe('clients/README.md', () => {
   });
 
   it('the decode command prints exactly the table and text the README shows', async () => {
-    const line = codeBlocks('sh').join('\n').split('\n').find((candidate) => candidate.includes('npm run -s stepwise -- decode '))!;
+    const line = codeBlocks('sh').join('\n').split('\n').find((candidate) => candidate.includes('npm run -s client -- decode '))!;
     const args = [...line.split(' -- ')[1]!.matchAll(/"([^"]*)"|(\S+)/g)].map((match) => match[1] ?? match[2]!);
-    const output = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args, '--server', address]);
+    const output = await run(process.execPath, ['--import', 'tsx', 'clients/ts/cli/main.ts', ...args, '--server', address]);
     const shown = codeBlocks('').find((block) => block.startsWith('step '));
     expect(output).toBe(shown);
     expect(output).toMatch(/^ {3}2 \* {2}" ?\S*" +5 /m);

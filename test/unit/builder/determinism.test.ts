@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildModel } from '../../../src/runtime/builder/build-model.js';
+import { buildModel } from '../../../src/builder/build-model.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'stepwise-determinism-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

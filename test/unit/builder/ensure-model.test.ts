@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildModel, ensureModel } from '../../../src/runtime/builder/build-model.js';
+import { buildModel, ensureModel } from '../../../src/builder/build-model.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'stepwise-ensure-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
 import { register } from '../../../src/cli/make-model-command.js';
-import { resolveModelSpec, validateModelOptions } from '../../../src/runtime/builder/model-spec.js';
+import { resolveModelSpec, validateModelOptions } from '../../../src/builder/model-spec.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'stepwise-make-model-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

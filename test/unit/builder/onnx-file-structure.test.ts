@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import pkg from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { readSafetensors } from '../../../src/runtime/builder/safetensors.js';
+import { readSafetensors } from '../../../src/builder/safetensors.js';
 import { tinyModels } from '../../fixtures/models.js';
 
 const { onnx } = pkg;

@@ -3,7 +3,7 @@ import {
   bidirectionalBucketTable,
   causalBucketTable,
   relativePositionBucket,
-} from '../../../src/runtime/builder/relative-position-bucket.js';
+} from '../../../src/builder/relative-position-bucket.js';
 
 // Expected buckets for num_buckets 32, max_distance 128, as [first, last, bucket] runs.
 const encoderBefore: Array<[number, number, number]> = [

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readSafetensors, writeSafetensors, type Float32Tensor } from '../../../src/runtime/builder/safetensors.js';
+import { readSafetensors, writeSafetensors, type Float32Tensor } from '../../../src/builder/safetensors.js';
 import { tinyModels } from '../../fixtures/models.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'stepwise-safetensors-'));

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildModel } from '../../../src/runtime/builder/build-model.js';
-import { resolveModelSpec } from '../../../src/runtime/builder/model-spec.js';
-import { builtInExtraIds, builtInTokenizer, tokenizerSize } from '../../../src/runtime/builder/t5-tokenizer.js';
+import { buildModel } from '../../../src/builder/build-model.js';
+import { resolveModelSpec } from '../../../src/builder/model-spec.js';
+import { builtInExtraIds, builtInTokenizer, tokenizerSize } from '../../../src/builder/t5-tokenizer.js';
 import { tinyModels } from '../../fixtures/models.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'stepwise-tokenizer-'));

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { argmaxOfFiniteLoop } from '../../../src/processors/selection/argmax.js';
+import { argmaxOfFiniteLoop } from '../../../src/numeric/argmax.js';
 import { selectionFigures, selectionRows, type SelectionFigures } from '../../support/selection-figures.js';
 
 const SCRIPT = fileURLToPath(new URL('../../support/selection-figures.ts', import.meta.url));

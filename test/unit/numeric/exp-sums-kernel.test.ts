@@ -6,9 +6,9 @@
  * `argmax` and `summarizeWithArgmax` against the JavaScript loop, id for id, and against `summarize`.
  */
 import { describe, expect, it } from 'vitest';
-import { expSumsKernel, type ExpSumsKernel } from '../../../src/processors/math/exp-sums-kernel.js';
-import { SeededRandom } from '../../../src/runtime/builder/prng.js';
-import { argmaxOfFiniteLoop } from '../../../src/processors/selection/argmax.js';
+import { expSumsKernel, type ExpSumsKernel } from '../../../src/numeric/exp-sums-kernel.js';
+import { SeededRandom } from '../../../src/builder/prng.js';
+import { argmaxOfFiniteLoop } from '../../../src/numeric/argmax.js';
 import { finiteMaximum } from '../../../src/processors/selection/finite.js';
 
 const SUM_TOLERANCE = 2e-6;

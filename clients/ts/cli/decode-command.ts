@@ -3,8 +3,8 @@
  * (token, probability, entropy, the most likely alternatives, a mark on forced tokens), then the text.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { runDecodeCommand } from '../../clients/ts/cli/decode-run.js';
-import { forcedTokensByStep } from '../../clients/ts/cli/force-option.js';
+import { runDecodeCommand } from './decode-run.js';
+import { forcedTokensByStep } from './force-option.js';
 
 function integerOption(flag: string, min: number) {
   return (value: string): number => {

@@ -4,7 +4,7 @@
  * the model thread's guess of a greedy stream's next token (`runtime/worker/run-ahead.ts`), which runs
  * between two decoder runs, sixteen rows at a time when sixteen streams decode together.
  */
-import { expSumsKernel } from '../math/exp-sums-kernel.js';
+import { expSumsKernel } from './exp-sums-kernel.js';
 
 const kernel = expSumsKernel();
 

@@ -3,7 +3,7 @@
  * resolved specification every other builder module reads.
  */
 
-import type { T5Shapes } from '../types.js';
+import type { T5Shapes } from '../runtime/types.js';
 
 export type { T5Shapes };
 
