@@ -35,7 +35,7 @@ export class RuntimeRunner {
 async function decode(model: ModelRuntime, prompt: readonly number[], newTokens: number): Promise<number[]> {
   const [encoded] = await model.encode([prompt]);
   const state = model.createState(encoded!);
-  const eos = model.specialIds.eos;
+  const eos = model.info.specialIds.eos;
   const tokens: number[] = [];
   try {
     for (let step = 0; step < newTokens; step++) {

@@ -66,7 +66,7 @@ export async function composeServer(composition: ServerComposition): Promise<Com
   // Every stream asks for its own steps; the scheduler turns concurrent asks into batched decoder runs.
   const model: ModelRuntime = new StepScheduler(loaded, composition.scheduler);
   try {
-    const limits = resolveServerLimits(composition.limits ?? {}, model.maxInputLength);
+    const limits = resolveServerLimits(composition.limits ?? {}, model.info.maxInputLength);
     const container = rootContainer.createChildContainer();
     container.register(MODEL_RUNTIME, { useValue: model });
     container.register(SERVER_LIMITS, { useValue: limits });

@@ -28,6 +28,7 @@ export type {
   IntraOpSpinning,
   LoadModelOptions,
   ModelDtype,
+  ModelInfo,
   ModelRuntime,
   NextTokenHint,
   RewindOptions,

@@ -13,6 +13,7 @@ import { EncoderRunner } from './encoder-runner.js';
 import { InvalidInputError, ModelFolderError } from './errors.js';
 import { dtypeSuffix, locateModelFiles, type ModelFile } from './model-files.js';
 import { readModelConfig } from './model-config.js';
+import { modelInfo } from './model-info.js';
 import { checkSessionContract, type SessionRole } from './onnx-contract.js';
 import { T5Model } from './t5-model.js';
 import { HuggingFaceTextTokenizer, TOKENIZER_FILE, TokenizerFacts } from './text-tokenizer.js';
@@ -86,13 +87,16 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
             decoderWithPast: await open(files.decoderWithPast, 'decoder-with-past'),
           };
     return new T5Model({
-      name: options.name ?? basename(folder),
-      dtype,
-      decoderLayout: files.layout,
-      config,
-      generation,
+      info: modelInfo({
+        name: options.name ?? basename(folder),
+        dtype,
+        decoderLayout: files.layout,
+        config,
+        generation,
+        unkId: tokenizer.unkId,
+        maxInputLength: options.maxInputLength ?? tokenizer.modelMaxLength ?? DEFAULT_MAX_INPUT_LENGTH,
+      }),
       tokenizer: options.tokenizer === 'facts' ? new TokenizerFacts(tokenizer) : tokenizer,
-      maxInputLength: options.maxInputLength ?? tokenizer.modelMaxLength ?? DEFAULT_MAX_INPUT_LENGTH,
       // Padding positions are masked, so the pad id only has to be a valid row of the embedding.
       encoder: new EncoderRunner(encoderSession, config.dModel, config.padTokenId),
       decoder: new DecoderRunner(sessions, config),

@@ -5,20 +5,15 @@
 import { InvalidInputError, StateError } from './errors.js';
 import type { DecodeState } from './types.js';
 
-/** What a step needs to know of a state beyond the public `DecodeState`. */
-export interface SteppableState extends DecodeState {
-  readonly id: number;
-  readonly stepping: boolean;
-  readonly pendingCount: number;
-}
-
 /**
  * Returns `states` as the model's own state class, or throws: a state of another model (or not a state),
  * the same state twice, a disposed state, a state already stepping, or one with no new token to feed.
+ * `isStepping` says whether a state's step is under way (the scheduler counts one from its request on).
  */
-export function checkStepStates<S extends SteppableState>(
+export function checkStepStates<S extends DecodeState>(
   states: readonly DecodeState[],
   isOwn: (state: DecodeState) => state is S,
+  isStepping: (state: S) => boolean,
 ): S[] {
   if (!Array.isArray(states)) throw new InvalidInputError(`\`states\` must be an array of decode states; given ${typeof states}`);
   const seen = new Map<DecodeState, number>();
@@ -30,8 +25,8 @@ export function checkStepStates<S extends SteppableState>(
     }
     seen.set(state, index);
     if (state.disposed) throw new StateError(`states[${index}] (decode state ${state.id}) is disposed`);
-    if (state.stepping) throw new StateError(`states[${index}] (decode state ${state.id}) is already stepping`);
-    if (state.pendingCount === 0) {
+    if (isStepping(state)) throw new StateError(`states[${index}] (decode state ${state.id}) is already stepping`);
+    if (state.tokens.length === state.cachedLength) {
       throw new StateError(`states[${index}] (decode state ${state.id}) has no new token; append one before the next step`);
     }
     return state;

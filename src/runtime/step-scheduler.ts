@@ -33,16 +33,8 @@
  * worker runtimes, is what it gets when run alone).
  */
 import { InvalidInputError, StateError } from './errors.js';
-import type {
-  DecodeState,
-  EncodedInput,
-  GenerationDefaults,
-  ModelDtype,
-  ModelRuntime,
-  SpecialIds,
-  T5Config,
-  TextTokenizer,
-} from './types.js';
+import { checkStepStates } from './step-checks.js';
+import type { DecodeState, EncodedInput, ModelInfo, ModelRuntime, TextTokenizer } from './types.js';
 
 export interface StepSchedulerOptions {
   /** Most states in one decoder run, and most inputs in one encoder run; default 16. */
@@ -129,32 +121,11 @@ export class StepScheduler implements ModelRuntime {
     checkOptions(this.options);
   }
 
-  get name(): string {
-    return this.model.name;
-  }
-  get dtype(): ModelDtype {
-    return this.model.dtype;
-  }
-  get decoderLayout(): 'merged' | 'split' {
-    return this.model.decoderLayout;
-  }
-  get config(): T5Config {
-    return this.model.config;
-  }
-  get generation(): GenerationDefaults {
-    return this.model.generation;
-  }
-  get vocabSize(): number {
-    return this.model.vocabSize;
-  }
-  get specialIds(): SpecialIds {
-    return this.model.specialIds;
+  get info(): ModelInfo {
+    return this.model.info;
   }
   get tokenizer(): TextTokenizer {
     return this.model.tokenizer;
-  }
-  get maxInputLength(): number {
-    return this.model.maxInputLength;
   }
   get liveStates(): number {
     return this.model.liveStates;
@@ -192,7 +163,8 @@ export class StepScheduler implements ModelRuntime {
 
   async step(states: readonly DecodeState[]): Promise<Float32Array[]> {
     this.checkOpen('step');
-    const members = this.checkStepStates(states);
+    // The models' own checks and messages; here a state is stepping from its request on.
+    const members = checkStepStates(states, (state): state is DecodeState => this.known.has(state), (state) => this.queued.has(state));
     const arrivedAt = performance.now();
     const rows = members.map(
       (state) =>
@@ -213,7 +185,7 @@ export class StepScheduler implements ModelRuntime {
     if (this.isDisposed) return;
     this.isDisposed = true;
     clearTimeout(this.timer);
-    const closed = new StateError(`model ${this.name} was disposed before this request ran`);
+    const closed = new StateError(`model ${this.info.name} was disposed before this request ran`);
     this.pendingSteps.splice(0).forEach((pending) => pending.reject(closed));
     this.pendingEncodes.splice(0).forEach((pending) => pending.reject(closed));
     this.queued.clear();
@@ -369,28 +341,8 @@ export class StepScheduler implements ModelRuntime {
     for (const state of this.known) if (state.disposed) this.known.delete(state);
   }
 
-  /** The in-process model's checks, with its messages; a state is stepping from its request on. */
-  private checkStepStates(states: readonly DecodeState[]): DecodeState[] {
-    if (!Array.isArray(states)) throw new InvalidInputError(`\`states\` must be an array of decode states; given ${typeof states}`);
-    const seen = new Map<DecodeState, number>();
-    return states.map((state, index) => {
-      if (!this.known.has(state)) throw new InvalidInputError(`states[${index}] is not a decode state of this model`);
-      const earlier = seen.get(state);
-      if (earlier !== undefined) {
-        throw new InvalidInputError(`states[${index}] is the same decode state as states[${earlier}]; a state steps once per call`);
-      }
-      seen.set(state, index);
-      if (state.disposed) throw new StateError(`states[${index}] (decode state ${state.id}) is disposed`);
-      if (this.queued.has(state)) throw new StateError(`states[${index}] (decode state ${state.id}) is already stepping`);
-      if (state.tokens.length === state.cachedLength) {
-        throw new StateError(`states[${index}] (decode state ${state.id}) has no new token; append one before the next step`);
-      }
-      return state;
-    });
-  }
-
   private checkOpen(action: string): void {
-    if (this.isDisposed) throw new StateError(`cannot ${action}: model ${this.name} is disposed`);
+    if (this.isDisposed) throw new StateError(`cannot ${action}: model ${this.info.name} is disposed`);
   }
 }
 

@@ -26,38 +26,19 @@ import { checkTokenIds } from './id-validation.js';
 import { checkStepStates } from './step-checks.js';
 import { SequenceCache } from './kv-cache.js';
 import type { ModelTokenizer } from './text-tokenizer.js';
-import type {
-  DecodeState,
-  EncodedInput,
-  GenerationDefaults,
-  ModelDtype,
-  ModelRuntime,
-  SpecialIds,
-  T5Config,
-} from './types.js';
+import type { DecodeState, EncodedInput, ModelInfo, ModelRuntime } from './types.js';
 
 /** Everything `loadModel` opened and validated. */
 export interface T5ModelParts {
-  readonly name: string;
-  readonly dtype: ModelDtype;
-  readonly decoderLayout: 'merged' | 'split';
-  readonly config: T5Config;
-  readonly generation: GenerationDefaults;
+  readonly info: ModelInfo;
   readonly tokenizer: ModelTokenizer;
-  readonly maxInputLength: number;
   readonly encoder: EncoderRunner;
   readonly decoder: DecoderRunner;
 }
 
 export class T5Model implements ModelRuntime, DecodeStateOwner {
-  readonly name: string;
-  readonly dtype: ModelDtype;
-  readonly decoderLayout: 'merged' | 'split';
-  readonly config: T5Config;
-  readonly generation: GenerationDefaults;
+  readonly info: ModelInfo;
   readonly tokenizer: ModelTokenizer;
-  readonly maxInputLength: number;
-  readonly specialIds: SpecialIds;
   private readonly encoder: EncoderRunner;
   private readonly decoder: DecoderRunner;
   private readonly live = new Set<T5DecodeState>();
@@ -65,25 +46,15 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
   private isDisposed = false;
 
   constructor(parts: T5ModelParts) {
-    this.name = parts.name;
-    this.dtype = parts.dtype;
-    this.decoderLayout = parts.decoderLayout;
-    this.config = parts.config;
-    this.generation = parts.generation;
+    this.info = parts.info;
     this.tokenizer = parts.tokenizer;
-    this.maxInputLength = parts.maxInputLength;
     this.encoder = parts.encoder;
     this.decoder = parts.decoder;
-    this.specialIds = {
-      pad: parts.generation.padTokenId,
-      eos: parts.generation.eosTokenIds[0]!,
-      unk: parts.tokenizer.unkId,
-      decoderStart: parts.generation.decoderStartTokenId,
-    };
   }
 
+  /** Logits width; states check appended ids against it (`DecodeStateOwner`). */
   get vocabSize(): number {
-    return this.config.vocabSize;
+    return this.info.vocabSize;
   }
 
   get liveStates(): number {
@@ -108,7 +79,7 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
     }
     checkTokenIds(decoderPrefix, this.vocabSize, 'decoderPrefix');
     const cache = new SequenceCache(encoded.length, encoded.hiddenStatesTensor, encoded.attentionMask);
-    const tokens = [this.specialIds.decoderStart, ...decoderPrefix];
+    const tokens = [this.info.specialIds.decoderStart, ...decoderPrefix];
     const state = new T5DecodeState(this, this.nextStateId++, encoded, tokens, cache);
     this.live.add(state);
     return state;
@@ -116,7 +87,7 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
 
   async step(states: readonly DecodeState[]): Promise<Float32Array[]> {
     this.checkOpen('step');
-    const members = checkStepStates(states, (state): state is T5DecodeState => state instanceof T5DecodeState && state.ownedBy(this));
+    const members = checkStepStates(states, (state): state is T5DecodeState => state instanceof T5DecodeState && state.ownedBy(this), (state) => state.stepping);
     const rows = new Map<T5DecodeState, Float32Array>();
     members.forEach((state) => state.beginStep());
     try {
@@ -138,11 +109,11 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
   }
 
   async warmUp(): Promise<void> {
-    const [encoded] = await this.encode([[this.specialIds.eos]]);
+    const [encoded] = await this.encode([[this.info.specialIds.eos]]);
     const state = this.createState(encoded!);
     try {
       await this.step([state]); // first-step decoder
-      state.append(this.specialIds.eos);
+      state.append(this.info.specialIds.eos);
       await this.step([state]); // cached decoder
     } finally {
       state.dispose();
@@ -215,16 +186,16 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
     if (ids.length === 0) {
       throw new InvalidInputError(`${field} is empty; the encoder needs at least one token (T5 inputs end with </s>)`);
     }
-    if (ids.length > this.maxInputLength) {
+    if (ids.length > this.info.maxInputLength) {
       throw new InvalidInputError(
-        `${field} has ${ids.length} tokens; at most ${this.maxInputLength} (the model's maximum input length) are accepted`,
+        `${field} has ${ids.length} tokens; at most ${this.info.maxInputLength} (the model's maximum input length) are accepted`,
       );
     }
     checkTokenIds(ids, this.vocabSize, field);
   }
 
   private checkOpen(action: string): void {
-    if (this.isDisposed) throw new StateError(`cannot ${action}: model ${this.name} is disposed`);
+    if (this.isDisposed) throw new StateError(`cannot ${action}: model ${this.info.name} is disposed`);
   }
 }
 

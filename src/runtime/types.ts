@@ -181,7 +181,11 @@ export interface LoadModelOptions {
   readonly tokenizer?: 'full' | 'facts';
 }
 
-export interface ModelRuntime {
+/**
+ * What describes a loaded model, in one object: the runtime, the model thread's handle and the scheduler
+ * in front of it all hand the same `ModelInfo` on, instead of each mirroring its fields.
+ */
+export interface ModelInfo {
   /** Folder name (or the name given at load). */
   readonly name: string;
   /** Weight format of the loaded ONNX files. */
@@ -193,9 +197,14 @@ export interface ModelRuntime {
   /** Logits width (config.vocab_size), e.g. 32128 for t5-small. */
   readonly vocabSize: number;
   readonly specialIds: SpecialIds;
-  readonly tokenizer: TextTokenizer;
   /** Longest encoder input accepted (tokenizer_config `model_max_length`, else 512). */
   readonly maxInputLength: number;
+}
+
+export interface ModelRuntime {
+  /** Name, shapes, special ids, limits: fixed for the model's life. */
+  readonly info: ModelInfo;
+  readonly tokenizer: TextTokenizer;
   /** Decode states created and not yet disposed (tests read it to prove nothing leaks). */
   readonly liveStates: number;
   /**

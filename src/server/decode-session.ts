@@ -229,16 +229,16 @@ export class DecodeSession {
     const { model, plan, parts } = this;
     return {
       inputIds: [...plan.inputIds],
-      vocabSize: model.vocabSize,
-      specialIds: specialTokenIds(model),
-      modelName: model.name,
+      vocabSize: model.info.vocabSize,
+      specialIds: specialTokenIds(model.info.specialIds),
+      modelName: model.info.name,
       pipeline: this.scoring.pipeline().map((spec) => ({ name: spec.name, params: toWireParams(spec.params) })),
       selectionMode:
         parts.selection.mode === 'sample' ? SelectionMode.SELECTION_MODE_SAMPLE : SelectionMode.SELECTION_MODE_GREEDY,
       seed: parts.selection.seed,
       mode: plan.mode === 'auto' ? DecodeMode.DECODE_MODE_AUTO : DecodeMode.DECODE_MODE_LOCKSTEP,
       maxNewTokens: plan.maxNewTokens,
-      decoderPromptIds: [model.specialIds.decoderStart, ...plan.decoderPrefix],
+      decoderPromptIds: [model.info.specialIds.decoderStart, ...plan.decoderPrefix],
     };
   }
 
@@ -415,7 +415,7 @@ export class DecodeSession {
         this.scoring.change(edits, 'decision.pipeline_changes');
         return { kind: 'take', forced: [], pipelineChanged };
       case 'forceToken':
-        requireTokenId('decision.force_token.token_id', action.value.tokenId, this.model.vocabSize);
+        requireTokenId('decision.force_token.token_id', action.value.tokenId, this.model.info.vocabSize);
         if (this.step + this.forcedQueue.length >= this.plan.maxNewTokens) {
           throw invalidArgument(
             `\`decision.force_token\` cannot be taken: the forced tokens already queued reach \`max_new_tokens\` (${this.plan.maxNewTokens})`,
@@ -431,7 +431,7 @@ export class DecodeSession {
             `\`decision.force_tokens.token_ids\` must hold [1, ${remaining}] ids (the tokens left before \`max_new_tokens\`); given ${ids.length}`,
           );
         }
-        requireTokenIds('decision.force_tokens.token_ids', ids, this.model.vocabSize);
+        requireTokenIds('decision.force_tokens.token_ids', ids, this.model.info.vocabSize);
         this.scoring.change(edits, 'decision.pipeline_changes');
         return { kind: 'take', forced: ids, pipelineChanged };
       }

@@ -21,7 +21,8 @@ export class DetokenizeHandler {
   }
 
   detokenize(request: DetokenizeRequest): DetokenizeResponse {
-    const { tokenizer, vocabSize } = this.model;
+    const { tokenizer } = this.model;
+    const { vocabSize } = this.model.info;
     requireTokenIds('token_ids', request.tokenIds, vocabSize);
     return { text: decodeText(tokenizer, request.tokenIds, request.skipSpecialTokens) };
   }

@@ -23,13 +23,13 @@ export class ModelInfoHandler {
 
   describe(_request?: GetModelInfoRequest): GetModelInfoResponse {
     const { model, limits } = this;
-    const config = model.config;
+    const config = model.info.config;
     return {
-      name: model.name,
-      vocabSize: model.vocabSize,
+      name: model.info.name,
+      vocabSize: model.info.vocabSize,
       tokenizerSize: model.tokenizer.size,
-      specialIds: specialTokenIds(model),
-      maxInputLength: model.maxInputLength,
+      specialIds: specialTokenIds(model.info.specialIds),
+      maxInputLength: model.info.maxInputLength,
       config: {
         modelType: config.modelType,
         numLayers: config.numLayers,

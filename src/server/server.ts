@@ -97,7 +97,7 @@ export class StepwiseServer {
     this.health.setStatus('', 'SERVING');
     this.health.setStatus(STEPWISE_SERVICE_NAME, 'SERVING');
     this.logger.info(
-      `stepwise serving model "${this.model.name}" (vocab ${this.model.vocabSize}) on ${address.host}:${this.boundPort}; ` +
+      `stepwise serving model "${this.model.info.name}" (vocab ${this.model.info.vocabSize}) on ${address.host}:${this.boundPort}; ` +
         `limits: ${this.limits.maxConcurrentStreams} streams, ${this.limits.maxInputTokens} input tokens, ${this.limits.maxNewTokens} new tokens`,
     );
     return this.boundPort;

@@ -1,9 +1,8 @@
 /** The model's special ids in their wire form (shared by `GetModelInfo` and `Started`). */
 import type { SpecialTokenIds } from '../gen/stepwise/v1/stepwise.js';
-import type { ModelRuntime } from '../runtime/types.js';
+import type { SpecialIds } from '../runtime/types.js';
 
-export function specialTokenIds(model: Pick<ModelRuntime, 'specialIds'>): SpecialTokenIds {
-  const ids = model.specialIds;
+export function specialTokenIds(ids: SpecialIds): SpecialTokenIds {
   return {
     padTokenId: ids.pad,
     eosTokenId: ids.eos,

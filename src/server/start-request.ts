@@ -37,11 +37,11 @@ export interface ResolvedStart {
 export function resolveStart(
   start: Start,
   rpc: StartingRpc,
-  model: Pick<ModelRuntime, 'tokenizer' | 'vocabSize' | 'specialIds' | 'generation'>,
+  model: Pick<ModelRuntime, 'info' | 'tokenizer'>,
   limits: ServerLimits,
 ): ResolvedStart {
   const inputIds = resolveInput(start, model, limits);
-  requireTokenIds('decoder_prefix_ids', start.decoderPrefixIds, model.vocabSize);
+  requireTokenIds('decoder_prefix_ids', start.decoderPrefixIds, model.info.vocabSize);
   if (start.decoderPrefixIds.length > limits.maxNewTokens) {
     throw invalidArgument(
       `\`decoder_prefix_ids\` must hold at most ${limits.maxNewTokens} ids; given ${start.decoderPrefixIds.length}`,
@@ -64,7 +64,7 @@ export function resolveStart(
     if (sequence.ids.length === 0) {
       throw invalidArgument(`\`stop_token_sequences[${i}].ids\` must hold at least one id; given 0`);
     }
-    requireTokenIds(`stop_token_sequences[${i}].ids`, sequence.ids, model.vocabSize);
+    requireTokenIds(`stop_token_sequences[${i}].ids`, sequence.ids, model.info.vocabSize);
     return sequence.ids;
   });
 
@@ -83,9 +83,9 @@ export function resolveStart(
       inputIds,
       decoderPrefix: [...start.decoderPrefixIds],
       maxNewTokens,
-      eosIds: new Set(model.generation.eosTokenIds),
+      eosIds: new Set(model.info.generation.eosTokenIds),
       stop: new StopConditions(start.stopStrings, stopSequences),
-      stream: resolveStreamPlan(start, model.vocabSize, limits),
+      stream: resolveStreamPlan(start, model.info.vocabSize, limits),
       mode: resolveMode(start.mode, rpc),
     },
     processors,
@@ -97,7 +97,7 @@ export function resolveStart(
 
 function resolveInput(
   start: Start,
-  model: Pick<ModelRuntime, 'tokenizer' | 'vocabSize'>,
+  model: Pick<ModelRuntime, 'info' | 'tokenizer'>,
   limits: ServerLimits,
 ): readonly number[] {
   const input = start.input;
@@ -120,7 +120,7 @@ function resolveInput(
           `\`token_ids.ids\` must hold at most ${limits.maxInputTokens} ids (\`max_input_tokens\`); given ${ids.length}`,
         );
       }
-      requireTokenIds('token_ids.ids', ids, model.vocabSize);
+      requireTokenIds('token_ids.ids', ids, model.info.vocabSize);
       return [...ids];
     }
     case undefined:

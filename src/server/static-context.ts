@@ -7,13 +7,14 @@ import type { ModelRuntime, TextTokenizer } from '../runtime/types.js';
 import type { DecodePlan } from './decode-plan.js';
 
 export function staticContext(
-  model: Pick<ModelRuntime, 'vocabSize' | 'specialIds' | 'tokenizer'>,
+  model: Pick<ModelRuntime, 'info' | 'tokenizer'>,
   plan: Pick<DecodePlan, 'inputIds' | 'decoderPrefix' | 'maxNewTokens'>,
 ): StaticContext {
-  const { tokenizer, specialIds } = model;
+  const { tokenizer } = model;
+  const { specialIds } = model.info;
   const decoderPromptLength = 1 + plan.decoderPrefix.length;
   return {
-    vocabSize: model.vocabSize,
+    vocabSize: model.info.vocabSize,
     eosTokenId: specialIds.eos,
     padTokenId: specialIds.pad,
     decoderStartTokenId: specialIds.decoderStart,

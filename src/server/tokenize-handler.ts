@@ -19,7 +19,8 @@ export class TokenizeHandler {
   }
 
   tokenize(request: TokenizeRequest): TokenizeResponse {
-    const { tokenizer, specialIds } = this.model;
+    const { tokenizer } = this.model;
+    const { specialIds } = this.model.info;
     const ids = tokenizer.encode(request.text);
     // The tokenizer's post-processor always appends `</s>`; without special tokens it is taken off again.
     if (request.addSpecialTokens === false && ids[ids.length - 1] === specialIds.eos) ids.pop();

@@ -63,7 +63,7 @@ export async function runtimeGreedy(
       const next = argmax(row!);
       tokens.push(next);
       state.append(next);
-      if (model.generation.eosTokenIds.includes(next)) break;
+      if (model.info.generation.eosTokenIds.includes(next)) break;
     }
   } finally {
     state.dispose();

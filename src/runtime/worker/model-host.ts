@@ -35,7 +35,7 @@ export class ModelHost {
     private readonly post: PostReply,
     private readonly options: { readonly runAhead: boolean },
   ) {
-    this.rowSlots = new RowSlotWriter(model.vocabSize);
+    this.rowSlots = new RowSlotWriter(model.info.vocabSize);
   }
 
   /** Number of decode states alive on this thread. */

@@ -21,18 +21,7 @@ try {
   const model = await loadModel(dir, options);
   const host = new ModelHost(model, post, { runAhead });
   port.on('message', (request: ThreadRequest) => host.handle(request));
-  post({
-    kind: 'ready',
-    info: {
-      name: model.name,
-      dtype: model.dtype,
-      decoderLayout: model.decoderLayout,
-      config: model.config,
-      generation: model.generation,
-      specialIds: model.specialIds,
-      maxInputLength: model.maxInputLength,
-    },
-  });
+  post({ kind: 'ready', info: model.info });
 } catch (error) {
   post({ kind: 'load-failed', error: serializeError(error) });
 }

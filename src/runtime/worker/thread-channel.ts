@@ -8,9 +8,9 @@
 import type { Worker } from 'node:worker_threads';
 
 import { StateError } from '../errors.js';
+import type { ModelInfo } from '../types.js';
 import { startModuleWorker } from './module-worker.js';
 import {
-  type LoadedModelInfo,
   type ModelThreadData,
   type ThreadReply,
   type ThreadRequest,
@@ -40,13 +40,13 @@ export class ThreadChannel {
   }
 
   /** Starts a model thread on `data.dir` and resolves when its model is loaded. */
-  static async open(data: ModelThreadData): Promise<{ channel: ThreadChannel; info: LoadedModelInfo }> {
+  static async open(data: ModelThreadData): Promise<{ channel: ThreadChannel; info: ModelInfo }> {
     const worker = startWorker(data);
     let onMessage: (reply: ThreadReply) => void = () => {};
     let onError: (error: Error) => void = () => {};
     let onExit: (code: number) => void = () => {};
     try {
-      const info = await new Promise<LoadedModelInfo>((resolve, reject) => {
+      const info = await new Promise<ModelInfo>((resolve, reject) => {
         onMessage = (reply) => {
           if (reply.kind === 'ready') resolve(reply.info);
           else if (reply.kind === 'load-failed') reject(restoreError(reply.error));

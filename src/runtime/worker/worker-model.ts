@@ -23,21 +23,12 @@ import { InvalidInputError, StateError } from '../errors.js';
 import { checkTokenIds } from '../id-validation.js';
 import { checkStepStates } from '../step-checks.js';
 import { HuggingFaceTextTokenizer } from '../text-tokenizer.js';
-import type {
-  DecodeState,
-  EncodedInput,
-  GenerationDefaults,
-  LoadModelOptions,
-  ModelDtype,
-  ModelRuntime,
-  SpecialIds,
-  T5Config,
-} from '../types.js';
+import type { DecodeState, EncodedInput, LoadModelOptions, ModelInfo, ModelRuntime } from '../types.js';
 import { RowSlotReader } from './row-slots.js';
 import { ThreadChannel } from './thread-channel.js';
 import { WorkerDecodeState, type WorkerStateOwner } from './worker-decode-state.js';
 import { WorkerEncodedInput } from './worker-encoded-input.js';
-import { type LoadedModelInfo, restoreError, type RunAheadStats, type ThreadMemoryUsage } from './worker-protocol.js';
+import { restoreError, type RunAheadStats, type ThreadMemoryUsage } from './worker-protocol.js';
 
 /**
  * Where a model on its own thread departs from `loadModel`'s defaults: the thread never tokenizes, so it
@@ -89,13 +80,6 @@ export async function loadWorkerModel(dir: string, options: WorkerModelOptions =
 }
 
 export class WorkerModel implements ModelRuntime, WorkerStateOwner {
-  readonly name: string;
-  readonly dtype: ModelDtype;
-  readonly decoderLayout: 'merged' | 'split';
-  readonly config: T5Config;
-  readonly generation: GenerationDefaults;
-  readonly specialIds: SpecialIds;
-  readonly maxInputLength: number;
   private readonly live = new Set<WorkerDecodeState>();
   private readonly rowSlots: RowSlotReader;
   private nextStateId = 1;
@@ -107,21 +91,15 @@ export class WorkerModel implements ModelRuntime, WorkerStateOwner {
 
   constructor(
     private readonly channel: ThreadChannel,
-    info: LoadedModelInfo,
+    readonly info: ModelInfo,
     readonly tokenizer: HuggingFaceTextTokenizer,
   ) {
-    this.name = info.name;
-    this.dtype = info.dtype;
-    this.decoderLayout = info.decoderLayout;
-    this.config = info.config;
-    this.generation = info.generation;
-    this.specialIds = info.specialIds;
-    this.maxInputLength = info.maxInputLength;
-    this.rowSlots = new RowSlotReader(info.config.vocabSize);
+    this.rowSlots = new RowSlotReader(info.vocabSize);
   }
 
+  /** Logits width; states check appended ids against it (`WorkerStateOwner`). */
   get vocabSize(): number {
-    return this.config.vocabSize;
+    return this.info.vocabSize;
   }
 
   get liveStates(): number {
@@ -181,7 +159,7 @@ export class WorkerModel implements ModelRuntime, WorkerStateOwner {
       throw new InvalidInputError('`encoded` must come from this model\'s encode()');
     }
     checkTokenIds(decoderPrefix, this.vocabSize, 'decoderPrefix');
-    const state = new WorkerDecodeState(this, this.nextStateId++, encoded, [this.specialIds.decoderStart, ...decoderPrefix]);
+    const state = new WorkerDecodeState(this, this.nextStateId++, encoded, [this.info.specialIds.decoderStart, ...decoderPrefix]);
     this.channel.post({ kind: 'create-state', stateId: state.id, encodedId: encoded.encodedId, prefix: [...decoderPrefix] });
     this.live.add(state);
     return state;
@@ -189,7 +167,7 @@ export class WorkerModel implements ModelRuntime, WorkerStateOwner {
 
   async step(states: readonly DecodeState[]): Promise<Float32Array[]> {
     this.checkOpen('step');
-    const members = checkStepStates(states, (state): state is WorkerDecodeState => state instanceof WorkerDecodeState && state.ownedBy(this));
+    const members = checkStepStates(states, (state): state is WorkerDecodeState => state instanceof WorkerDecodeState && state.ownedBy(this), (state) => state.stepping);
     const request = members.map((state) => {
       const { edits, next } = state.beginStep();
       return next === undefined ? { stateId: state.id, edits } : { stateId: state.id, edits, next };
@@ -235,7 +213,7 @@ export class WorkerModel implements ModelRuntime, WorkerStateOwner {
   }
 
   private checkOpen(action: string): void {
-    if (this.isDisposed) throw new StateError(`cannot ${action}: model ${this.name} is disposed`);
+    if (this.isDisposed) throw new StateError(`cannot ${action}: model ${this.info.name} is disposed`);
   }
 }
 

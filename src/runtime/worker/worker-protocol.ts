@@ -10,18 +10,8 @@
  * as transferred `ArrayBuffer`s.
  */
 import { InvalidInputError, ModelFolderError, ModelRuntimeError, OutOfRangeError, StateError } from '../errors.js';
-import type { GenerationDefaults, LoadModelOptions, ModelDtype, NextTokenHint, SpecialIds, T5Config } from '../types.js';
+import type { LoadModelOptions, ModelInfo, NextTokenHint } from '../types.js';
 
-/** What the thread reports once its model is loaded: everything the main thread serves from memory. */
-export interface LoadedModelInfo {
-  readonly name: string;
-  readonly dtype: ModelDtype;
-  readonly decoderLayout: 'merged' | 'split';
-  readonly config: T5Config;
-  readonly generation: GenerationDefaults;
-  readonly specialIds: SpecialIds;
-  readonly maxInputLength: number;
-}
 
 /** The data a model thread starts with (`workerData`). */
 export interface ModelThreadData {
@@ -60,7 +50,8 @@ export type ThreadRequest =
   | { readonly kind: 'release-encoded'; readonly encodedIds: readonly number[] };
 
 export type ThreadReply =
-  | { readonly kind: 'ready'; readonly info: LoadedModelInfo }
+  /** The model is loaded: everything the main thread serves from memory. */
+  | { readonly kind: 'ready'; readonly info: ModelInfo }
   | { readonly kind: 'load-failed'; readonly error: SerializedError }
   | {
       readonly kind: 'encoded';

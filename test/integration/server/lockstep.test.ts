@@ -183,7 +183,7 @@ describe('lockstep', () => {
 
 describe('stop conditions', () => {
   it('taking the EOS token ends the stream with EOS', async () => {
-    const eos = reference.specialIds.eos;
+    const eos = reference.info.specialIds.eos;
     const transcript = await decodeWith({ input: INPUT, maxNewTokens: 10 }, (logits) =>
       logits.step === 2 ? { step: 2, action: { $case: 'forceToken', value: { tokenId: eos } } } : acceptAll(logits),
     );

@@ -55,12 +55,12 @@ describe.each([
       { input: { $case: 'text', value: 'translate English to German: the house is small' } },
       8,
     );
-    expect(started.vocabSize).toBe(reference.vocabSize);
+    expect(started.vocabSize).toBe(reference.info.vocabSize);
     const expected = await runtimeStepLogits(reference, started.inputIds, tokens);
     logits.forEach((message, step) => {
       expect(message.step).toBe(step);
       expect(message.raw?.dtype).toBe(DataType.DATA_TYPE_FLOAT32);
-      expect(message.raw?.shape).toEqual([reference.vocabSize]);
+      expect(message.raw?.shape).toEqual([reference.info.vocabSize]);
       expect(Buffer.compare(message.raw!.data, rowBytes(expected[step]!))).toBe(0);
     });
   });

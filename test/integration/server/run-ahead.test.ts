@@ -61,7 +61,7 @@ describe('run-ahead from a stream', () => {
   it('a greedy AUTO stream runs every step ahead but after its last row and after rows whose greedy token is EOS', async () => {
     const { rows, tokens, counts } = await autoStream(GREEDY_FULL_LENGTH);
     expect(tokens).toHaveLength(TOKENS);
-    const eos = reference.specialIds.eos;
+    const eos = reference.info.specialIds.eos;
     // Row k's hint is the greedy token unless it is EOS (min_new_tokens lowers it; it would end the stream).
     const expected = rows.slice(0, -1).filter((row) => argmax(row) !== eos).length;
     expect(counts).toEqual({ guessed: expected, hits: expected });
@@ -93,7 +93,7 @@ describe('run-ahead from a stream', () => {
       processors: [processor('suppress_tokens', { suppress_tokens: [suppressed] })],
     });
     expect(tokens).not.toContain(suppressed);
-    const eos = reference.specialIds.eos;
+    const eos = reference.info.specialIds.eos;
     const expected = rows.slice(0, -1).filter((row) => ![eos, suppressed].includes(argmax(row))).length;
     expect(counts).toEqual({ guessed: expected, hits: expected });
   });

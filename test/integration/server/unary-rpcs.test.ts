@@ -25,15 +25,15 @@ describe('GetModelInfo', () => {
     const info = await unary(server.client, 'getModelInfo', {});
     expect(info).toMatchObject({
       name: 'tiny-padded',
-      vocabSize: reference.vocabSize,
+      vocabSize: reference.info.vocabSize,
       tokenizerSize: reference.tokenizer.size,
-      maxInputLength: reference.maxInputLength,
+      maxInputLength: reference.info.maxInputLength,
       specialIds: { padTokenId: 0, eosTokenId: 1, decoderStartTokenId: 0 },
       config: {
         modelType: 't5',
-        numLayers: reference.config.numLayers,
-        numHeads: reference.config.numHeads,
-        dModel: reference.config.dModel,
+        numLayers: reference.info.config.numLayers,
+        numHeads: reference.info.config.numHeads,
+        dModel: reference.info.config.dModel,
         feedForwardProj: 'relu',
         tieWordEmbeddings: true,
       },
@@ -85,10 +85,10 @@ describe('Tokenize and Detokenize', () => {
 
   it('refuses an id outside the logits width with INVALID_ARGUMENT naming it', async () => {
     const error = await unary(server.client, 'detokenize', {
-      tokenIds: [5, reference.vocabSize],
+      tokenIds: [5, reference.info.vocabSize],
       skipSpecialTokens: false,
     }).catch((caught: unknown) => caught);
     expect(isServiceError(error) && error.code).toBe(Status.INVALID_ARGUMENT);
-    expect(isServiceError(error) && error.details).toBe(`\`token_ids[1]\` must be in [0, ${reference.vocabSize}); given ${reference.vocabSize}`);
+    expect(isServiceError(error) && error.details).toBe(`\`token_ids[1]\` must be in [0, ${reference.info.vocabSize}); given ${reference.info.vocabSize}`);
   });
 });

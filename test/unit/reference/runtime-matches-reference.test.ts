@@ -69,7 +69,7 @@ describe.each(cases)('runtime on $name, $layout decoder', ({ name, dir, layout }
   }
 
   const idsOfLength = (length: number, seed = length): number[] =>
-    inputIds(length, seed, model.tokenizer.size, model.specialIds.eos);
+    inputIds(length, seed, model.tokenizer.size, model.info.specialIds.eos);
 
   it.each(INPUT_LENGTHS)(
     `greedy decode of an input of %i ids: every step's logits equal the reference within ${MAX_ABS_ERROR}, and so do the tokens`,
@@ -80,7 +80,7 @@ describe.each(cases)('runtime on $name, $layout decoder', ({ name, dir, layout }
       const [rows] = await greedySteps(model, [state], GREEDY_STEPS);
       expect(state.tokens).toHaveLength(GREEDY_STEPS + 1);
       expectReferenceRows(ids, state.tokens, rows!);
-      expect(throughFirstEos(state.tokens.slice(1), model.specialIds.eos)).toEqual(reference.greedy(ids, GREEDY_STEPS));
+      expect(throughFirstEos(state.tokens.slice(1), model.info.specialIds.eos)).toEqual(reference.greedy(ids, GREEDY_STEPS));
       state.dispose();
     },
   );
@@ -115,7 +115,7 @@ describe.each(cases)('runtime on $name, $layout decoder', ({ name, dir, layout }
     const firstPosition = state.tokens.length - 1;
     const afterRewind = (await model.step([state]))[0]!.slice();
     // Force a token other than the greedy one that was rewound away, so a stale cache entry would show.
-    state.append((argmax(afterRewind) + 1) % model.vocabSize);
+    state.append((argmax(afterRewind) + 1) % model.info.vocabSize);
     const [rows] = await greedySteps(model, [state], 3);
     expect(state.tokens).toHaveLength(STEPS_BEFORE_REWIND + 1 - REWOUND + 4);
     expectReferenceRows(ids, state.tokens, [afterRewind, ...rows!], firstPosition);
@@ -137,15 +137,15 @@ describe(`runtime on the padded-vocabulary model`, () => {
   });
 
   it('logits are config vocab_size wide, wider than the tokenizer', () => {
-    expect(model.vocabSize).toBe(reference.config.vocabSize);
-    expect(model.vocabSize).toBeGreaterThan(model.tokenizer.size);
+    expect(model.info.vocabSize).toBe(reference.config.vocabSize);
+    expect(model.info.vocabSize).toBeGreaterThan(model.tokenizer.size);
   });
 
   it(`with an id beyond the tokenizer forced first, the logits of every greedy step equal the reference within ${MAX_ABS_ERROR}`, async () => {
-    const ids = inputIds(10, 3, model.tokenizer.size, model.specialIds.eos);
+    const ids = inputIds(10, 3, model.tokenizer.size, model.info.specialIds.eos);
     const [encoded] = await model.encode([ids]);
     // Ids in [tokenizer size, vocab_size) have embeddings and may be forced like any other.
-    const state = model.createState(encoded!, [model.vocabSize - 1]);
+    const state = model.createState(encoded!, [model.info.vocabSize - 1]);
     const [rows] = await greedySteps(model, [state], GREEDY_STEPS);
     const expected = reference.decoderLogits(reference.encode(ids), undefined, state.tokens);
     rows!.forEach((row, t) => {

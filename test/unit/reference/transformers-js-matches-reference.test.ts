@@ -43,7 +43,7 @@ describe.each([...modelVariants, paddedVariant])('transformers.js generate() on 
     for (let step = 0; step < MAX_NEW_TOKENS; step++) {
       const [logits] = await runtime.step([state]);
       state.append(argmax(logits!));
-      if (state.tokens.at(-1) === runtime.specialIds.eos) break;
+      if (state.tokens.at(-1) === runtime.info.specialIds.eos) break;
     }
     const tokens = [...state.tokens];
     state.dispose();

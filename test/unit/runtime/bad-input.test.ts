@@ -63,7 +63,7 @@ describe('a broken model folder fails to load with a ModelFolderError naming the
     const folder = await copyModelFolder(tinyModels.reluTied);
     await editConfig(folder, (config) => delete config.num_decoder_layers);
     const model = await loadModel(folder);
-    expect(model.config.numDecoderLayers).toBe(model.config.numLayers);
+    expect(model.info.config.numDecoderLayers).toBe(model.info.config.numLayers);
     await model.dispose();
   });
 
@@ -149,7 +149,7 @@ describe('bad calls are rejected before anything runs', () => {
   });
 
   it('encoder ids outside [0, vocab_size) name the position, the range and the value', async () => {
-    const vocab = model.vocabSize;
+    const vocab = model.info.vocabSize;
     await expect(model.encode([[5, 6, vocab + 294, 1]])).rejects.toThrow(
       new InvalidInputError(`input_ids[2] must be an integer in [0, ${vocab}); given ${vocab + 294}`),
     );
@@ -171,12 +171,12 @@ describe('bad calls are rejected before anything runs', () => {
 
   it('appended tokens and decoder prefixes outside the vocabulary', async () => {
     const [encoded] = await model.encode([[5, 1]]);
-    expect(() => model.createState(encoded!, [3, model.vocabSize])).toThrow(
-      `decoderPrefix[1] must be an integer in [0, ${model.vocabSize}); given ${model.vocabSize}`,
+    expect(() => model.createState(encoded!, [3, model.info.vocabSize])).toThrow(
+      `decoderPrefix[1] must be an integer in [0, ${model.info.vocabSize}); given ${model.info.vocabSize}`,
     );
     const state = model.createState(encoded!);
-    expect(() => state.append(model.vocabSize)).toThrow(InvalidInputError);
-    expect(() => state.append(model.vocabSize)).toThrow(`token must be an integer in [0, ${model.vocabSize}); given ${model.vocabSize}`);
+    expect(() => state.append(model.info.vocabSize)).toThrow(InvalidInputError);
+    expect(() => state.append(model.info.vocabSize)).toThrow(`token must be an integer in [0, ${model.info.vocabSize}); given ${model.info.vocabSize}`);
     expect(state.tokens).toEqual([0]);
     state.dispose();
   });

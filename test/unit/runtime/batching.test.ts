@@ -33,7 +33,7 @@ describe.each([
     for (const [index, ids] of inputs.entries()) {
       const [alone] = await model.encode([ids]);
       expect(batched[index]!.inputIds).toEqual(ids);
-      expect(batched[index]!.hiddenStates).toHaveLength(ids.length * model.config.dModel);
+      expect(batched[index]!.hiddenStates).toHaveLength(ids.length * model.info.config.dModel);
       expectRowsClose(batched[index]!.hiddenStates, alone!.hiddenStates);
     }
   });
@@ -46,7 +46,7 @@ describe.each([
     for (let step = 0; step < STEPS; step++) {
       const rows = await model.step(states);
       rows.forEach((row, index) => {
-        expect(row).toHaveLength(model.vocabSize);
+        expect(row).toHaveLength(model.info.vocabSize);
         expectRowsClose(row, isolated[index]!.rows[step]!);
         states[index]!.append(isolated[index]!.tokens[step]!);
       });

@@ -28,8 +28,8 @@ describe.each(Object.entries(tinyModels))('decoder paths of %s', (_, folder) => 
   });
 
   it('the merged decoder and the split pair give the same logits at every step', async () => {
-    expect(merged.decoderLayout).toBe('merged');
-    expect(split.decoderLayout).toBe('split');
+    expect(merged.info.decoderLayout).toBe('merged');
+    expect(split.info.decoderLayout).toBe('split');
     const fromMerged = await greedyDecode(merged, await stateForText(merged, TEXT), STEPS);
     const fromSplit = await greedyDecode(split, await stateForText(split, TEXT), STEPS);
     expect(fromSplit.tokens).toEqual(fromMerged.tokens);
@@ -43,7 +43,7 @@ describe.each(Object.entries(tinyModels))('decoder paths of %s', (_, folder) => 
       const [encoded] = await merged.encode([ids]);
       const state = merged.createState(encoded!);
       const encoderFeeds = {
-        encoder_hidden_states: new Tensor('float32', encoded!.hiddenStates, [1, ids.length, merged.config.dModel]),
+        encoder_hidden_states: new Tensor('float32', encoded!.hiddenStates, [1, ids.length, merged.info.config.dModel]),
         encoder_attention_mask: new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
       };
       for (let step = 0; step < STEPS; step++) {
@@ -54,7 +54,7 @@ describe.each(Object.entries(tinyModels))('decoder paths of %s', (_, folder) => 
           input_ids: new Tensor('int64', history, [1, history.length]),
         });
         const logits = outputs.logits!.data as Float32Array;
-        const width = merged.vocabSize;
+        const width = merged.info.vocabSize;
         expectRowsClose(row!, logits.subarray((history.length - 1) * width, history.length * width));
         state.append(argmax(row!));
       }
@@ -68,7 +68,7 @@ describe.each(Object.entries(tinyModels))('decoder paths of %s', (_, folder) => 
     const reference = await greedyDecode(merged, await stateForText(merged, TEXT), 6);
     const prefix = reference.tokens.slice(0, 4);
     const prefixed = await stateForText(merged, TEXT, prefix);
-    expect(prefixed.tokens).toEqual([merged.specialIds.decoderStart, ...prefix]);
+    expect(prefixed.tokens).toEqual([merged.info.specialIds.decoderStart, ...prefix]);
     const [row] = await merged.step([prefixed]);
     expectRowsClose(row!, reference.rows[4]!);
     expect(prefixed.cachedLength).toBe(5);

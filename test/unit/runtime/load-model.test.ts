@@ -14,17 +14,17 @@ describe('loadModel', () => {
   it.each(Object.entries(tinyModels))('loads %s with its config, tokenizer and merged decoder', async (_, folder) => {
     const model = await loadModel(folder);
     try {
-      expect(model.decoderLayout).toBe('merged');
-      expect(model.dtype).toBe('fp32');
-      expect(model.config.modelType).toBe('t5');
-      expect(model.vocabSize).toBe(model.config.vocabSize);
-      expect(model.tokenizer.size).toBeLessThanOrEqual(model.vocabSize);
-      expect(model.specialIds).toEqual({ pad: 0, eos: 1, unk: 2, decoderStart: 0 });
-      expect(model.generation.eosTokenIds).toEqual([1]);
-      expect(model.maxInputLength).toBe(512);
+      expect(model.info.decoderLayout).toBe('merged');
+      expect(model.info.dtype).toBe('fp32');
+      expect(model.info.config.modelType).toBe('t5');
+      expect(model.info.vocabSize).toBe(model.info.config.vocabSize);
+      expect(model.tokenizer.size).toBeLessThanOrEqual(model.info.vocabSize);
+      expect(model.info.specialIds).toEqual({ pad: 0, eos: 1, unk: 2, decoderStart: 0 });
+      expect(model.info.generation.eosTokenIds).toEqual([1]);
+      expect(model.info.maxInputLength).toBe(512);
       const state = await stateForText(model, 'hello world');
       const [row] = await model.step([state]);
-      expect(row).toHaveLength(model.vocabSize);
+      expect(row).toHaveLength(model.info.vocabSize);
       expect(row!.every(Number.isFinite)).toBe(true);
       state.dispose();
     } finally {
@@ -34,13 +34,13 @@ describe('loadModel', () => {
 
   it('reads the shapes and feed-forward kind of each variant from config.json', async () => {
     const gated = await loadModel(tinyModels.gatedUntied);
-    expect(gated.config.feedForwardProj).toBe('gated-gelu');
-    expect(gated.config.tieWordEmbeddings).toBe(false);
-    expect(gated.config.numDecoderLayers).toBe(gated.config.numLayers);
+    expect(gated.info.config.feedForwardProj).toBe('gated-gelu');
+    expect(gated.info.config.tieWordEmbeddings).toBe(false);
+    expect(gated.info.config.numDecoderLayers).toBe(gated.info.config.numLayers);
     await gated.dispose();
     const padded = await loadModel(tinyModels.padded);
     // The padded fixture's logits are wider than its tokenizer, like t5-small's 32128 vs 32100.
-    expect(padded.vocabSize).toBeGreaterThan(padded.tokenizer.size);
+    expect(padded.info.vocabSize).toBeGreaterThan(padded.tokenizer.size);
     await padded.dispose();
   });
 
@@ -49,7 +49,7 @@ describe('loadModel', () => {
     await rm(join(folder, 'onnx', 'decoder_model_merged.onnx'));
     const split = await loadModel(folder);
     const merged = await loadModel(tinyModels.reluTied);
-    expect(split.decoderLayout).toBe('split');
+    expect(split.info.decoderLayout).toBe('split');
     const a = await greedyDecode(split, await stateForText(split, 'a b c'), 4);
     const b = await greedyDecode(merged, await stateForText(merged, 'a b c'), 4);
     a.rows.forEach((row, step) => expectRowsClose(row, b.rows[step]!));
@@ -62,7 +62,7 @@ describe('loadModel', () => {
     for (const file of await readdir(join(folder, 'onnx'))) await rename(join(folder, 'onnx', file), join(folder, file));
     await rm(join(folder, 'onnx'), { recursive: true });
     const model = await loadModel(folder);
-    expect(model.decoderLayout).toBe('merged');
+    expect(model.info.decoderLayout).toBe('merged');
     await model.dispose();
   });
 
@@ -74,8 +74,8 @@ describe('loadModel', () => {
       await rename(join(folder, 'onnx', `${base}.onnx`), join(folder, 'onnx', `${base}_quantized.onnx`));
     }
     const quantized = await loadModel(folder, { dtype: 'q8' });
-    expect(quantized.dtype).toBe('q8');
-    expect(quantized.decoderLayout).toBe('merged');
+    expect(quantized.info.dtype).toBe('q8');
+    expect(quantized.info.decoderLayout).toBe('merged');
     await quantized.dispose();
 
     const missing = loadModel(folder, { dtype: 'fp16' });
@@ -90,8 +90,8 @@ describe('loadModel', () => {
       graphOptimizationLevel: 'basic',
       maxInputLength: 16,
     });
-    expect(model.name).toBe('tiny');
-    expect(model.maxInputLength).toBe(16);
+    expect(model.info.name).toBe('tiny');
+    expect(model.info.maxInputLength).toBe(16);
     await model.dispose();
   });
 
@@ -99,8 +99,8 @@ describe('loadModel', () => {
     const [full, facts] = await Promise.all([loadModel(tinyModels.reluTied), loadModel(tinyModels.reluTied, { tokenizer: 'facts' })]);
     try {
       expect(facts.tokenizer.size).toBe(full.tokenizer.size);
-      expect(facts.specialIds).toEqual(full.specialIds);
-      expect(facts.maxInputLength).toBe(full.maxInputLength);
+      expect(facts.info.specialIds).toEqual(full.info.specialIds);
+      expect(facts.info.maxInputLength).toBe(full.info.maxInputLength);
       expect(() => facts.tokenizer.encode('the house')).toThrow("this model was loaded with `tokenizer: 'facts'`");
       expect(() => facts.tokenizer.decode([5])).toThrow('keeps no vocabulary');
       const ids = full.tokenizer.encode('the small house');

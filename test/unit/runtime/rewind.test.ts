@@ -25,13 +25,13 @@ describe('rewind', () => {
     const state = await stateForText(model, TEXT);
     await greedyDecode(model, state, 8);
     state.rewind(5); // keeps the start token and the first 3 generated tokens
-    expect(state.tokens).toEqual([model.specialIds.decoderStart, ...fresh.tokens.slice(0, 3)]);
+    expect(state.tokens).toEqual([model.info.specialIds.decoderStart, ...fresh.tokens.slice(0, 3)]);
     expect(state.cachedLength).toBe(3);
 
     const [row] = await model.step([state]);
     expectRowsClose(row!, fresh.rows[3]!);
     // A different token than before, then the cache keeps growing from the cut point.
-    const forced = (fresh.tokens[3]! + 1) % model.vocabSize;
+    const forced = (fresh.tokens[3]! + 1) % model.info.vocabSize;
     state.append(forced);
     const [afterForced] = await model.step([state]);
 
@@ -49,11 +49,11 @@ describe('rewind', () => {
       const state = await stateForText(model, TEXT);
       await greedyDecode(model, state, kept);
       await model.step([state]); // the logits after the kept tokens, as a client sees them before deciding
-      const other = (fresh.tokens[kept]! + 1) % model.vocabSize;
+      const other = (fresh.tokens[kept]! + 1) % model.info.vocabSize;
       state.append(other);
       await model.step([state]);
       state.rewind(1, { keepLastCached: true });
-      expect(state.tokens).toEqual([model.specialIds.decoderStart, ...fresh.tokens.slice(0, kept)]);
+      expect(state.tokens).toEqual([model.info.specialIds.decoderStart, ...fresh.tokens.slice(0, kept)]);
       expect(state.cachedLength).toBe(kept + 1);
       state.append(fresh.tokens[kept]!);
       const [row] = await model.step([state]);
@@ -70,7 +70,7 @@ describe('rewind', () => {
     const state = await stateForText(model, TEXT);
     await greedyDecode(model, state, 4);
     state.rewind(4);
-    expect(state.tokens).toEqual([model.specialIds.decoderStart]);
+    expect(state.tokens).toEqual([model.info.specialIds.decoderStart]);
     expect(state.cachedLength).toBe(0);
     const continued = await greedyDecode(model, state, 4);
     expect(continued.tokens).toEqual(fresh.tokens);

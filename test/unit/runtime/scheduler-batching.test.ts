@@ -257,7 +257,7 @@ describe('the step scheduler keeps the runtime contract', () => {
 
   it('a bad input fails only its own encode request', async () => {
     const good = scheduler.encode([scheduler.tokenizer.encode('fine')]);
-    const bad = scheduler.encode([[1, scheduler.vocabSize]]);
+    const bad = scheduler.encode([[1, scheduler.info.vocabSize]]);
     await expect(bad).rejects.toThrow(InvalidInputError);
     await expect(good).resolves.toHaveLength(1);
   });
@@ -274,8 +274,8 @@ describe('the step scheduler keeps the runtime contract', () => {
     late!.append(5);
     const lateRow = own.step([late!]);
     expect((await waitingRow)[0]).toHaveLength(0);
-    expect((await runningRow)[0]).toHaveLength(own.vocabSize);
-    expect((await lateRow)[0]).toHaveLength(own.vocabSize);
+    expect((await runningRow)[0]).toHaveLength(own.info.vocabSize);
+    expect((await lateRow)[0]).toHaveLength(own.info.vocabSize);
     expect(own.stats).toMatchObject({ stepRuns: 2, steps: 5 });
     running!.dispose();
     late!.dispose();

@@ -36,7 +36,7 @@ describe('decode state lifecycle', () => {
     const stepping = model.step([kept, cancelled]);
     cancelled.dispose();
     const [keptRow, cancelledRow] = await stepping;
-    expect(keptRow).toHaveLength(model.vocabSize);
+    expect(keptRow).toHaveLength(model.info.vocabSize);
     expect(cancelledRow).toHaveLength(0);
     expect(cancelled.cachedLength).toBe(0);
     expect(model.liveStates).toBe(1);
@@ -48,7 +48,7 @@ describe('decode state lifecycle', () => {
     const encoded = await model.encode(['a', 'b c', 'd e f'].map((text) => model.tokenizer.encode(text)));
     const states = encoded.map((input) => model.createState(input));
     const rows = await model.step(states);
-    const width = model.vocabSize * Float32Array.BYTES_PER_ELEMENT;
+    const width = model.info.vocabSize * Float32Array.BYTES_PER_ELEMENT;
     expect(rows[1]!.buffer).toBe(rows[0]!.buffer);
     expect(rows[2]!.buffer).toBe(rows[0]!.buffer);
     expect(rows.map((row) => row.byteOffset - rows[0]!.byteOffset)).toEqual([0, width, 2 * width]);

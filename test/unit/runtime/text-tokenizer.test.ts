@@ -18,7 +18,7 @@ describe('the model tokenizer', () => {
     expect(model.tokenizer.tokenString(0)).toBe('<pad>');
     expect(model.tokenizer.tokenString(1)).toBe('</s>');
     expect(model.tokenizer.tokenString(2)).toBe('<unk>');
-    expect(model.specialIds.unk).toBe(2);
+    expect(model.info.specialIds.unk).toBe(2);
   });
 
   it('encode ends with </s> (id 1), as the T5 post-processor does', () => {
@@ -47,7 +47,7 @@ describe('the model tokenizer', () => {
     expect(model.tokenizer.tokenString(model.tokenizer.size)).toBeUndefined();
     expect(model.tokenizer.tokenString(1.5)).toBeUndefined();
     const padded = await loadModel(tinyModels.padded);
-    expect(padded.tokenizer.tokenString(padded.vocabSize - 1)).toBeUndefined();
+    expect(padded.tokenizer.tokenString(padded.info.vocabSize - 1)).toBeUndefined();
     await padded.dispose();
   });
 });

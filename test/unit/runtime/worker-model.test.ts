@@ -69,13 +69,13 @@ describe.each([
   });
 
   it('reports the same model description as the in-process model', () => {
-    expect(threaded.name).toBe(inProcess.name);
-    expect(threaded.decoderLayout).toBe(layout);
-    expect(threaded.config).toEqual(inProcess.config);
-    expect(threaded.generation).toEqual(inProcess.generation);
-    expect(threaded.specialIds).toEqual(inProcess.specialIds);
-    expect(threaded.vocabSize).toBe(inProcess.vocabSize);
-    expect(threaded.maxInputLength).toBe(inProcess.maxInputLength);
+    expect(threaded.info.name).toBe(inProcess.info.name);
+    expect(threaded.info.decoderLayout).toBe(layout);
+    expect(threaded.info.config).toEqual(inProcess.info.config);
+    expect(threaded.info.generation).toEqual(inProcess.info.generation);
+    expect(threaded.info.specialIds).toEqual(inProcess.info.specialIds);
+    expect(threaded.info.vocabSize).toBe(inProcess.info.vocabSize);
+    expect(threaded.info.maxInputLength).toBe(inProcess.info.maxInputLength);
     expect(threaded.tokenizer.encode(TEXTS[0]!)).toEqual(inProcess.tokenizer.encode(TEXTS[0]!));
   });
 
@@ -163,9 +163,9 @@ describe('the worker model raises the in-process errors', () => {
   }
 
   it.each([
-    ['an id outside the vocabulary in encode', InvalidInputError, (m: ModelRuntime) => m.encode([[1, m.vocabSize]])],
+    ['an id outside the vocabulary in encode', InvalidInputError, (m: ModelRuntime) => m.encode([[1, m.info.vocabSize]])],
     ['an empty encoder input', InvalidInputError, (m: ModelRuntime) => m.encode([[]])],
-    ['an input longer than maxInputLength', InvalidInputError, (m: ModelRuntime) => m.encode([new Array(m.maxInputLength + 1).fill(5)])],
+    ['an input longer than maxInputLength', InvalidInputError, (m: ModelRuntime) => m.encode([new Array(m.info.maxInputLength + 1).fill(5)])],
     [
       'a bad decoder prefix',
       InvalidInputError,

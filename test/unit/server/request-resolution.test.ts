@@ -19,7 +19,7 @@ beforeAll(async () => {
   return () => model.dispose();
 });
 
-const limits = () => resolveServerLimits({ maxNewTokens: 100, maxInputTokens: 16 }, model.maxInputLength);
+const limits = () => resolveServerLimits({ maxNewTokens: 100, maxInputTokens: 16 }, model.info.maxInputLength);
 const resolve = (start: Parameters<typeof Start.fromPartial>[0], rpc: 'decode' | 'generate' = 'decode') =>
   resolveStart(Start.fromPartial(start), rpc, model, limits());
 
@@ -107,8 +107,8 @@ describe('processor parameters from the wire', () => {
 
 describe('server limits', () => {
   it('refuses an input limit above the model’s own, naming the option', () => {
-    expect(() => resolveServerLimits({ maxInputTokens: model.maxInputLength + 1 }, model.maxInputLength)).toThrow(
-      `server limit \`maxInputTokens\` must be in [1, ${model.maxInputLength}] (the model's max input length); given ${model.maxInputLength + 1}`,
+    expect(() => resolveServerLimits({ maxInputTokens: model.info.maxInputLength + 1 }, model.info.maxInputLength)).toThrow(
+      `server limit \`maxInputTokens\` must be in [1, ${model.info.maxInputLength}] (the model's max input length); given ${model.info.maxInputLength + 1}`,
     );
     expect(() => resolveServerLimits({ maxConcurrentStreams: 0 }, 512)).toThrow('`maxConcurrentStreams` must be a positive integer; given 0');
   });
