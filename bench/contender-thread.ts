@@ -2,11 +2,10 @@
  * A baseline contender (the bare floor loop or transformers.js) on a worker thread of its own.
  *
  * Both allocate every step's output tensors in JavaScript, whose garbage collections walk the heap of the
- * thread they run on (the likely cause of what follows; not traced). On the benchmark's main thread that
- * heap also holds the tokenizer, the other contenders and the report (~50–75 MB): on a thread holding
- * nothing but itself, the same floor loop took 0.89–0.93× its time per token there (medians over 16
- * prompts, four paired runs). A bare loop runs in a process of its own; a thread of its own gives it that
- * small heap. Times are taken inside the thread.
+ * thread they run on. On the benchmark's main thread that heap also holds the tokenizer, the other
+ * contenders and the report, and the same floor loop ran slower there than on a thread holding nothing but
+ * itself (figures and the likely cause: bench/README.md). A bare loop runs in a process of its own; a
+ * thread of its own gives it that small heap. Times are taken inside the thread.
  */
 import type { Worker } from 'node:worker_threads';
 

@@ -49,7 +49,7 @@ export interface StepwiseClientOptions {
  * What this client sets unless told otherwise. A step's raw logits are a 128 KiB message for a 32k
  * vocabulary, twice grpc-js's default HTTP/2 flow-control window (64 KiB): the server would send half a
  * row, then wait for this client to read it and grant more. A 4 MiB window lets every step arrive in one
- * go; measured on the t5-small benchmark, LOCKSTEP gained ~1 ms per token.
+ * go, with no flow-control round trip in the middle of a step (what LOCKSTEP gained: bench/README.md).
  */
 export const DEFAULT_CHANNEL_OPTIONS: ChannelOptions = { 'grpc-node.flow_control_window': 4 << 20 };
 

@@ -83,7 +83,7 @@ export function register(program: Command): void {
     .option('--threads <n>', "ONNX Runtime intra-op threads (default: ONNX Runtime's choice)", integerFlag('--threads', 1, 1024))
     .option(
       `--spinning <${INTRA_OP_SPINNING.join('|')}>`,
-      "when ONNX Runtime's intra-op threads spin while waiting for work: during-runs (default) between a run's operators, stopping when it returns; always: between runs too (ONNX Runtime's own default); off: never, their cores go back at once (see the README's benchmarks)",
+      "when ONNX Runtime's intra-op threads spin while waiting for work: during-runs (default) between a run's operators, stopping when it returns; always: between runs too (ONNX Runtime's own default); off: never, their cores go back at once (measured in bench/README.md)",
       spinningFlag,
     )
     .option(

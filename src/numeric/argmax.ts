@@ -10,8 +10,8 @@ const kernel = expSumsKernel();
 
 /**
  * The lowest id of the highest finite score, -1 when there is none. In the WebAssembly SIMD kernel where
- * there is one (the row's copy, its finite maximum, the first id holding it: ~16 µs for 32,128 scores
- * against 50–200 µs for the loop), else `argmaxOfFiniteLoop`.
+ * there is one (the row's copy, its finite maximum, the first id holding it: a fraction of the loop's time
+ * on a vocabulary-wide row; figures in bench/README.md), else `argmaxOfFiniteLoop`.
  */
 export function argmaxOfFinite(row: Float32Array): number {
   return kernel === undefined ? argmaxOfFiniteLoop(row) : kernel.argmax(row);

@@ -1,7 +1,8 @@
 /**
  * Σ exp(z − max) and Σ exp(z − max)·(z − max) over a row in WebAssembly SIMD: the same two numbers as
- * `exponentialSums` (softmax-basis.ts), about eight times faster on a 32,128-wide row (bench/exp-sums-bench.ts),
- * since `Math.exp` costs ~11 ns a call on the serving machines.
+ * `exponentialSums` (softmax-basis.ts), several times faster on a vocabulary-wide row, because a `Math.exp`
+ * call per score is what a JavaScript loop spends its time on (figures: bench/README.md; measured by
+ * bench/exp-sums-bench.ts).
  *
  * Four lanes at a time in float32: x = z − max; exp(x) by range reduction x = n·ln2 + r (|r| ≤ ln2/2), a
  * degree-5 polynomial for exp(r) (relative error ≤ 1.7e-7, exact at 0), and 2^n built in the exponent bits. Lanes with
@@ -13,8 +14,8 @@
  * A second function finds the row's finite maximum over the same copy (`summarize`), so that a caller that
  * needs both copies the row once and skips the JS scan for the maximum, which costs more than the sums.
  * A third finds the first entry equal to a value, so that greedy selection's token (the first id of the
- * finite maximum) also comes from SIMD passes: a JavaScript scan of a 32,128-wide row costs 50–200 µs on
- * the serving machines, the copy and both SIMD passes ~16 µs.
+ * finite maximum) also comes from SIMD passes: the copy and both passes take a fraction of a JavaScript scan
+ * of the row, which runs between two decoder runs for every stream.
  */
 import { assembleModule, FunctionBody, ValueType } from './wasm-assembler.js';
 
