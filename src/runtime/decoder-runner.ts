@@ -8,7 +8,9 @@
  *   `decoder_model.onnx`.
  * - `runCached`: one new token per sequence on top of the self-attention cache, with the cross-attention
  *   K/V of the first step. Merged file: `use_cache_branch=[true]`; the empty `present.*.encoder.*` it
- *   outputs on this branch are not even fetched. Split layout: `decoder_with_past_model.onnx`.
+ *   outputs on this branch are not even fetched. Split layout: `decoder_with_past_model.onnx`, which
+ *   gets `encoder_hidden_states` only when it declares that input (it is unused there, and some
+ *   exports drop it).
  *
  * Everything that does not change between steps (names, fetch lists, the branch flags, the empty
  * past tensors per batch size) is built once.
@@ -49,6 +51,8 @@ export class DecoderRunner {
   private readonly emptyPastByBatchSize = new Map<number, Tensor>();
   private readonly firstStepFetches: readonly string[];
   private readonly cacheStepFetches: readonly string[];
+  /** Whether the cached decoder declares `encoder_hidden_states` (optional in the with-past file). */
+  private readonly cacheStepTakesHiddenStates: boolean;
 
   constructor(
     private readonly sessions: DecoderSessions,
@@ -60,6 +64,7 @@ export class DecoderRunner {
     this.cacheStepSession = sessions.layout === 'merged' ? sessions.merged : sessions.decoderWithPast;
     this.firstStepFetches = ['logits', ...this.names.presentDecoder, ...this.names.presentEncoder];
     this.cacheStepFetches = ['logits', ...this.names.presentDecoder];
+    this.cacheStepTakesHiddenStates = this.cacheStepSession.inputNames.includes('encoder_hidden_states');
   }
 
   /** `inputIds` is int64 `[B, T]`: every token of each sequence, start token first. */
@@ -95,9 +100,9 @@ export class DecoderRunner {
   ): Promise<DecoderRunOutputs> {
     const feeds: Record<string, Tensor> = {
       input_ids: inputIds,
-      encoder_hidden_states: encoder.hiddenStates,
       encoder_attention_mask: encoder.attentionMask,
     };
+    if (this.cacheStepTakesHiddenStates) feeds.encoder_hidden_states = encoder.hiddenStates;
     this.names.pastDecoder.forEach((name, index) => (feeds[name] = selfKv[index]!));
     this.names.pastEncoder.forEach((name, index) => (feeds[name] = crossKv[index]!));
     if (this.merged) feeds.use_cache_branch = this.useCacheBranchTrue;

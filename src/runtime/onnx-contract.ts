@@ -35,6 +35,8 @@ interface TensorSpec {
   readonly name: string;
   readonly type: 'int64' | 'float32' | 'bool';
   readonly dims: readonly DimSpec[];
+  /** An input the file may leave out (the runtime then does not feed it); checked when present. */
+  readonly optional?: boolean;
 }
 
 /** Input and output names of the decoder KV cache, per layer, in export order. */
@@ -113,22 +115,26 @@ export function contractFor(role: SessionRole, config: T5Config): { inputs: Tens
       };
     case 'decoder':
       return { inputs: decoderInputs, outputs: [logits, ...presentDecoder, ...presentEncoder] };
-    case 'decoder-with-past':
-      return { inputs: [...decoderInputs, ...pastInputs], outputs: [logits, ...presentDecoder] };
+    case 'decoder-with-past': {
+      // Cross-attention keys and values come from the past inputs here, so the encoder's hidden states
+      // are unused, and some exports drop the input.
+      const inputs = decoderInputs.map((spec) => (spec.name === 'encoder_hidden_states' ? { ...spec, optional: true } : spec));
+      return { inputs: [...inputs, ...pastInputs], outputs: [logits, ...presentDecoder] };
+    }
   }
 }
 
 /**
  * Throws a `ModelFolderError` naming `file` unless `session` matches the contract of `role`.
- * Inputs must match exactly (the runtime cannot feed an input it does not know); extra outputs are
- * allowed and ignored.
+ * Inputs must match exactly, but for the optional ones, which may be missing (the runtime cannot feed
+ * an input it does not know); extra outputs are allowed and ignored.
  */
 export function checkSessionContract(session: SessionSignature, role: SessionRole, config: T5Config, file: string): void {
   const { inputs, outputs } = contractFor(role, config);
   const inputMetadata = byName(session.inputMetadata);
   const outputMetadata = byName(session.outputMetadata);
 
-  const missingInputs = inputs.filter((spec) => !inputMetadata.has(spec.name));
+  const missingInputs = inputs.filter((spec) => !spec.optional && !inputMetadata.has(spec.name));
   if (missingInputs.length > 0) {
     throw new ModelFolderError(
       file,
@@ -153,7 +159,10 @@ export function checkSessionContract(session: SessionSignature, role: SessionRol
         `the file has outputs ${listNames(session.outputNames)}`,
     );
   }
-  for (const spec of inputs) checkTensor(file, 'input', spec, inputMetadata.get(spec.name)!);
+  for (const spec of inputs) {
+    const metadata = inputMetadata.get(spec.name);
+    if (metadata !== undefined) checkTensor(file, 'input', spec, metadata);
+  }
   for (const spec of outputs) checkTensor(file, 'output', spec, outputMetadata.get(spec.name)!);
 }
 
