@@ -30,7 +30,10 @@ import { LOGGER, MODEL_RUNTIME, SERVER_LIMITS } from './tokens.js';
 export interface ServerComposition {
   /** The model folder to serve. */
   readonly modelDir: string;
-  /** Options passed to `loadModel` (dtype, decoder layout, threads); `runAhead` and `threadNice` concern the worker runtime only. */
+  /**
+   * Options passed to `loadModel` (dtype, decoder layout, threads); `runAhead`, `threadNice` and the
+   * restart options (`restartAttempts`, `restartDelayMs`) concern the worker runtime only.
+   */
   readonly load?: WorkerModelOptions;
   /** Limits; unset ones take their defaults (`server-limits.ts`). */
   readonly limits?: Partial<ServerLimits>;
@@ -57,8 +60,14 @@ export interface ComposedServer {
 
 export async function composeServer(composition: ServerComposition): Promise<ComposedServer> {
   const logger = composition.logger ?? new ConsoleLogger();
-  // In process there is no other thread: nothing to run ahead, no thread to renice.
-  const { runAhead: _runAhead, threadNice: _threadNice, ...inProcessLoad } = composition.load ?? {};
+  // In process there is no other thread: nothing to run ahead, no thread to renice or restart.
+  const {
+    runAhead: _runAhead,
+    threadNice: _threadNice,
+    restartAttempts: _restartAttempts,
+    restartDelayMs: _restartDelayMs,
+    ...inProcessLoad
+  } = composition.load ?? {};
   const loaded =
     composition.runtime === 'in-process'
       ? await loadModel(composition.modelDir, inProcessLoad)

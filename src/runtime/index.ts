@@ -20,7 +20,7 @@
  * ```
  */
 export { loadModel, DEFAULT_MAX_INPUT_LENGTH, INTRA_OP_SPINNING, isIntraOpSpinning } from './load-model.js';
-export { ModelRuntimeError, ModelFolderError, InvalidInputError, OutOfRangeError, StateError } from './errors.js';
+export { ModelRuntimeError, ModelFolderError, InvalidInputError, ModelUnavailableError, OutOfRangeError, StateError } from './errors.js';
 export type {
   DecodeState,
   EncodedInput,
@@ -30,6 +30,9 @@ export type {
   ModelDtype,
   ModelInfo,
   ModelRuntime,
+  ModelStatus,
+  ModelStatusEvent,
+  ModelStatusListener,
   NextTokenHint,
   RewindOptions,
   SpecialIds,

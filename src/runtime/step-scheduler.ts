@@ -31,10 +31,14 @@
  *
  * Each state's result is exactly what the model below returns for it (which, for the in-process and
  * worker runtimes, is what it gets when run alone).
+ *
+ * Status: the scheduler reports the model below's (`status`, `onStatus`). When it leaves `ready`, the
+ * states made so far are lost (`ModelStatusEvent`): their waiting and later steps go to the model below
+ * on their own, which rejects them, and never share a run with states made after a restart.
  */
 import { InvalidInputError, StateError } from './errors.js';
 import { checkStepStates } from './step-checks.js';
-import type { DecodeState, EncodedInput, ModelInfo, ModelRuntime, TextTokenizer } from './types.js';
+import type { DecodeState, EncodedInput, ModelInfo, ModelRuntime, ModelStatus, ModelStatusListener, TextTokenizer } from './types.js';
 
 export interface StepSchedulerOptions {
   /** Most states in one decoder run, and most inputs in one encoder run; default 16. */
@@ -102,6 +106,9 @@ export class StepScheduler implements ModelRuntime {
   private readonly known = new Set<DecodeState>();
   /** States with a step waiting or running. */
   private readonly queued = new Set<DecodeState>();
+  /** States made before the model below left `ready`: they never join a run again. */
+  private readonly lost = new WeakSet<DecodeState>();
+  private readonly unsubscribe: () => void;
   private pendingSteps: PendingStep[] = [];
   private pendingEncodes: PendingEncode[] = [];
   private busy = false;
@@ -119,6 +126,11 @@ export class StepScheduler implements ModelRuntime {
   ) {
     this.options = { ...DEFAULT_SCHEDULER_OPTIONS, ...options };
     checkOptions(this.options);
+    // Subscribed before anyone can subscribe through `onStatus`: the server hears of a stop only once
+    // the lost states are out of the runs.
+    this.unsubscribe = model.onStatus((event) => {
+      if (event.status !== 'ready') this.loseStates();
+    });
   }
 
   get info(): ModelInfo {
@@ -129,6 +141,14 @@ export class StepScheduler implements ModelRuntime {
   }
   get liveStates(): number {
     return this.model.liveStates;
+  }
+
+  get status(): ModelStatus {
+    return this.model.status;
+  }
+
+  onStatus(listener: ModelStatusListener): () => void {
+    return this.model.onStatus(listener);
   }
 
   /** The model below (e.g. to read a worker model's thread-side counts). */
@@ -163,6 +183,8 @@ export class StepScheduler implements ModelRuntime {
 
   async step(states: readonly DecodeState[]): Promise<Float32Array[]> {
     this.checkOpen('step');
+    // The model below answers for what was lost (it rejects it), without holding up anyone's run.
+    if (Array.isArray(states) && states.some((state) => this.lost.has(state))) return this.model.step(states);
     // The models' own checks and messages; here a state is stepping from its request on.
     const members = checkStepStates(states, (state): state is DecodeState => this.known.has(state), (state) => this.queued.has(state));
     const arrivedAt = performance.now();
@@ -190,7 +212,25 @@ export class StepScheduler implements ModelRuntime {
     this.pendingEncodes.splice(0).forEach((pending) => pending.reject(closed));
     this.queued.clear();
     this.known.clear();
+    this.unsubscribe();
     await this.model.dispose();
+  }
+
+  /**
+   * The model below left `ready`: every state known so far is lost. Their waiting steps go to the model
+   * below now, one call each, and it rejects them; the run under way fails on its own.
+   */
+  private loseStates(): void {
+    for (const state of this.known) this.lost.add(state);
+    this.known.clear();
+    this.settleDisposedSteps();
+    const waiting = this.pendingSteps.filter((pending) => this.lost.has(pending.state));
+    this.pendingSteps = this.pendingSteps.filter((pending) => !this.lost.has(pending.state));
+    for (const pending of waiting) {
+      this.queued.delete(pending.state);
+      // One call each: each state's error names that state.
+      this.model.step([pending.state]).then(([row]) => pending.resolve(row!), pending.reject);
+    }
   }
 
   /**

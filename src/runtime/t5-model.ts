@@ -26,7 +26,7 @@ import { checkTokenIds } from './id-validation.js';
 import { checkStepStates } from './step-checks.js';
 import { SequenceCache } from './kv-cache.js';
 import type { ModelTokenizer } from './text-tokenizer.js';
-import type { DecodeState, EncodedInput, ModelInfo, ModelRuntime } from './types.js';
+import type { DecodeState, EncodedInput, ModelInfo, ModelRuntime, ModelStatus, ModelStatusListener } from './types.js';
 
 /** Everything `loadModel` opened and validated. */
 export interface T5ModelParts {
@@ -129,6 +129,16 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
 
   stateDisposed(state: T5DecodeState): void {
     this.live.delete(state);
+  }
+
+  /** Always `ready`: a model in this process has no thread that could stop on its own. */
+  get status(): ModelStatus {
+    return 'ready';
+  }
+
+  /** Never calls `listener` (the status never changes). */
+  onStatus(_listener: ModelStatusListener): () => void {
+    return () => {};
   }
 
   /** Every token of each state at once, through the decoder without past. */

@@ -201,6 +201,35 @@ export interface ModelInfo {
   readonly maxInputLength: number;
 }
 
+/**
+ * Whether a model can serve now (`ModelRuntime.status`):
+ * - `ready`: it serves (a model in this process is always ready);
+ * - `restarting`: its thread stopped; a new one is being started and warmed up, and requests fail with
+ *   `ModelUnavailableError` meanwhile;
+ * - `failed`: every restart attempt failed; requests keep failing with `ModelUnavailableError`.
+ */
+export type ModelStatus = 'ready' | 'restarting' | 'failed';
+
+/**
+ * A change of `ModelRuntime.status`, or a failed restart attempt (`restarting` again). When the status
+ * leaves `ready`, every decode state and encoder output made before is lost: their next `step`, and
+ * `createState` from such an encoder output, reject with `ModelUnavailableError` (a step in flight
+ * too); disposing them stays allowed, and they are counted in `liveStates` until disposed.
+ * A deliberate `dispose()` is no status change.
+ */
+export interface ModelStatusEvent {
+  readonly status: ModelStatus;
+  /** Restart attempts made since the thread stopped: 0 on the event that reports the stop. */
+  readonly attempt: number;
+  /**
+   * Why, for the log: what stopped the thread (attempt 0), the failed attempt's error (`restarting`,
+   * attempt ≥ 1), or the last attempt's error (`failed`). Absent for `ready`.
+   */
+  readonly cause?: Error;
+}
+
+export type ModelStatusListener = (event: ModelStatusEvent) => void;
+
 export interface ModelRuntime {
   /** Name, shapes, special ids, limits: fixed for the model's life. */
   readonly info: ModelInfo;
@@ -230,4 +259,11 @@ export interface ModelRuntime {
   warmUp(): Promise<void>;
   /** Disposes every live state and releases the ONNX sessions; idempotent. */
   dispose(): Promise<void>;
+  /** Whether the model can serve now (see `ModelStatus`). */
+  readonly status: ModelStatus;
+  /**
+   * Calls `listener` (synchronously, in subscription order) at every `ModelStatusEvent` until the
+   * returned function is called. A model that never changes status (in process) never calls it.
+   */
+  onStatus(listener: ModelStatusListener): () => void;
 }

@@ -3,14 +3,17 @@
  * one address. Nothing here decodes; the handlers do, one file per RPC.
  *
  * Health reports SERVING (for "" and `stepwise.v1.StepwiseService`) only once the model answered a
- * warm-up step, and NOT_SERVING from the moment shutdown begins. Shutdown is graceful: new calls are
- * refused, open streams end with UNAVAILABLE (their decode states freed), then the server closes; calls
- * still open after the grace period are cut.
+ * warm-up step, and NOT_SERVING from the moment shutdown begins. It also follows the model's status
+ * (`ModelRuntime.onStatus`): NOT_SERVING from the moment the model thread stops (the cause goes to the
+ * log; requests get UNAVAILABLE), SERVING again once a new thread is warmed up, unless shutdown began.
+ *
+ * Shutdown is graceful: new calls are refused, open streams end with UNAVAILABLE (their decode states
+ * freed), then the server closes; calls still open after the grace period are cut.
  */
 import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { inject, injectable } from 'tsyringe';
-import type { ModelRuntime } from '../runtime/types.js';
+import type { ModelRuntime, ModelStatusEvent } from '../runtime/types.js';
 import { LOGGER, MODEL_RUNTIME, SERVER_LIMITS } from '../tokens.js';
 import { DecodeHandler } from './decode-handler.js';
 import { DetokenizeHandler } from './detokenize-handler.js';
@@ -41,6 +44,9 @@ export class StepwiseServer {
   private readonly health = new HealthImplementation({ '': 'NOT_SERVING', [STEPWISE_SERVICE_NAME]: 'NOT_SERVING' });
   private boundPort: number | undefined;
   private stopping: Promise<void> | undefined;
+  /** Set once `start` reported SERVING; a model back from a restart serves again only after that. */
+  private started = false;
+  private readonly unsubscribeStatus: () => void;
 
   constructor(
     @inject(MODEL_RUNTIME) private readonly model: ModelRuntime,
@@ -70,6 +76,7 @@ export class StepwiseServer {
     this.server.addService(stepwiseServerDefinition, implementation);
     this.health.addToServer(this.server);
     createReflectionService().addToServer(this.server);
+    this.unsubscribeStatus = model.onStatus((event) => this.modelStatusChanged(event));
   }
 
   /** The port bound by `start`. */
@@ -94,8 +101,8 @@ export class StepwiseServer {
       );
     });
     await this.model.warmUp();
-    this.health.setStatus('', 'SERVING');
-    this.health.setStatus(STEPWISE_SERVICE_NAME, 'SERVING');
+    this.started = true;
+    if (this.stopping === undefined && this.model.status === 'ready') this.setHealth('SERVING');
     this.logger.info(
       `stepwise serving model "${this.model.info.name}" (vocab ${this.model.info.vocabSize}) on ${address.host}:${this.boundPort}; ` +
         `limits: ${this.limits.maxConcurrentStreams} streams, ${this.limits.maxInputTokens} input tokens, ${this.limits.maxNewTokens} new tokens`,
@@ -113,8 +120,8 @@ export class StepwiseServer {
   }
 
   private async stopNow(): Promise<void> {
-    this.health.setStatus('', 'NOT_SERVING');
-    this.health.setStatus(STEPWISE_SERVICE_NAME, 'NOT_SERVING');
+    this.unsubscribeStatus();
+    this.setHealth('NOT_SERVING');
     this.shutdown.raise();
     await new Promise<void>((resolve) => {
       const cut = setTimeout(() => {
@@ -128,5 +135,29 @@ export class StepwiseServer {
         resolve();
       });
     });
+  }
+
+  private setHealth(status: 'SERVING' | 'NOT_SERVING'): void {
+    this.health.setStatus('', status);
+    this.health.setStatus(STEPWISE_SERVICE_NAME, status);
+  }
+
+  /** Health and the log follow the model's thread: stopped, restart attempts, back, or given up. */
+  private modelStatusChanged(event: ModelStatusEvent): void {
+    const model = `model "${this.model.info.name}"`;
+    if (event.status === 'ready') {
+      this.logger.info(`${model}: its thread was restarted and warmed up (attempt ${event.attempt}); serving again`);
+      if (this.started && this.stopping === undefined) this.setHealth('SERVING');
+      return;
+    }
+    this.setHealth('NOT_SERVING');
+    if (event.status === 'failed') {
+      const after = event.attempt === 0 ? 'its thread stopped and restarts are off' : `its thread could not be restarted (${event.attempt} attempts)`;
+      this.logger.error(`${model}: ${after}; health stays NOT_SERVING and requests get UNAVAILABLE`, event.cause);
+    } else if (event.attempt === 0) {
+      this.logger.error(`${model}: its thread stopped; health is NOT_SERVING and requests get UNAVAILABLE while it restarts`, event.cause);
+    } else {
+      this.logger.warn(`${model}: restart attempt ${event.attempt} failed (${event.cause?.message ?? 'no reason given'}); trying again`);
+    }
   }
 }

@@ -4,8 +4,9 @@
  * - A `ServerError` keeps the code it was raised with (validation, protocol violations, limits).
  * - The runtime's and the processors' deliberate errors keep their meaning: invalid input →
  *   INVALID_ARGUMENT, reaching past what a state holds → OUT_OF_RANGE, a state that cannot do this now →
- *   FAILED_PRECONDITION, a processor parameter, name or pipeline change the processors reject →
- *   INVALID_ARGUMENT, a pipeline that removed every token → FAILED_PRECONDITION.
+ *   FAILED_PRECONDITION, a model whose thread stopped (restarting or down) → UNAVAILABLE, a processor
+ *   parameter, name or pipeline change the processors reject → INVALID_ARGUMENT, a pipeline that
+ *   removed every token → FAILED_PRECONDITION.
  * - Anything else is a bug: the client gets INTERNAL with a generic message, the cause (with its stack)
  *   goes to the log and never onto the wire.
  */
@@ -16,7 +17,7 @@ import {
   ProcessorParameterError,
   UnknownProcessorError,
 } from '../processors/errors.js';
-import { InvalidInputError, OutOfRangeError, StateError } from '../runtime/errors.js';
+import { InvalidInputError, ModelUnavailableError, OutOfRangeError, StateError } from '../runtime/errors.js';
 import type { Logger } from './logger.js';
 
 /** An error whose gRPC code is decided where it is raised; its message goes to the client as is. */
@@ -49,6 +50,7 @@ function knownStatus(error: unknown): { code: Status; details: string } | undefi
   if (error instanceof InvalidInputError) return { code: Status.INVALID_ARGUMENT, details: error.message };
   if (error instanceof OutOfRangeError) return { code: Status.OUT_OF_RANGE, details: error.message };
   if (error instanceof StateError) return { code: Status.FAILED_PRECONDITION, details: error.message };
+  if (error instanceof ModelUnavailableError) return { code: Status.UNAVAILABLE, details: error.message };
   if (
     error instanceof ProcessorParameterError ||
     error instanceof UnknownProcessorError ||

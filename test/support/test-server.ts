@@ -10,12 +10,14 @@
  * await server.stop();
  * ```
  */
-import { credentials, type ServiceError } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
 import { composeServer, type ComposedServer } from '../../src/composition-root.js';
 import { StepwiseServiceClient } from '../../src/gen/stepwise/v1/stepwise.js';
 import { StepScheduler } from '../../src/runtime/step-scheduler.js';
 import { WorkerModel, type WorkerModelOptions } from '../../src/runtime/worker/index.js';
 import { MemoryLogger } from '../../src/server/logger.js';
+import { STEPWISE_SERVICE_NAME } from '../../src/server/proto-files.js';
 import type { ServerLimits } from '../../src/server/server-limits.js';
 
 export interface TestServerOptions {
@@ -42,6 +44,24 @@ export interface TestServer {
   settled(timeoutMs?: number): Promise<void>;
   /** Checks that nothing is left alive, then closes the clients and stops the server. */
   stop(): Promise<void>;
+  /** What gRPC health reports now for `service` ("" by default: the whole server). */
+  health(service?: string): Promise<string>;
+  /**
+   * Resolves once health reports `status` for "" and for `stepwise.v1.StepwiseService`, or rejects after
+   * `timeoutMs`.
+   */
+  waitForHealth(status: 'SERVING' | 'NOT_SERVING', timeoutMs?: number): Promise<void>;
+  /** Follows health for `service` ("" by default) with the `Watch` RPC: sees every change, however brief. */
+  watchHealth(service?: string): HealthWatch;
+}
+
+/** A health `Watch` call; `close` it before `stop` (the server waits for open calls). */
+export interface HealthWatch {
+  /** The statuses reported so far, in order: the one at the start of the watch first. */
+  readonly statuses: readonly string[];
+  /** The next status not yet returned by `next` (waiting for it), or rejects after `timeoutMs`. */
+  next(timeoutMs?: number): Promise<string>;
+  close(): void;
 }
 
 export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
@@ -66,8 +86,9 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     return client;
   };
   const inner = app.model instanceof StepScheduler ? app.model.inner : app.model;
+  // While the model thread is being restarted, or after it could not be, there is no thread to hold states.
   const threadStates = (): Promise<number> =>
-    inner instanceof WorkerModel ? inner.threadLiveStates() : Promise.resolve(0);
+    inner instanceof WorkerModel && inner.status === 'ready' ? inner.threadLiveStates() : Promise.resolve(0);
   const settled = async (timeoutMs = 5_000): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -82,6 +103,54 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   };
+  const HealthClient = makeGenericClientConstructor(healthService, 'Health');
+  const healthClient = new HealthClient(address, credentials.createInsecure());
+  const health = (service = ''): Promise<string> =>
+    new Promise((resolve, reject) => {
+      healthClient['check']!({ service }, (error: ServiceError | null, response: { status: string }) =>
+        error ? reject(error) : resolve(response.status),
+      );
+    });
+  const waitForHealth = async (status: 'SERVING' | 'NOT_SERVING', timeoutMs = 10_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const now = await Promise.all([health(''), health(STEPWISE_SERVICE_NAME)]);
+      if (now.every((reported) => reported === status)) return;
+      if (Date.now() > deadline) throw new Error(`health still ${now.join(' / ')} after ${timeoutMs} ms; waited for ${status}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+  const watchHealth = (service = ''): HealthWatch => {
+    const call = healthClient['watch']!({ service }) as ClientReadableStream<{ status: string }>;
+    const statuses: string[] = [];
+    let taken = 0;
+    let wake: (() => void) | undefined;
+    call.on('data', (response: { status: string }) => {
+      statuses.push(response.status);
+      wake?.();
+    });
+    call.on('error', () => {}); // the cancel at `close`
+    return {
+      statuses,
+      async next(timeoutMs = 10_000) {
+        const deadline = Date.now() + timeoutMs;
+        while (taken === statuses.length) {
+          const left = deadline - Date.now();
+          if (left <= 0) throw new Error(`no new health status for "${service}" in ${timeoutMs} ms; seen ${statuses.join(', ')}`);
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, left);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          wake = undefined;
+        }
+        return statuses[taken++]!;
+      },
+      close: () => call.cancel(),
+    };
+  };
   return {
     address,
     app,
@@ -89,11 +158,15 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     logger,
     newClient,
     settled,
+    health,
+    waitForHealth,
+    watchHealth,
     async stop() {
       try {
         await settled();
       } finally {
         for (const client of clients) client.close();
+        healthClient.close();
         await app.dispose();
       }
     },

@@ -64,6 +64,9 @@ export class ModelHost {
       case 'release-encoded':
         for (const id of request.encodedIds) this.encoded.delete(id);
         return;
+      case 'exit':
+        // Here, between runs: ending the thread while ONNX Runtime runs aborts the whole process.
+        process.exit(request.code);
       default:
         return this.answer(request);
     }

@@ -7,14 +7,22 @@
  */
 import { DecodeStateBase, type StateOwner } from '../decode-state-base.js';
 import type { NextTokenHint } from '../types.js';
+import type { WorkerEncodedInput } from './worker-encoded-input.js';
 import type { StateEdit } from './worker-protocol.js';
 
 /** What a handle needs from the model that owns it. */
 export type WorkerStateOwner = StateOwner<WorkerDecodeState>;
 
 export class WorkerDecodeState extends DecodeStateBase<WorkerDecodeState> {
+  /** The model's link to the thread the state lives on: its encoder output's. */
+  readonly thread: object;
   private edits: StateEdit[] = [];
   private cached = 0;
+
+  constructor(owner: WorkerStateOwner, id: number, encoded: WorkerEncodedInput, initialTokens: readonly number[]) {
+    super(owner, id, encoded, initialTokens);
+    this.thread = encoded.thread;
+  }
 
   get cachedLength(): number {
     return this.cached;

@@ -9,6 +9,8 @@ export class WorkerEncodedInput implements EncodedInput {
   constructor(
     /** The model that encoded it; states may only be created on that model. */
     readonly owner: object,
+    /** The model's link to the thread that holds it; states may only be created while that thread serves. */
+    readonly thread: object,
     /** The thread's number for this encoder output. */
     readonly encodedId: number,
     readonly inputIds: readonly number[],

@@ -47,7 +47,9 @@ export type ThreadRequest =
   | { readonly kind: 'dispose'; readonly requestId: number }
   | { readonly kind: 'create-state'; readonly stateId: number; readonly encodedId: number; readonly prefix: readonly number[] }
   | { readonly kind: 'dispose-state'; readonly stateId: number }
-  | { readonly kind: 'release-encoded'; readonly encodedIds: readonly number[] };
+  | { readonly kind: 'release-encoded'; readonly encodedIds: readonly number[] }
+  /** Ends the thread with `code` once the requests before it are done, as a crash would (tests, drills). */
+  | { readonly kind: 'exit'; readonly code: number };
 
 export type ThreadReply =
   /** The model is loaded: everything the main thread serves from memory. */
