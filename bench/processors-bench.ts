@@ -195,8 +195,8 @@ const pipelineCases: [string, () => void][] = [
     const token = sampler.choose(raw, typicalSampling, step);
     logProbability(sampler.scores, token, sampler.summary());
   }],
-  ['same pipeline, greedy (argmax-invariant warpers skipped)', () => {
-    greedy.choose(raw, typicalSampling, step, { argmaxOnly: true });
+  ['same pipeline, greedy (every stage runs)', () => {
+    greedy.choose(raw, typicalSampling, step);
   }],
 ];
 

@@ -23,9 +23,14 @@ import { loadWorkerModel, type WorkerModelOptions } from './runtime/worker/index
 import { ConsoleLogger, type Logger } from './server/logger.js';
 import { StepwiseServer } from './server/server.js';
 import { resolveServerLimits, type ServerLimits } from './server/server-limits.js';
+import { EventLoopTurns } from './server/event-loop-turns.js';
+import { createResponseEncoder, type ResponseEncoding } from './server/response-encoder.js';
+import { SessionCalls } from './server/session-call.js';
+import { SessionFactory } from './server/session-factory.js';
 import { ShutdownSignal } from './server/shutdown-signal.js';
+import { StreamingCalls } from './server/streaming-call.js';
 import { StreamSlots } from './server/stream-slots.js';
-import { LOGGER, MODEL_RUNTIME, SERVER_LIMITS } from './tokens.js';
+import { LOGGER, MODEL_RUNTIME, RESPONSE_ENCODER, SERVER_LIMITS } from './tokens.js';
 
 export interface ServerComposition {
   /** The model folder to serve. */
@@ -47,6 +52,8 @@ export interface ServerComposition {
   readonly runtime?: 'worker' | 'in-process';
   /** How concurrent streams' steps are batched (`StepScheduler`); unset fields take its defaults. */
   readonly scheduler?: StepSchedulerOptions;
+  /** How streams' messages are encoded (`response-encoder.ts`); default `envelope`. */
+  readonly responseEncoding?: ResponseEncoding;
 }
 
 export interface ComposedServer {
@@ -86,7 +93,15 @@ export async function composeServer(composition: ServerComposition): Promise<Com
     container.registerSingleton(ProcessorRegistry);
     container.register(StreamSlots, { useValue: new StreamSlots(limits.maxConcurrentStreams) });
     container.register(ShutdownSignal, { useValue: new ShutdownSignal() });
-    container.registerSingleton(StepwiseServer);
+    // One of each per server: nothing a stream shares with the others outlives its server or reaches another.
+    container.register(RESPONSE_ENCODER, { useValue: createResponseEncoder(composition.responseEncoding ?? 'envelope') });
+    for (const part of [EventLoopTurns, StreamingCalls, SessionFactory, SessionCalls, StepwiseServer]) {
+      container.registerSingleton(part as new (...args: never[]) => unknown);
+    }
+    const unused = container.resolve(SessionFactory).checkDefaults();
+    if (unused.length > 0) {
+      logger.warn(`the model's generation_config.json sets ${unused.join(', ')}, which this server does not apply`);
+    }
     const server = container.resolve(StepwiseServer);
 
     let disposing: Promise<void> | undefined;

@@ -12,5 +12,8 @@ export const MODEL_RUNTIME = Symbol('ModelRuntime');
 /** The server's limits (`ServerLimits` of `src/server/server-limits.ts`). */
 export const SERVER_LIMITS = Symbol('ServerLimits');
 
+/** How a server encodes its streams' messages (`ResponseEncoder` of `src/server/response-encoder.ts`). */
+export const RESPONSE_ENCODER = Symbol('ResponseEncoder');
+
 /** Where the server logs (`Logger` of `src/server/logger.ts`). */
 export const LOGGER = Symbol('Logger');

@@ -467,8 +467,17 @@ function instantiate(): ExpSumsKernel | undefined {
 
 let cached: { kernel: ExpSumsKernel | undefined } | undefined;
 
-/** The kernel, or undefined where WebAssembly SIMD is unavailable (callers fall back to the JS loop). Instantiated once, synchronously (new WebAssembly.Module / Instance), cached. */
+/**
+ * Set to `off` in the environment, the kernel is not used and every caller takes its JavaScript loop: the
+ * benchmark's ablation compares the two (`bench/ablation.ts`).
+ */
+export const KERNEL_SWITCH = 'STEPWISE_EXP_SUMS_KERNEL';
+
+/**
+ * The kernel, or undefined where WebAssembly SIMD is unavailable or the kernel is switched off (callers
+ * fall back to the JS loop). Instantiated once, synchronously (new WebAssembly.Module / Instance), cached.
+ */
 export function expSumsKernel(): ExpSumsKernel | undefined {
-  cached ??= { kernel: instantiate() };
+  cached ??= { kernel: process.env[KERNEL_SWITCH] === 'off' ? undefined : instantiate() };
   return cached.kernel;
 }

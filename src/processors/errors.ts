@@ -1,7 +1,7 @@
 /**
  * Every error the processors room throws on purpose. The server maps them to gRPC statuses:
- * `ProcessorParameterError`, `UnknownProcessorError` and `PipelineError` to INVALID_ARGUMENT,
- * `EmptyDistributionError` to FAILED_PRECONDITION; the others stop the server at start-up.
+ * `ProcessorParameterError`, `UnknownProcessorError`, `PipelineError` and `RequestFieldError` to
+ * INVALID_ARGUMENT, `EmptyDistributionError` to FAILED_PRECONDITION; the others stop the server at start-up.
  */
 
 /** A processor parameter (or a generation-config field) that cannot be used; raised at `Start`. */
@@ -86,5 +86,38 @@ export class EmptyDistributionError extends Error {
         : `step ${step}: no token is left to choose after the pipeline removed every candidate ` +
             `(removed by ${processors.map((name) => `\`${name}\``).join(', ')})`,
     );
+  }
+}
+
+/**
+ * A processors error traced to the request field it came from (e.g. "processors[2]",
+ * "decision.pipeline_changes[0]", "generation_config.top_p"), so the client reads where to look:
+ * "`processors[1]`: processor `top_p`: `top_p` must be in (0, 1]; given 1.5".
+ */
+export class RequestFieldError extends Error {
+  override readonly name = 'RequestFieldError';
+
+  constructor(
+    readonly field: string,
+    readonly error: ProcessorParameterError | UnknownProcessorError | PipelineError,
+  ) {
+    super(`\`${field}\`: ${error instanceof ProcessorParameterError && error.processor === 'generation_config' ? error.detail : error.message}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Whether `error` is a refusal of a pipeline, a processor or its parameters (what `RequestFieldError` wraps). */
+export function isPipelineRefusal(error: unknown): error is ProcessorParameterError | UnknownProcessorError | PipelineError {
+  return error instanceof ProcessorParameterError || error instanceof UnknownProcessorError || error instanceof PipelineError;
+}
+
+/** Runs `action`; a pipeline refusal it throws is re-raised as a `RequestFieldError` naming `fieldOf(error)`. */
+export function namingField<T>(action: () => T, fieldOf: (error: ProcessorParameterError | UnknownProcessorError | PipelineError) => string): T {
+  try {
+    return action();
+  } catch (error) {
+    if (isPipelineRefusal(error)) throw new RequestFieldError(fieldOf(error), error);
+    throw error;
   }
 }

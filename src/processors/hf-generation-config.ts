@@ -179,6 +179,93 @@ export function hfGenerationPipeline(settings: HfGenerationSettings, options: Hf
   return { specs: [...slotted(masks), ...inserted, ...slotted(warpers), ...slotted(last)], sampling };
 }
 
+/** Keys of a `generation_config.json` that describe the file, not the generation. */
+const BOOKKEEPING_KEYS = new Set(['transformers_version', '_from_model_config']);
+
+/** How each `generation_config.json` key that builds processors is read. */
+const JSON_READERS: { readonly [key: string]: (value: unknown, key: string) => Partial<HfGenerationSettings> } = {
+  do_sample: (value, key) => ({ doSample: jsonBoolean(value, key) }),
+  temperature: (value, key) => ({ temperature: jsonNumber(value, key) }),
+  top_k: (value, key) => ({ topK: jsonInteger(value, key) }),
+  top_p: (value, key) => ({ topP: jsonNumber(value, key) }),
+  min_p: (value, key) => ({ minP: jsonNumber(value, key) }),
+  typical_p: (value, key) => ({ typicalP: jsonNumber(value, key) }),
+  epsilon_cutoff: (value, key) => ({ epsilonCutoff: jsonNumber(value, key) }),
+  eta_cutoff: (value, key) => ({ etaCutoff: jsonNumber(value, key) }),
+  repetition_penalty: (value, key) => ({ repetitionPenalty: jsonNumber(value, key) }),
+  encoder_repetition_penalty: (value, key) => ({ encoderRepetitionPenalty: jsonNumber(value, key) }),
+  no_repeat_ngram_size: (value, key) => ({ noRepeatNgramSize: jsonInteger(value, key) }),
+  encoder_no_repeat_ngram_size: (value, key) => ({ encoderNoRepeatNgramSize: jsonInteger(value, key) }),
+  bad_words_ids: (value, key) => ({ badWordsIds: jsonList(value, key).map((words, i) => jsonIntegers(words, `${key}[${i}]`)) }),
+  min_length: (value, key) => ({ minLength: jsonInteger(value, key) }),
+  min_new_tokens: (value, key) => ({ minNewTokens: jsonInteger(value, key) }),
+  forced_bos_token_id: (value, key) => ({ forcedBosTokenId: jsonInteger(value, key) }),
+  forced_eos_token_id: (value, key) => ({ forcedEosTokenId: jsonInteger(value, key) }),
+  remove_invalid_values: (value, key) => ({ removeInvalidValues: jsonBoolean(value, key) }),
+  exponential_decay_length_penalty: (value, key) => {
+    const pair = jsonList(value, key);
+    if (pair.length !== 2) throw jsonTypeError(key, 'a [start_index, decay_factor] pair', value);
+    return { exponentialDecayLengthPenalty: { startIndex: jsonInteger(pair[0], `${key}[0]`), decayFactor: jsonNumber(pair[1], `${key}[1]`) } };
+  },
+  suppress_tokens: (value, key) => ({ suppressTokens: jsonIntegers(value, key) }),
+  begin_suppress_tokens: (value, key) => ({ beginSuppressTokens: jsonIntegers(value, key) }),
+  renormalize_logits: (value, key) => ({ renormalizeLogits: jsonBoolean(value, key) }),
+};
+
+/**
+ * The processor settings of a Hugging Face `generation_config.json` (snake_case keys, JSON values; `null`
+ * counts as unset), and the keys it holds that build no processor here (`num_beams`, say), for the caller
+ * to report. Throws `ProcessorParameterError` (processor `generation_config`) for a value of the wrong type;
+ * ranges are checked when the pipeline is built, as for a request's `generation_config`.
+ */
+export function hfSettingsFromJson(json: Readonly<Record<string, unknown>>): { settings: HfGenerationSettings; unused: string[] } {
+  let settings: HfGenerationSettings = {};
+  const unused: string[] = [];
+  for (const [key, value] of Object.entries(json)) {
+    if (value === null || BOOKKEEPING_KEYS.has(key)) continue;
+    const read = JSON_READERS[key];
+    if (read === undefined) unused.push(key);
+    else settings = { ...settings, ...read(value, key) };
+  }
+  return { settings, unused };
+}
+
+/** The sampling settings of `settings` left out: what Hugging Face ignores when it decodes greedily. */
+export function withoutSamplingSettings(settings: HfGenerationSettings): HfGenerationSettings {
+  const kept: Record<string, unknown> = { ...settings };
+  for (const field of Object.keys(SAMPLING_DEFAULTS)) delete kept[field];
+  delete kept.doSample;
+  return kept as HfGenerationSettings;
+}
+
+function jsonTypeError(key: string, expected: string, value: unknown): ProcessorParameterError {
+  return new ProcessorParameterError('generation_config', key, `\`${key}\` must be ${expected}; found ${JSON.stringify(value)}`);
+}
+
+function jsonBoolean(value: unknown, key: string): boolean {
+  if (typeof value !== 'boolean') throw jsonTypeError(key, 'true or false', value);
+  return value;
+}
+
+function jsonNumber(value: unknown, key: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw jsonTypeError(key, 'a number', value);
+  return value;
+}
+
+function jsonInteger(value: unknown, key: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw jsonTypeError(key, 'an integer', value);
+  return value;
+}
+
+function jsonList(value: unknown, key: string): unknown[] {
+  if (!Array.isArray(value)) throw jsonTypeError(key, 'a list', value);
+  return value;
+}
+
+function jsonIntegers(value: unknown, key: string): number[] {
+  return jsonList(value, key).map((item, i) => jsonInteger(item, `${key}[${i}]`));
+}
+
 /** `hfGenerationPipeline` followed by `Pipeline.build` (prompt length taken from the stream's context). */
 export function buildHfPipeline(
   registry: ProcessorLookup,

@@ -18,7 +18,10 @@ export {
   PipelineError,
   PluginLoadError,
   ProcessorParameterError,
+  RequestFieldError,
   UnknownProcessorError,
+  isPipelineRefusal,
+  namingField,
 } from './errors.js';
 export { defineProcessor, type ProcessorBlueprint, type Reject } from './define-processor.js';
 export type { Bound, IntMapEntry, ParamSchema, ParamSchemas, ParamsOf, SequenceBiasEntry } from './parameters.js';
@@ -36,10 +39,19 @@ export {
 export { BUILTIN_PROCESSORS } from './builtin/index.js';
 export { ProcessorRegistry, registerBuiltinProcessors, type ProcessorDescription } from './registry.js';
 export { loadProcessorPlugins, type ProcessorPluginApi } from './plugins.js';
-export { Pipeline, type PipelineChange, type PipelineStage, type ProcessorLookup, type RunOptions } from './pipeline.js';
+export {
+  Pipeline,
+  type PipelineChange,
+  type PipelineScope,
+  type PipelineStage,
+  type PreparedChange,
+  type ProcessorLookup,
+} from './pipeline.js';
 export {
   buildHfPipeline,
   hfGenerationPipeline,
+  hfSettingsFromJson,
+  withoutSamplingSettings,
   type HfGenerationSettings,
   type HfPipelineOptions,
   type HfPipelinePlan,
@@ -58,3 +70,10 @@ export {
   type ScoreSummary,
 } from './selection/score-statistics.js';
 export { StreamScorer } from './selection/stream-scorer.js';
+export {
+  StreamScoring,
+  type ReportOptions,
+  type ScoredToken,
+  type StepScore,
+  type StreamScoringParts,
+} from './stream-scoring.js';

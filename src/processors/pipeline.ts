@@ -9,7 +9,14 @@
  * pipeline.run(row, stepContext);                                            // in place, in order
  * pipeline = pipeline.with([{ kind: 'replace', spec: { name: 'top_p', params } }]);  // from now on
  * pipeline.with([{ kind: 'remove', name: 'top_p' }]).run(row, stepContext);   // this step only
+ * const change = pipeline.prepare({ kind: 'add', spec });   // validated and created once ...
+ * pipeline = pipeline.withPrepared([change]);                // ... for as many pipelines as need it
  * ```
+ *
+ * A pipeline always runs every stage, in order: greedy selection included. A stage that alone keeps the
+ * argmax (top-k, temperature) does not keep it once a later stage reads what it removed or rescaled
+ * (typical-p after top-k, a bias after top-k 1), and the scores a stream reports with its token are those
+ * of the whole pipeline.
  */
 import { PipelineError } from './errors.js';
 import type { LogitsProcessor, ProcessorDefinition, ProcessorSpec, StaticContext, StepContext } from './types.js';
@@ -24,26 +31,29 @@ export interface PipelineStage {
   readonly processor: LogitsProcessor;
 }
 
-/** One change to a pipeline, as a `Decode` client sends it. */
-export type PipelineChange =
+/** How long a change made during a stream lasts: the step being decided only, or every step from it on. */
+export type PipelineScope = 'this-step' | 'from-now-on';
+
+/** One change to a pipeline, as a `Decode` client sends it; `scope` matters to a stream (`StreamScoring`). */
+export type PipelineChange = (
   /** Inserts a processor whose name is not in the pipeline yet, at `index` (default: last). */
-  | { readonly kind: 'add'; readonly spec: ProcessorSpec; readonly index?: number }
+  | { readonly kind: 'add'; readonly spec: ProcessorSpec; readonly index?: number | undefined }
   /** Replaces the processor of the same name, in its position, with new parameters. */
   | { readonly kind: 'replace'; readonly spec: ProcessorSpec }
   /** Removes the processor of this name. */
+  | { readonly kind: 'remove'; readonly name: string }
+) & { readonly scope?: PipelineScope };
+
+/** A change whose processor is validated and created (`Pipeline.prepare`); applying it creates nothing. */
+export type PreparedChange =
+  | { readonly kind: 'add'; readonly stage: PipelineStage; readonly index: number | undefined }
+  | { readonly kind: 'replace'; readonly stage: PipelineStage }
   | { readonly kind: 'remove'; readonly name: string };
 
-export interface RunOptions {
-  /**
-   * Skip processors that cannot change the argmax (greedy selection when the processed scores are not
-   * streamed: Hugging Face adds its warpers only when sampling).
-   */
-  readonly argmaxOnly?: boolean;
-}
-
 export class Pipeline {
-  /** `argmaxKeptUnless`, once worked out (null: not yet). */
+  /** `argmaxKeptUnless` and `lowersOnly`, once worked out (null: not yet). */
   private keptUnless: readonly number[] | undefined | null = null;
+  private lowered: readonly number[] | undefined | null = null;
 
   private constructor(
     private readonly registry: ProcessorLookup,
@@ -81,15 +91,12 @@ export class Pipeline {
     return this.stages.map((stage) => stage.spec);
   }
 
-  /** True when greedy selection may skip every stage. */
-  isArgmaxInvariant(): boolean {
-    return this.stages.every((stage) => stage.processor.isArgmaxInvariant());
-  }
-
   /**
-   * When greedy selection over this pipeline picks the raw row's argmax unless that is one of a few ids:
-   * those ids (every stage argmax-invariant, or lowering only the ids it lists). Undefined when a stage can
-   * move the maximum anywhere. Pipelines never change (`with` builds a new one), so it is worked out once.
+   * When greedy selection over this pipeline most likely picks the raw row's argmax unless that is one of
+   * a few ids: those ids (every stage argmax-invariant, or lowering only the ids it lists). Undefined when a
+   * stage can move the maximum anywhere. A guess for running the next step ahead, not a rule: rounding in
+   * a rescaling stage can still tie two scores. Pipelines never change (`with` builds a new one), so it is
+   * worked out once.
    */
   argmaxKeptUnless(): readonly number[] | undefined {
     if (this.keptUnless === null) {
@@ -109,55 +116,93 @@ export class Pipeline {
     return this.keptUnless;
   }
 
-  /** Applies every stage to `row`, in order, in place. */
-  run(row: Float32Array, context: StepContext, options?: RunOptions): void {
-    const argmaxOnly = options?.argmaxOnly === true;
-    const stages = this.stages;
-    for (let i = 0; i < stages.length; i++) {
-      const processor = stages[i]!.processor;
-      if (argmaxOnly && processor.isArgmaxInvariant()) continue;
-      processor.apply(row, context);
+  /**
+   * The ids whose scores the pipeline may change, when every stage lowers only ids it lists
+   * (`LogitsProcessor.lowersOnly`): the processed row then equals the raw one everywhere else, and the raw
+   * row's statistics follow from the processed ones. Undefined otherwise.
+   */
+  lowersOnly(): readonly number[] | undefined {
+    if (this.lowered === null) {
+      const ids = new Set<number>();
+      let known = true;
+      for (const { processor } of this.stages) {
+        const lowered = processor.lowersOnly?.();
+        if (lowered === undefined) {
+          known = false;
+          break;
+        }
+        lowered.forEach((id) => ids.add(id));
+      }
+      this.lowered = known ? [...ids] : undefined;
     }
+    return this.lowered;
+  }
+
+  /** Applies every stage to `row`, in order, in place. */
+  run(row: Float32Array, context: StepContext): void {
+    const stages = this.stages;
+    for (let i = 0; i < stages.length; i++) stages[i]!.processor.apply(row, context);
   }
 
   /**
-   * Applies `changes` in order and returns the resulting pipeline; this one is left as it was. Every change
-   * is checked before any instance is created, so a rejected list changes nothing. Throws `PipelineError`,
-   * `UnknownProcessorError` or `ProcessorParameterError`.
+   * Applies `changes` in order and returns the resulting pipeline; this one is left as it was, also when a
+   * change is refused. Throws `PipelineError`, `UnknownProcessorError` or `ProcessorParameterError`.
    */
   with(changes: readonly PipelineChange[]): Pipeline {
-    type Draft = { readonly spec: ProcessorSpec; readonly existing?: LogitsProcessor; readonly create?: () => PipelineStage };
-    const drafts: Draft[] = this.stages.map((stage) => ({ spec: stage.spec, existing: stage.processor }));
-    const position = (name: string): number => drafts.findIndex((draft) => draft.spec.name === name);
+    return this.withPrepared(changes.map((change) => this.prepare(change)));
+  }
+
+  /**
+   * Validates a change's processor and creates its instance, so that one change can be applied to several
+   * pipelines (a stream's pipeline from now on and its pipeline of this step) with one instance and one
+   * validation. Throws `UnknownProcessorError` or `ProcessorParameterError`; whether the change fits a
+   * pipeline is checked when it is applied.
+   */
+  prepare(change: PipelineChange): PreparedChange {
+    switch (change.kind) {
+      case 'add':
+        return { kind: 'add', stage: validate(this.registry, change.spec, this.context)(), index: change.index };
+      case 'replace':
+        return { kind: 'replace', stage: validate(this.registry, change.spec, this.context)() };
+      case 'remove':
+        return { kind: 'remove', name: change.name };
+    }
+  }
+
+  /** `with` for changes already prepared: checks that each fits, in order; throws `PipelineError`. */
+  withPrepared(changes: readonly PreparedChange[]): Pipeline {
+    const stages = [...this.stages];
+    const position = (name: string): number => stages.findIndex((stage) => stage.spec.name === name);
     for (const change of changes) {
       switch (change.kind) {
         case 'add': {
-          const { spec } = change;
-          if (position(spec.name) >= 0) {
-            throw new PipelineError(`cannot add \`${spec.name}\`: it is already in the pipeline; replace it instead`);
+          const { name } = change.stage.spec;
+          if (position(name) >= 0) {
+            throw new PipelineError(`cannot add \`${name}\`: it is already in the pipeline; replace it instead`);
           }
-          const index = change.index ?? drafts.length;
-          if (!Number.isInteger(index) || index < 0 || index > drafts.length) {
-            throw new PipelineError(`cannot add \`${spec.name}\` at index ${index}: the index must be in [0, ${drafts.length}]`);
+          const index = change.index ?? stages.length;
+          if (!Number.isInteger(index) || index < 0 || index > stages.length) {
+            throw new PipelineError(`cannot add \`${name}\` at index ${index}: the index must be in [0, ${stages.length}]`);
           }
-          drafts.splice(index, 0, { spec, create: validate(this.registry, spec, this.context) });
+          stages.splice(index, 0, change.stage);
           break;
         }
         case 'replace': {
-          const index = position(change.spec.name);
-          if (index < 0) throw new PipelineError(`cannot replace \`${change.spec.name}\`: it is not in the pipeline (${this.describeNames(drafts)})`);
-          drafts[index] = { spec: change.spec, create: validate(this.registry, change.spec, this.context) };
+          const index = position(change.stage.spec.name);
+          if (index < 0) {
+            throw new PipelineError(`cannot replace \`${change.stage.spec.name}\`: it is not in the pipeline (${describeNames(stages)})`);
+          }
+          stages[index] = change.stage;
           break;
         }
         case 'remove': {
           const index = position(change.name);
-          if (index < 0) throw new PipelineError(`cannot remove \`${change.name}\`: it is not in the pipeline (${this.describeNames(drafts)})`);
-          drafts.splice(index, 1);
+          if (index < 0) throw new PipelineError(`cannot remove \`${change.name}\`: it is not in the pipeline (${describeNames(stages)})`);
+          stages.splice(index, 1);
           break;
         }
       }
     }
-    const stages = drafts.map((draft) => (draft.create !== undefined ? draft.create() : { spec: draft.spec, processor: draft.existing! }));
     return new Pipeline(this.registry, this.context, stages);
   }
 
@@ -166,12 +211,11 @@ export class Pipeline {
    * the processors that turned finite scores into non-finite ones (the last one emptied the row). `work` is
    * overwritten; processors are deterministic in (row, history), so the re-run repeats what happened.
    */
-  removersOfFiniteScores(raw: Float32Array, work: Float32Array, context: StepContext, options?: RunOptions): string[] {
+  removersOfFiniteScores(raw: Float32Array, work: Float32Array, context: StepContext): string[] {
     work.set(raw);
     let finite = countFinite(work);
     const removers: string[] = [];
     for (const { spec, processor } of this.stages) {
-      if (options?.argmaxOnly === true && processor.isArgmaxInvariant()) continue;
       processor.apply(work, context);
       const after = countFinite(work);
       if (after < finite) removers.push(spec.name);
@@ -179,10 +223,10 @@ export class Pipeline {
     }
     return removers;
   }
+}
 
-  private describeNames(drafts: readonly { readonly spec: ProcessorSpec }[]): string {
-    return drafts.length === 0 ? 'it is empty' : `it has ${drafts.map((draft) => `\`${draft.spec.name}\``).join(', ')}`;
-  }
+function describeNames(stages: readonly PipelineStage[]): string {
+  return stages.length === 0 ? 'it is empty' : `it has ${stages.map((stage) => `\`${stage.spec.name}\``).join(', ')}`;
 }
 
 /** Validates one spec now; returns the deferred creation of its stage. */

@@ -196,8 +196,12 @@ export function parseGenerationDefaults(
     padTokenId,
     maxLength: fields.has('max_length') ? fields.integer('max_length', 1, 0) : undefined,
     maxNewTokens: fields.has('max_new_tokens') ? fields.integer('max_new_tokens', 1, 0) : undefined,
+    settings: Object.fromEntries(Object.entries(json ?? {}).filter(([key]) => !GENERATION_IDS_AND_LENGTHS.has(key))),
   };
 }
+
+/** The `generation_config.json` entries the runtime reads itself (the rest are `GenerationDefaults.settings`). */
+const GENERATION_IDS_AND_LENGTHS = new Set(['decoder_start_token_id', 'eos_token_id', 'pad_token_id', 'max_length', 'max_new_tokens']);
 
 /** Reads both files of a model folder. */
 export async function readModelConfig(dir: string): Promise<{ config: T5Config; generation: GenerationDefaults }> {

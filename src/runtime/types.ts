@@ -38,6 +38,12 @@ export interface GenerationDefaults {
   readonly padTokenId: number;
   readonly maxLength?: number;
   readonly maxNewTokens?: number;
+  /**
+   * The file's other entries (Hugging Face `GenerationConfig` fields such as `do_sample`, `top_k`,
+   * `repetition_penalty`), as the file holds them: the server's defaults for a stream that names no
+   * pipeline. The runtime reads none of them.
+   */
+  readonly settings: Readonly<Record<string, unknown>>;
 }
 
 /** Shapes of a T5 model, in the names of Hugging Face's `T5Config` (shared with the model builder). */

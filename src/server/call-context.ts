@@ -40,18 +40,15 @@ export interface CallContext {
   end(reason: CallEndReason): void;
 }
 
-let callCounter = 0;
-
 /**
  * Creates the context of one call and wires every end event of `call`, and the server's shutdown signal,
- * to it.
+ * to it. `name` names the call in log lines (e.g. "Decode #7"); the peer's address is added.
  */
-export function createCallContext(call: ObservableCall, rpcName: string, shutdown: AbortSignal): CallContext {
+export function createCallContext(call: ObservableCall, name: string, shutdown: AbortSignal): CallContext {
   const controller = new AbortController();
   const cleanups: Array<() => void> = [];
   let endReason: CallEndReason | undefined;
-  callCounter += 1;
-  const label = `${rpcName} #${callCounter} (${safePeer(call)})`;
+  const label = `${name} (${safePeer(call)})`;
 
   const context: CallContext = {
     signal: controller.signal,

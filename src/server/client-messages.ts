@@ -13,8 +13,8 @@ export class ClientMessages<T> {
     private readonly call: Readable,
     private readonly signal: AbortSignal,
   ) {
-    // One set of listeners for the call's life, instead of three added and removed around every wait
-    // (LOCKSTEP waits once a step): an awaited message took 11–22 µs of CPU that way, 6–9 µs this way.
+    // One set of listeners for the call's life, instead of three added and removed around every wait:
+    // LOCKSTEP waits once a step, and the listener churn showed in its profiles (bench/README.md).
     const wake = (): void => this.settle()?.resolve();
     call.on('readable', wake);
     call.on('end', wake);

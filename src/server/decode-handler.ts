@@ -4,31 +4,19 @@
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { inject, injectable } from 'tsyringe';
-import { type DecodeRequest, DecodeResponse } from '../gen/stepwise/v1/stepwise.js';
-import { LOGGER } from '../tokens.js';
+import type { DecodeRequest } from '../gen/stepwise/v1/stepwise.js';
 import { ClientMessages } from './client-messages.js';
-import type { Logger } from './logger.js';
-import { ResponseWriter } from './response-writer.js';
-import { encodeLogitsEnvelope } from './logits-envelope.js';
-import { encodeMessage, MalformedRequest, malformedRequestError } from './service-definition.js';
-import { SessionFactory } from './session-factory.js';
-import { ShutdownSignal } from './shutdown-signal.js';
+import { MalformedRequest, malformedRequestError } from './service-definition.js';
+import { SessionCalls } from './session-call.js';
 import { failedPrecondition, invalidArgument } from './status.js';
 import { StreamingCalls, type StreamingCall } from './streaming-call.js';
-import { StreamSlots } from './stream-slots.js';
 
 @injectable()
 export class DecodeHandler {
-  private readonly calls: StreamingCalls;
-
   constructor(
-    @inject(SessionFactory) private readonly sessions: SessionFactory,
-    @inject(StreamSlots) slots: StreamSlots,
-    @inject(ShutdownSignal) shutdown: ShutdownSignal,
-    @inject(LOGGER) logger: Logger,
-  ) {
-    this.calls = new StreamingCalls(slots, shutdown.signal, logger);
-  }
+    @inject(StreamingCalls) private readonly calls: StreamingCalls,
+    @inject(SessionCalls) private readonly sessions: SessionCalls,
+  ) {}
 
   /** The grpc-js handler. */
   readonly handle = (call: ServerDuplexStream<DecodeRequest | MalformedRequest, Buffer>): void => {
@@ -43,19 +31,7 @@ export class DecodeHandler {
       if (message.$case !== 'start') {
         throw failedPrecondition(`the first message must be \`start\`; given \`${message.$case}\``);
       }
-      const writer = new ResponseWriter(call, context.signal);
-      const session = await this.sessions.open(message.value, 'decode', {
-        send: (payload) =>
-          writer.write(
-            (payload.$case === 'logits' ? encodeLogitsEnvelope(payload.value) : undefined) ??
-              encodeMessage(DecodeResponse, { message: payload }),
-          ),
-        messages,
-        signal: context.signal,
-        startedAt,
-      });
-      context.onEnd(() => session.dispose());
-      await session.run();
+      await this.sessions.run(call, context, 'decode', message.value, messages, startedAt);
     });
   };
 }

@@ -16,11 +16,6 @@
 /** Idle buffers kept for reuse: enough for every stream of a full batch to have one in flight. */
 const MAX_FREE_BUFFERS = 64;
 
-/** Idle memory (each a little larger than the envelope it last held). */
-const free: ArrayBuffer[] = [];
-/** Memory handed out and not yet copied by grpc-js. */
-const inFlight = new WeakSet<ArrayBuffer>();
-
 /** Where a large field must lie in an envelope: byte `at` of it on the same 8-byte phase as `like`. */
 export interface FieldAlignment {
   readonly at: number;
@@ -28,34 +23,42 @@ export interface FieldAlignment {
   readonly like: number;
 }
 
-/**
- * A buffer of exactly `size` bytes (contents undefined) over reused memory when some fits. With `align`,
- * the buffer starts at the offset in its memory (0–7) that puts byte `align.at` on `align.like`'s 8-byte
- * phase: copying a row there from shared memory then runs word by word (~4 µs for 128 KiB here), where
- * a copy between differently aligned bytes of a `SharedArrayBuffer` goes byte by byte (~29 µs).
- */
-export function takeEnvelopeBuffer(size: number, align?: FieldAlignment): Buffer {
-  const index = free.findIndex((memory) => memory.byteLength >= size + 8 && memory.byteLength <= size + 64);
-  const memory = index === -1 ? new ArrayBuffer(size + 16) : free.splice(index, 1)[0]!;
-  inFlight.add(memory);
-  const start = align === undefined ? 0 : (((align.like - align.at) % 8) + 8) % 8;
-  return Buffer.from(memory, start, size);
-}
+/** One server's envelope memory. */
+export class EnvelopeBuffers {
+  /** Idle memory (each a little larger than the envelope it last held). */
+  private readonly free: ArrayBuffer[] = [];
+  /** Memory handed out and not yet copied by grpc-js. */
+  private readonly inFlight = new WeakSet<ArrayBuffer>();
 
-/**
- * Called with every response grpc-js serializes: when it is an envelope buffer, its memory returns to the
- * free list right after grpc-js's synchronous copy (a microtask runs only once that copy is done).
- */
-export function releaseAfterCopy(encoded: Buffer): void {
-  const memory = encoded.buffer;
-  if (!(memory instanceof ArrayBuffer) || !inFlight.has(memory)) return;
-  inFlight.delete(memory);
-  queueMicrotask(() => {
-    if (free.length < MAX_FREE_BUFFERS) free.push(memory);
-  });
-}
+  /**
+   * A buffer of exactly `size` bytes (contents undefined) over reused memory when some fits. With `align`,
+   * the buffer starts at the offset in its memory (0–7) that puts byte `align.at` on `align.like`'s 8-byte
+   * phase: copying a row there from shared memory then runs word by word, where a copy between differently
+   * aligned bytes of a `SharedArrayBuffer` goes byte by byte.
+   */
+  take(size: number, align?: FieldAlignment): Buffer {
+    const index = this.free.findIndex((memory) => memory.byteLength >= size + 8 && memory.byteLength <= size + 64);
+    const memory = index === -1 ? new ArrayBuffer(size + 16) : this.free.splice(index, 1)[0]!;
+    this.inFlight.add(memory);
+    const start = align === undefined ? 0 : (((align.like - align.at) % 8) + 8) % 8;
+    return Buffer.from(memory, start, size);
+  }
 
-/** Idle buffers held for reuse (tests read it). */
-export function freeEnvelopeBuffers(): number {
-  return free.length;
+  /**
+   * Called with every response grpc-js serializes: when it is an envelope buffer, its memory returns to the
+   * free list right after grpc-js's synchronous copy (a microtask runs only once that copy is done).
+   */
+  releaseAfterCopy(encoded: Buffer): void {
+    const memory = encoded.buffer;
+    if (!(memory instanceof ArrayBuffer) || !this.inFlight.has(memory)) return;
+    this.inFlight.delete(memory);
+    queueMicrotask(() => {
+      if (this.free.length < MAX_FREE_BUFFERS) this.free.push(memory);
+    });
+  }
+
+  /** Idle buffers held for reuse (tests read it). */
+  get idle(): number {
+    return this.free.length;
+  }
 }

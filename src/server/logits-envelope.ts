@@ -10,7 +10,7 @@
  * `test/unit/server/logits-envelope.test.ts` checks that byte for byte.
  */
 import type { StepLogits, Tensor } from '../gen/stepwise/v1/stepwise.js';
-import { takeEnvelopeBuffer } from './envelope-buffers.js';
+import type { EnvelopeBuffers } from './envelope-buffers.js';
 
 const WIRE_VARINT = 0;
 const WIRE_LENGTH_DELIMITED = 2;
@@ -42,7 +42,7 @@ const delimitedSize = (field: number, bodySize: number): number =>
  * The encoded response envelope for `logits`, or undefined when it carries no raw tensor (top-k and
  * none formats are small; the generated encoder handles them).
  */
-export function encodeLogitsEnvelope(logits: StepLogits): Buffer | undefined {
+export function encodeLogitsEnvelope(logits: StepLogits, buffers: EnvelopeBuffers): Buffer | undefined {
   const raw = logits.raw;
   if (raw === undefined || logits.top !== undefined) return undefined;
   const shapeSize = raw.shape.reduce((sum, dim) => sum + varintSize(dim), 0);
@@ -53,7 +53,7 @@ export function encodeLogitsEnvelope(logits: StepLogits): Buffer | undefined {
   const stepLogitsSize = (logits.step !== 0 ? 1 + varintSize(logits.step) : 0) + delimitedSize(2, tensorSize);
   const size = delimitedSize(2, stepLogitsSize);
   // The row's bytes end the envelope; they go where copying them from the row's memory is fastest.
-  const buffer = takeEnvelopeBuffer(size, { at: size - raw.data.length, like: raw.data.byteOffset });
+  const buffer = buffers.take(size, { at: size - raw.data.length, like: raw.data.byteOffset });
 
   // DecodeResponse / GenerateResponse: field 2, StepLogits.
   let at = writeVarint(buffer, 0, tag(2, WIRE_LENGTH_DELIMITED));

@@ -14,7 +14,7 @@ import { Server, ServerCredentials, type UntypedServiceImplementation } from '@g
 import { HealthImplementation } from 'grpc-health-check';
 import { inject, injectable } from 'tsyringe';
 import type { ModelRuntime, ModelStatusEvent } from '../runtime/types.js';
-import { LOGGER, MODEL_RUNTIME, SERVER_LIMITS } from '../tokens.js';
+import { LOGGER, MODEL_RUNTIME, RESPONSE_ENCODER, SERVER_LIMITS } from '../tokens.js';
 import { DecodeHandler } from './decode-handler.js';
 import { DetokenizeHandler } from './detokenize-handler.js';
 import { GenerateHandler } from './generate-handler.js';
@@ -24,6 +24,7 @@ import { ModelInfoHandler } from './model-info-handler.js';
 import { STEPWISE_SERVICE_NAME } from './proto-files.js';
 import { createReflectionService } from './reflection.js';
 import type { ServerLimits } from './server-limits.js';
+import type { ResponseEncoder } from './response-encoder.js';
 import { stepwiseServerDefinition } from './service-definition.js';
 import { ShutdownSignal } from './shutdown-signal.js';
 import { StreamSlots } from './stream-slots.js';
@@ -54,6 +55,7 @@ export class StepwiseServer {
     @inject(LOGGER) private readonly logger: Logger,
     @inject(ShutdownSignal) private readonly shutdown: ShutdownSignal,
     @inject(StreamSlots) private readonly slots: StreamSlots,
+    @inject(RESPONSE_ENCODER) encoder: ResponseEncoder,
     @inject(DecodeHandler) decode: DecodeHandler,
     @inject(GenerateHandler) generate: GenerateHandler,
     @inject(ModelInfoHandler) modelInfo: ModelInfoHandler,
@@ -73,7 +75,7 @@ export class StepwiseServer {
       tokenize: tokenize.handle,
       detokenize: detokenize.handle,
     };
-    this.server.addService(stepwiseServerDefinition, implementation);
+    this.server.addService(stepwiseServerDefinition(encoder), implementation);
     this.health.addToServer(this.server);
     createReflectionService().addToServer(this.server);
     this.unsubscribeStatus = model.onStatus((event) => this.modelStatusChanged(event));

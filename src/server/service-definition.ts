@@ -6,7 +6,8 @@
  *   at the next step (the runtime's logits row, the stream's working copy); grpc-js serializes a message
  *   only when its turn to be sent comes, which can be after the next step started. Encoding at write time
  *   fixes the bytes at once, so the views need no defensive copy.
- * - Envelopes built over reused memory (`envelope-buffers.ts`) return to it once grpc-js has copied them.
+ * - The response encoder hears of each response grpc-js serializes (envelopes over reused memory return
+ *   to it once grpc-js has copied them).
  * - A request whose bytes do not decode reaches the handler as a `MalformedRequest`, which it answers with
  *   INVALID_ARGUMENT naming the message type; grpc-js on its own would answer INTERNAL.
  */
@@ -20,7 +21,7 @@ import {
   StepwiseServiceService,
   TokenizeRequest,
 } from '../gen/stepwise/v1/stepwise.js';
-import { releaseAfterCopy } from './envelope-buffers.js';
+import type { ResponseEncoder } from './response-encoder.js';
 import { invalidArgument } from './status.js';
 
 /** A client message that was not a valid encoding of the expected type. */
@@ -59,41 +60,44 @@ function decodeOrMark<T>(codec: MessageCodec<T>, typeName: string): (bytes: Buff
   };
 }
 
-/** Responses are encoded already; grpc-js copies them into its frame right after this returns. */
-const passEncoded = (encoded: Buffer): Buffer => {
-  releaseAfterCopy(encoded);
-  return encoded;
-};
-
-// The client-side halves (requestSerialize, responseDeserialize) are carried over unused: grpc-js's
-// `ServiceDefinition` type asks for them.
-const generated = StepwiseServiceService;
-
-export const stepwiseServerDefinition = {
-  decode: {
-    ...generated.decode,
-    requestDeserialize: decodeOrMark(DecodeRequest, 'stepwise.v1.DecodeRequest'),
-    responseSerialize: passEncoded,
-  },
-  generate: {
-    ...generated.generate,
-    requestDeserialize: decodeOrMark(GenerateRequest, 'stepwise.v1.GenerateRequest'),
-    responseSerialize: passEncoded,
-  },
-  getModelInfo: {
-    ...generated.getModelInfo,
-    requestDeserialize: decodeOrMark(GetModelInfoRequest, 'stepwise.v1.GetModelInfoRequest'),
-  },
-  listProcessors: {
-    ...generated.listProcessors,
-    requestDeserialize: decodeOrMark(ListProcessorsRequest, 'stepwise.v1.ListProcessorsRequest'),
-  },
-  tokenize: {
-    ...generated.tokenize,
-    requestDeserialize: decodeOrMark(TokenizeRequest, 'stepwise.v1.TokenizeRequest'),
-  },
-  detokenize: {
-    ...generated.detokenize,
-    requestDeserialize: decodeOrMark(DetokenizeRequest, 'stepwise.v1.DetokenizeRequest'),
-  },
-} as const;
+/**
+ * The service definition one server registers. Responses of the streaming RPCs are encoded already;
+ * grpc-js copies them into its frame right after `serialized` is told (`ResponseEncoder`).
+ */
+export function stepwiseServerDefinition(encoder: Pick<ResponseEncoder, 'serialized'>) {
+  const passEncoded = (encoded: Buffer): Buffer => {
+    encoder.serialized(encoded);
+    return encoded;
+  };
+  // The client-side halves (requestSerialize, responseDeserialize) are carried over unused: grpc-js's
+  // `ServiceDefinition` type asks for them.
+  const generated = StepwiseServiceService;
+  return {
+    decode: {
+      ...generated.decode,
+      requestDeserialize: decodeOrMark(DecodeRequest, 'stepwise.v1.DecodeRequest'),
+      responseSerialize: passEncoded,
+    },
+    generate: {
+      ...generated.generate,
+      requestDeserialize: decodeOrMark(GenerateRequest, 'stepwise.v1.GenerateRequest'),
+      responseSerialize: passEncoded,
+    },
+    getModelInfo: {
+      ...generated.getModelInfo,
+      requestDeserialize: decodeOrMark(GetModelInfoRequest, 'stepwise.v1.GetModelInfoRequest'),
+    },
+    listProcessors: {
+      ...generated.listProcessors,
+      requestDeserialize: decodeOrMark(ListProcessorsRequest, 'stepwise.v1.ListProcessorsRequest'),
+    },
+    tokenize: {
+      ...generated.tokenize,
+      requestDeserialize: decodeOrMark(TokenizeRequest, 'stepwise.v1.TokenizeRequest'),
+    },
+    detokenize: {
+      ...generated.detokenize,
+      requestDeserialize: decodeOrMark(DetokenizeRequest, 'stepwise.v1.DetokenizeRequest'),
+    },
+  } as const;
+}

@@ -1,29 +1,23 @@
 /**
  * Opens a decode stream from its `Start`: validates it (`start-request.ts`), builds the stream's pipeline
- * and selection (refusing bad processor parameters before any model work), runs the encoder, and hands
- * back a `DecodeSession` ready to run. Shared by `Decode` and `Generate`.
+ * (`requested-pipeline.ts`) and scoring, refusing bad processor parameters before any model work, runs
+ * the encoder, and hands back a `DecodeSession` ready to run. Shared by `Decode` and `Generate`.
  */
-import { status as Status } from '@grpc/grpc-js';
 import { inject, injectable } from 'tsyringe';
-import type { DecodeRequest, GenerationConfig, Start } from '../gen/stepwise/v1/stepwise.js';
-import {
-  createTokenSelector,
-  hfGenerationPipeline,
-  ProcessorParameterError,
-  ProcessorRegistry,
-  type HfGenerationSettings,
-  type ProcessorSpec,
-} from '../processors/index.js';
+import { type DecodeRequest, SelectionMode, Start } from '../gen/stepwise/v1/stepwise.js';
+import { createTokenSelector, ProcessorRegistry, StreamScoring } from '../processors/index.js';
 import type { ModelRuntime } from '../runtime/types.js';
 import { MODEL_RUNTIME, SERVER_LIMITS } from '../tokens.js';
 import type { ClientMessages } from './client-messages.js';
-import { DecodeSession, type SendMessage } from './decode-session.js';
-import { ProcessorScoring } from './processor-scoring.js';
+import { DecodeSession } from './decode-session.js';
+import { EventLoopTurns } from './event-loop-turns.js';
+import { ModelDefaults } from './model-defaults.js';
+import { requestedPipeline } from './requested-pipeline.js';
 import type { ServerLimits } from './server-limits.js';
 import type { MalformedRequest } from './service-definition.js';
-import { resolveStart, type ResolvedStart, type StartingRpc } from './start-request.js';
+import { resolveStart, type StartingRpc } from './start-request.js';
 import { staticContext } from './static-context.js';
-import { ServerError } from './status.js';
+import type { SendMessage } from './step-messages.js';
 
 /** The call side of a session: how it writes, what it reads, when it must stop. */
 export interface SessionIo {
@@ -36,112 +30,70 @@ export interface SessionIo {
 
 @injectable()
 export class SessionFactory {
+  /** The model folder's `generation_config.json`, read once. */
+  readonly defaults: ModelDefaults;
+
   constructor(
     @inject(MODEL_RUNTIME) private readonly model: ModelRuntime,
     @inject(SERVER_LIMITS) private readonly limits: ServerLimits,
     @inject(ProcessorRegistry) private readonly registry: ProcessorRegistry,
-  ) {}
+    @inject(EventLoopTurns) private readonly turns: EventLoopTurns,
+  ) {
+    this.defaults = new ModelDefaults(model.info.generation);
+  }
 
   async open(start: Start, rpc: StartingRpc, io: SessionIo): Promise<DecodeSession> {
     const { model } = this;
-    const resolved = resolveStart(start, rpc, model, this.limits);
+    const resolved = resolveStart(start, rpc, model, this.limits, this.defaults);
     const { plan, selection } = resolved;
-    const pipeline = pipelineSpecs(resolved);
-    const selector = createTokenSelector(
-      selection.mode === 'sample' ? { mode: 'sample', seed: selection.seed } : { mode: 'greedy' },
-    );
-    const scoring = new ProcessorScoring(
-      this.registry,
-      staticContext(model, plan),
-      pipeline.specs,
-      pipeline.fields,
-      selector,
-      plan.stream,
-    );
+    const pipeline = requestedPipeline(resolved, this.defaults);
+    const scoring = new StreamScoring({
+      registry: this.registry,
+      context: staticContext(model, plan),
+      specs: pipeline.specs,
+      fields: pipeline.fields,
+      selector: createTokenSelector(selection.mode === 'sample' ? { mode: 'sample', seed: selection.seed } : { mode: 'greedy' }),
+      report: plan.stream,
+    });
     io.signal.throwIfAborted();
     const [encoded] = await model.encode([plan.inputIds]);
     io.signal.throwIfAborted();
+    const defaultsFromModel = pipeline.fromModel ? [...resolved.defaultsFromModel, 'generation_config'] : resolved.defaultsFromModel;
     return new DecodeSession({
       model,
       plan,
       scoring,
-      selection,
+      started: { pipeline: scoring.pipeline(), selection, defaultsFromModel },
       encoded: encoded!,
-      send: io.send,
-      messages: io.messages,
-      signal: io.signal,
-      startedAt: io.startedAt,
+      ...io,
+      turns: this.turns,
     });
   }
-}
 
-/**
- * The stream's pipeline in Hugging Face's order (the processors module's `hfGenerationPipeline`): the
- * `generation_config` settings and `min_new_tokens` become processors, the client's `processors` go where
- * Hugging Face merges a custom list. `fields[i]` names the request field spec i came from, for errors.
- */
-function pipelineSpecs(resolved: ResolvedStart): { specs: ProcessorSpec[]; fields: string[] } {
-  const custom = resolved.processors;
-  const plan = namingGenerationConfigFields(() =>
-    hfGenerationPipeline(hfSettings(resolved.generationConfig, resolved.minNewTokens), {
-      decoderPromptLength: 1 + resolved.plan.decoderPrefix.length,
-      sampling: resolved.selection.mode === 'sample',
-      custom,
-    }),
-  );
-  const fields = plan.specs.map((spec) => {
-    const index = custom.findIndex((own) => own.name === spec.name);
-    if (index !== -1) return `processors[${index}]`;
-    if (resolved.minNewTokens > 0 && (spec.name === 'min_new_tokens' || spec.name === 'min_length')) {
-      return 'min_new_tokens';
+  /**
+   * Refuses, at start-up, a model folder whose `generation_config.json` could not serve as a stream's
+   * defaults (a value of the wrong type or out of range): every `Start` naming no pipeline would fail.
+   * Returns the file's keys that build nothing here, for the start-up log.
+   */
+  checkDefaults(): readonly string[] {
+    const { model } = this;
+    const input = [model.info.specialIds.eos];
+    for (const mode of ['greedy', 'sample'] as const) {
+      const start = Start.fromPartial({
+        input: { $case: 'tokenIds', value: { ids: input } },
+        selection: { mode: mode === 'sample' ? SelectionMode.SELECTION_MODE_SAMPLE : SelectionMode.SELECTION_MODE_GREEDY, seed: 0n },
+      });
+      const resolved = resolveStart(start, 'generate', model, this.limits, this.defaults);
+      const pipeline = requestedPipeline(resolved, this.defaults);
+      new StreamScoring({
+        registry: this.registry,
+        context: staticContext(model, resolved.plan),
+        specs: pipeline.specs,
+        fields: pipeline.fields,
+        selector: createTokenSelector({ mode: 'greedy' }),
+        report: {},
+      });
     }
-    return `generation_config.${spec.name}`;
-  });
-  return { specs: plan.specs, fields };
-}
-
-/** Re-raises the generation config's own refusals as INVALID_ARGUMENT naming the request field. */
-function namingGenerationConfigFields<T>(build: () => T): T {
-  try {
-    return build();
-  } catch (error) {
-    if (error instanceof ProcessorParameterError && error.processor === 'generation_config') {
-      const field = error.parameter === 'min_new_tokens' ? 'min_new_tokens' : `generation_config.${error.parameter}`;
-      throw new ServerError(Status.INVALID_ARGUMENT, `\`${field}\`: ${error.detail}`, { cause: error });
-    }
-    throw error;
+    return this.defaults.unused;
   }
-}
-
-/** The wire `GenerationConfig` (plus `Start.min_new_tokens`) as the processors module's settings. */
-function hfSettings(config: GenerationConfig | undefined, minNewTokens: number): HfGenerationSettings {
-  const settings: HfGenerationSettings = {
-    minNewTokens: minNewTokens > 0 ? minNewTokens : undefined,
-  };
-  if (config === undefined) return settings;
-  return {
-    ...settings,
-    doSample: config.doSample,
-    temperature: config.temperature,
-    topK: config.topK,
-    topP: config.topP,
-    minP: config.minP,
-    typicalP: config.typicalP,
-    epsilonCutoff: config.epsilonCutoff,
-    etaCutoff: config.etaCutoff,
-    repetitionPenalty: config.repetitionPenalty,
-    encoderRepetitionPenalty: config.encoderRepetitionPenalty,
-    noRepeatNgramSize: config.noRepeatNgramSize,
-    encoderNoRepeatNgramSize: config.encoderNoRepeatNgramSize,
-    badWordsIds: config.badWordsIds.map((words) => words.ids),
-    sequenceBias: config.sequenceBias.map((entry) => ({ tokenIds: entry.tokenIds?.ids ?? [], bias: entry.bias })),
-    minLength: config.minLength,
-    forcedBosTokenId: config.forcedBosTokenId,
-    forcedEosTokenId: config.forcedEosTokenId,
-    removeInvalidValues: config.removeInvalidValues,
-    exponentialDecayLengthPenalty: config.exponentialDecayLengthPenalty,
-    suppressTokens: config.suppressTokens,
-    beginSuppressTokens: config.beginSuppressTokens,
-    renormalizeLogits: config.renormalizeLogits,
-  };
 }

@@ -16,6 +16,7 @@ import type { ModelRuntime } from '../runtime/types.js';
 import type { DecodePlan, RawLogitsFormat, StreamPlan } from './decode-plan.js';
 import { fromWireProcessorSpec } from './param-values.js';
 import { requireInClosedRange, requireTokenIds } from './request-checks.js';
+import type { ModelDefaults } from './model-defaults.js';
 import type { ServerLimits } from './server-limits.js';
 import { invalidArgument } from './status.js';
 import { StopConditions } from './stop-conditions.js';
@@ -32,6 +33,8 @@ export interface ResolvedStart {
   readonly generationConfig: GenerationConfig | undefined;
   readonly minNewTokens: number;
   readonly selection: { readonly mode: 'greedy' | 'sample'; readonly seed: bigint };
+  /** The fields left unset that took the model folder's value (`Started.defaults_from_model`). */
+  readonly defaultsFromModel: readonly string[];
 }
 
 export function resolveStart(
@@ -39,18 +42,38 @@ export function resolveStart(
   rpc: StartingRpc,
   model: Pick<ModelRuntime, 'info' | 'tokenizer'>,
   limits: ServerLimits,
+  defaults: ModelDefaults,
 ): ResolvedStart {
+  const { vocabSize } = model.info;
   const inputIds = resolveInput(start, model, limits);
-  requireTokenIds('decoder_prefix_ids', start.decoderPrefixIds, model.info.vocabSize);
+  requireTokenIds('decoder_prefix_ids', start.decoderPrefixIds, vocabSize);
   if (start.decoderPrefixIds.length > limits.maxNewTokens) {
     throw invalidArgument(
       `\`decoder_prefix_ids\` must hold at most ${limits.maxNewTokens} ids; given ${start.decoderPrefixIds.length}`,
     );
   }
-  const maxNewTokens = start.maxNewTokens === 0 ? limits.maxNewTokens : start.maxNewTokens;
-  requireInClosedRange('max_new_tokens', maxNewTokens, 1, limits.maxNewTokens, ' (0 means the limit)');
+  const defaultsFromModel: string[] = [];
+  const maxNewTokens = resolveMaxNewTokens(start, limits, defaults, defaultsFromModel);
   requireInClosedRange('min_new_tokens', start.minNewTokens, 0, maxNewTokens, ' (at most `max_new_tokens`)');
+  return {
+    plan: {
+      inputIds,
+      decoderPrefix: [...start.decoderPrefixIds],
+      maxNewTokens,
+      eosIds: new Set(model.info.generation.eosTokenIds),
+      stop: resolveStopConditions(start, vocabSize, limits),
+      stream: resolveStreamPlan(start, vocabSize, limits),
+      mode: resolveMode(start.mode, rpc),
+    },
+    processors: resolveProcessors(start),
+    generationConfig: start.generationConfig,
+    minNewTokens: start.minNewTokens,
+    selection: resolveSelection(start, defaults, defaultsFromModel),
+    defaultsFromModel,
+  };
+}
 
+function resolveStopConditions(start: Start, vocabSize: number, limits: ServerLimits): StopConditions {
   const stopCount = start.stopStrings.length + start.stopTokenSequences.length;
   if (stopCount > limits.maxStopSequences) {
     throw invalidArgument(
@@ -64,10 +87,14 @@ export function resolveStart(
     if (sequence.ids.length === 0) {
       throw invalidArgument(`\`stop_token_sequences[${i}].ids\` must hold at least one id; given 0`);
     }
-    requireTokenIds(`stop_token_sequences[${i}].ids`, sequence.ids, model.info.vocabSize);
+    requireTokenIds(`stop_token_sequences[${i}].ids`, sequence.ids, vocabSize);
     return sequence.ids;
   });
+  return new StopConditions(start.stopStrings, stopSequences);
+}
 
+/** The processors the client named, in order; each name once. */
+function resolveProcessors(start: Start): ProcessorSpec[] {
   const processors = start.processors.map((spec, i) => fromWireProcessorSpec(spec, `processors[${i}]`));
   processors.forEach((spec, i) => {
     const first = processors.findIndex((other) => other.name === spec.name);
@@ -77,22 +104,28 @@ export function resolveStart(
       );
     }
   });
+  return processors;
+}
 
-  return {
-    plan: {
-      inputIds,
-      decoderPrefix: [...start.decoderPrefixIds],
-      maxNewTokens,
-      eosIds: new Set(model.info.generation.eosTokenIds),
-      stop: new StopConditions(start.stopStrings, stopSequences),
-      stream: resolveStreamPlan(start, model.info.vocabSize, limits),
-      mode: resolveMode(start.mode, rpc),
-    },
-    processors,
-    generationConfig: start.generationConfig,
-    minNewTokens: start.minNewTokens,
-    selection: resolveSelection(start),
-  };
+/**
+ * `max_new_tokens`, or when it is 0 the model folder's limit (`ModelDefaults.maxNewTokens`) within the
+ * server's, else the server's.
+ */
+function resolveMaxNewTokens(start: Start, limits: ServerLimits, defaults: ModelDefaults, defaultsFromModel: string[]): number {
+  if (start.maxNewTokens !== 0) {
+    requireInClosedRange('max_new_tokens', start.maxNewTokens, 1, limits.maxNewTokens, ' (0 means the limit)');
+    return start.maxNewTokens;
+  }
+  const promptLength = 1 + start.decoderPrefixIds.length;
+  const fromModel = defaults.maxNewTokens(promptLength);
+  if (fromModel === undefined) return limits.maxNewTokens;
+  if (fromModel < 1) {
+    throw invalidArgument(
+      `\`max_new_tokens\` must be set: it is 0 (the model's default), and the model's generation_config.json leaves no new token after a decoder prompt of ${promptLength} tokens`,
+    );
+  }
+  defaultsFromModel.push('max_new_tokens');
+  return Math.min(fromModel, limits.maxNewTokens);
 }
 
 function resolveInput(
@@ -103,7 +136,7 @@ function resolveInput(
   const input = start.input;
   switch (input?.$case) {
     case 'text': {
-      if (input.value.length === 0) throw invalidArgument('`text` must not be empty; given ""');
+      // An empty text is legal for T5: the tokenizer gives `</s>` alone, which the encoder takes.
       const ids = model.tokenizer.encode(input.value);
       if (ids.length > limits.maxInputTokens) {
         throw invalidArgument(
@@ -173,12 +206,16 @@ function resolveMode(mode: DecodeMode, rpc: StartingRpc): 'lockstep' | 'auto' {
   }
 }
 
-function resolveSelection(start: Start): ResolvedStart['selection'] {
+function resolveSelection(start: Start, defaults: ModelDefaults, defaultsFromModel: string[]): ResolvedStart['selection'] {
   const selection = start.selection;
   const doSample = start.generationConfig?.doSample;
   const seed = selection?.seed ?? randomBytes(8).readBigUInt64LE();
   switch (selection?.mode ?? SelectionMode.SELECTION_MODE_UNSPECIFIED) {
     case SelectionMode.SELECTION_MODE_UNSPECIFIED:
+      if (start.generationConfig === undefined && defaults.doSample) {
+        defaultsFromModel.push('selection.mode');
+        return { mode: 'sample', seed };
+      }
       return doSample === true ? { mode: 'sample', seed } : { mode: 'greedy', seed: 0n };
     case SelectionMode.SELECTION_MODE_GREEDY:
       if (doSample === true) {

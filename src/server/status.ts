@@ -5,18 +5,15 @@
  * - The runtime's and the processors' deliberate errors keep their meaning: invalid input →
  *   INVALID_ARGUMENT, reaching past what a state holds → OUT_OF_RANGE, a state that cannot do this now →
  *   FAILED_PRECONDITION, a model whose thread stopped (restarting or down) → UNAVAILABLE, a processor
- *   parameter, name or pipeline change the processors reject → INVALID_ARGUMENT, a pipeline that
- *   removed every token → FAILED_PRECONDITION.
+ *   parameter, name or pipeline change the processors reject (with the request field it came from,
+ *   `RequestFieldError`) → INVALID_ARGUMENT, a pipeline that removed every token → FAILED_PRECONDITION.
+ *
+ * No other module builds a `ServerError` with a code of its own: they call the helpers below.
  * - Anything else is a bug: the client gets INTERNAL with a generic message, the cause (with its stack)
  *   goes to the log and never onto the wire.
  */
 import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
-import {
-  EmptyDistributionError,
-  PipelineError,
-  ProcessorParameterError,
-  UnknownProcessorError,
-} from '../processors/errors.js';
+import { EmptyDistributionError, isPipelineRefusal, RequestFieldError } from '../processors/errors.js';
 import { InvalidInputError, ModelUnavailableError, OutOfRangeError, StateError } from '../runtime/errors.js';
 import type { Logger } from './logger.js';
 
@@ -51,13 +48,7 @@ function knownStatus(error: unknown): { code: Status; details: string } | undefi
   if (error instanceof OutOfRangeError) return { code: Status.OUT_OF_RANGE, details: error.message };
   if (error instanceof StateError) return { code: Status.FAILED_PRECONDITION, details: error.message };
   if (error instanceof ModelUnavailableError) return { code: Status.UNAVAILABLE, details: error.message };
-  if (
-    error instanceof ProcessorParameterError ||
-    error instanceof UnknownProcessorError ||
-    error instanceof PipelineError
-  ) {
-    return { code: Status.INVALID_ARGUMENT, details: error.message };
-  }
+  if (error instanceof RequestFieldError || isPipelineRefusal(error)) return { code: Status.INVALID_ARGUMENT, details: error.message };
   if (error instanceof EmptyDistributionError) return { code: Status.FAILED_PRECONDITION, details: error.message };
   return undefined;
 }

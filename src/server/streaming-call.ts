@@ -5,24 +5,32 @@
  * (or whose deadline passed) gets no answer: grpc-js has already ended it.
  */
 import type { ServerWritableStream } from '@grpc/grpc-js';
+import { inject, injectable } from 'tsyringe';
+import { LOGGER } from '../tokens.js';
 import { createCallContext, type CallContext } from './call-context.js';
 import type { Logger } from './logger.js';
+import { ShutdownSignal } from './shutdown-signal.js';
 import { resourceExhausted, toStatusObject, unavailable } from './status.js';
-import type { StreamSlots } from './stream-slots.js';
+import { StreamSlots } from './stream-slots.js';
 
 /** The grpc-js call types of our streaming RPCs (both are writable server calls). */
 export type StreamingCall = ServerWritableStream<unknown, Buffer>;
 
+@injectable()
 export class StreamingCalls {
+  /** Calls begun by this server, to number them in log lines. */
+  private calls = 0;
+
   constructor(
-    private readonly slots: StreamSlots,
-    private readonly shutdown: AbortSignal,
-    private readonly logger: Logger,
+    @inject(StreamSlots) private readonly slots: StreamSlots,
+    @inject(ShutdownSignal) private readonly shutdown: ShutdownSignal,
+    @inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   /** Runs `body` as the call's work; the call ends when it settles (or earlier, when the client leaves). */
   run(call: StreamingCall, rpcName: string, body: (context: CallContext) => Promise<void>): void {
-    const context = createCallContext(call, rpcName, this.shutdown);
+    this.calls += 1;
+    const context = createCallContext(call, `${rpcName} #${this.calls}`, this.shutdown.signal);
     const release = this.slots.tryAcquire();
     if (release === undefined) {
       const refusal = resourceExhausted(

@@ -4,9 +4,10 @@
  * scores have probability 0 (see `finite.ts`). Works for raw logits and processed scores alike.
  *
  * These figures are reported to clients at every step (twice: raw and processed), so the sums over the
- * vocabulary run in the WebAssembly SIMD kernel (`exp-sums-kernel.ts`: float32 exponentials within
- * 1.7e-7 relative, accumulated in float64) — about eight times faster than `Math.exp` in a loop. Selection
- * and the processors never depend on them; they keep the float64 loop (`softmax-basis.ts`).
+ * vocabulary run in the WebAssembly SIMD kernel where there is one (`numeric/exp-sums-kernel.ts`: float32
+ * exponentials within 1.7e-7 relative, accumulated in float64; its speed against `Math.exp` in a loop is
+ * in bench/README.md). Selection and the processors never depend on them; they keep the float64 loop
+ * (`softmax-basis.ts`).
  */
 import { expSumsKernel } from '../../numeric/exp-sums-kernel.js';
 import { exponentialSums, exponentialSumsResult } from '../math/softmax-basis.js';

@@ -12,7 +12,7 @@
  * ```
  */
 import { EmptyDistributionError } from '../errors.js';
-import type { Pipeline, RunOptions } from '../pipeline.js';
+import type { Pipeline } from '../pipeline.js';
 import type { StepContext } from '../types.js';
 import { summarizeScores, type ScoreSummary } from './score-statistics.js';
 import type { TokenSelector } from './token-selector.js';
@@ -30,13 +30,13 @@ export class StreamScorer {
   }
 
   /** Copies `raw` into the working buffer and runs `pipeline` on it; returns the buffer. */
-  process(raw: Float32Array, pipeline: Pipeline, context: StepContext, options?: RunOptions): Float32Array {
+  process(raw: Float32Array, pipeline: Pipeline, context: StepContext): Float32Array {
     if (raw.length !== this.vocabSize) {
       throw new RangeError(`a logits row must have ${this.vocabSize} entries; given ${raw.length}`);
     }
     this.cachedSummary = undefined;
     this.scores.set(raw);
-    pipeline.run(this.scores, context, options);
+    pipeline.run(this.scores, context);
     return this.scores;
   }
 
@@ -44,8 +44,8 @@ export class StreamScorer {
    * Processes `raw` and selects a token. When no finite score is left, throws `EmptyDistributionError`
    * naming the step and the processors that removed the candidates (found by re-running the pipeline).
    */
-  choose(raw: Float32Array, pipeline: Pipeline, context: StepContext, options?: RunOptions): number {
-    this.process(raw, pipeline, context, options);
+  choose(raw: Float32Array, pipeline: Pipeline, context: StepContext): number {
+    this.process(raw, pipeline, context);
     try {
       if (this.selector.selectWithSummary === undefined) return this.selector.select(this.scores, context.step);
       const { token, summary } = this.selector.selectWithSummary(this.scores, context.step);
@@ -53,7 +53,7 @@ export class StreamScorer {
       return token;
     } catch (error) {
       if (!(error instanceof EmptyDistributionError)) throw error;
-      const removers = pipeline.removersOfFiniteScores(raw, this.scores, context, options);
+      const removers = pipeline.removersOfFiniteScores(raw, this.scores, context);
       throw new EmptyDistributionError(context.step, removers);
     }
   }

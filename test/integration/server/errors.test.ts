@@ -132,7 +132,6 @@ describe('protocol violations', () => {
 describe('invalid start', () => {
   const cases: Array<[label: string, start: StartInput, ...fragments: string[]]> = [
     ['no input', { maxNewTokens: 2 }, '`input` must be set'],
-    ['empty text', { input: { $case: 'text', value: '' } }, '`text` must not be empty'],
     ['empty token ids', { input: { $case: 'tokenIds', value: { ids: [] } } }, '`token_ids.ids` must hold at least one id; given 0'],
     ['an input id outside the vocabulary', { input: { $case: 'tokenIds', value: { ids: [5, 606, 1] } } }, '`token_ids.ids[1]` must be in [0, 606); given 606'],
     ['max_new_tokens above the limit', { input: TEXT, maxNewTokens: 41 }, '`max_new_tokens` must be in [1, 40]', 'given 41'],

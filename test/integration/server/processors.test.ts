@@ -115,7 +115,7 @@ describe('per-step statistics', () => {
     expect(argmax(rows[0]!)).toBe(first);
   });
 
-  it('greedy selection skips processors that cannot change the argmax, as Hugging Face does', async () => {
+  it('greedy selection runs every processor: the processed scores and log-probabilities are those of the whole pipeline', async () => {
     const messages = await generate({
       input: TEXT,
       maxNewTokens: 3,
@@ -124,8 +124,10 @@ describe('per-step statistics', () => {
     });
     const rows = messages.flatMap((m) => (m.$case === 'logits' ? [tensorValues(m.value.raw)] : []));
     tokensOf(messages).forEach((token, step) => {
-      expect(Array.from(tensorValues(token.processedScores))).toEqual(Array.from(rows[step]!));
-      expect(token.logprob).toBe(token.rawLogprob);
+      const halved = rows[step]!.map((score) => Math.fround(score / Math.fround(0.5)));
+      expect(Array.from(tensorValues(token.processedScores))).toEqual(Array.from(halved));
+      expect(token.tokenId).toBe(argmax(rows[step]!));
+      expect(token.logprob).not.toBe(token.rawLogprob);
     });
   });
 

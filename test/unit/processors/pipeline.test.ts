@@ -37,11 +37,16 @@ describe('building', () => {
     expect(() => build(processorSpec('top_p', { top_p: 2 }))).toThrow(ProcessorParameterError);
   });
 
-  it('reports its specs (what Started.pipeline echoes) and whether greedy may skip all of it', () => {
+  it('reports its specs (what Started.pipeline echoes), in order', () => {
     const warpers = build(processorSpec('temperature', { temperature: 0.7 }), processorSpec('top_p', { top_p: 0.9 }));
     expect(warpers.specs.map((spec) => spec.name)).toEqual(['temperature', 'top_p']);
-    expect(warpers.isArgmaxInvariant()).toBe(true);
-    expect(build(processorSpec('repetition_penalty', { repetition_penalty: 1.3 })).isArgmaxInvariant()).toBe(false);
+  });
+
+  it('says which ids it may change when every stage lowers only ids it lists', () => {
+    expect(build().lowersOnly()).toEqual([]);
+    expect([...build(processorSpec('min_new_tokens', { min_new_tokens: 5 }), processorSpec('suppress_tokens', { suppress_tokens: [4, 3] })).lowersOnly()!].sort()).toEqual([1, 3, 4]);
+    // An argmax-invariant stage still changes other scores: the raw row's statistics no longer follow.
+    expect(build(processorSpec('min_new_tokens', { min_new_tokens: 5 }), processorSpec('top_k', { top_k: 2 })).lowersOnly()).toBeUndefined();
   });
 
   it('says when greedy selection keeps the raw argmax unless it is one of a few ids', () => {
@@ -119,30 +124,35 @@ describe('changes', () => {
   });
 });
 
-describe('greedy runs may skip argmax-invariant processors', () => {
-  it('skips temperature and top-k but not penalties, with the same argmax', () => {
+describe('greedy selection runs the whole pipeline', () => {
+  it('takes the argmax of the row every stage processed, penalties and warpers alike', () => {
     const pipeline = build(
       processorSpec('repetition_penalty', { repetition_penalty: 4 }),
       processorSpec('temperature', { temperature: 0.3 }),
       processorSpec('top_k', { top_k: 2 }),
     );
     const full = run(pipeline, SECTION_6_2, [0, 2]);
-    const argmaxOnly = Float32Array.from(SECTION_6_2);
-    pipeline.run(argmaxOnly, stepAt([0, 2]), { argmaxOnly: true });
-    expect(survivors(argmaxOnly)).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(argmaxOnly[2]).toBe(Math.fround(SECTION_6_2[2]! / 4));
     const scorer = new StreamScorer(6, createTokenSelector({ mode: 'greedy' }));
-    expect(scorer.choose(SECTION_6_2, pipeline, stepAt([0, 2]), { argmaxOnly: true })).toBe(4);
     expect(scorer.choose(SECTION_6_2, pipeline, stepAt([0, 2]))).toBe(4);
     expect(survivors(full)).toEqual([1, 4]);
+    expect(Array.from(scorer.scores)).toEqual(Array.from(full));
   });
 
-  it('typical_p is not argmax-invariant: it can remove the most likely token', () => {
+  it('a stage after top-k reads what top-k removed: a bias cannot bring back a removed token', () => {
+    const pipeline = build(processorSpec('top_k', { top_k: 1 }), processorSpec('sequence_bias', { sequence_bias: [[[3], 50]] }));
+    const scorer = new StreamScorer(6, createTokenSelector({ mode: 'greedy' }));
+    // top_k(1) leaves only the argmax (2); the bias on id 3 adds to -inf. Skipping top_k would pick 3.
+    expect(scorer.choose(SECTION_6_2, pipeline, stepAt([0]))).toBe(2);
+    expect(survivors(scorer.scores)).toEqual([2]);
+  });
+
+  it('typical_p can remove the most likely token', () => {
     const row = Float32Array.from([0.4, 0.3, 0.3].map(Math.log));
     const pipeline = Pipeline.build(registry, [processorSpec('typical_p', { typical_p: 0.2 })], staticContext({ vocabSize: 3 }));
     pipeline.run(row, stepAt([0]));
     expect(survivors(row)).toEqual([1, 2]);
-    expect(pipeline.isArgmaxInvariant()).toBe(false);
+    const scorer = new StreamScorer(3, createTokenSelector({ mode: 'greedy' }));
+    expect(scorer.choose(Float32Array.from([0.4, 0.3, 0.3].map(Math.log)), pipeline, stepAt([0]))).toBe(1);
   });
 });
 

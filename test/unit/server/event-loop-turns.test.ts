@@ -1,8 +1,11 @@
-/** `nextTurn`: waiters are released in order, each in a turn of the event loop of its own. */
+/** `EventLoopTurns`: waiters are released in order, each in a turn of the event loop of its own. */
 import { describe, expect, it } from 'vitest';
-import { nextTurn } from '../../../src/server/event-loop-turns.js';
+import { EventLoopTurns } from '../../../src/server/event-loop-turns.js';
 
-describe('nextTurn', () => {
+const turns = new EventLoopTurns();
+const nextTurn = (): Promise<void> => turns.next();
+
+describe('EventLoopTurns.next', () => {
   it('releases waiters in the order they asked, one per turn of the event loop', async () => {
     let turn = 0;
     let ticking = true;

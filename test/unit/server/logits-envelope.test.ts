@@ -1,10 +1,14 @@
 /** The hand-written logits envelope encodes exactly what the generated encoder encodes. */
 import { describe, expect, it } from 'vitest';
 import { DataType, DecodeResponse, GenerateResponse, type StepLogits } from '../../../src/gen/stepwise/v1/stepwise.js';
-import { freeEnvelopeBuffers } from '../../../src/server/envelope-buffers.js';
-import { encodeLogitsEnvelope } from '../../../src/server/logits-envelope.js';
+import { EnvelopeBuffers } from '../../../src/server/envelope-buffers.js';
+import { encodeLogitsEnvelope as encodeWith } from '../../../src/server/logits-envelope.js';
+import { EnvelopeResponseEncoder } from '../../../src/server/response-encoder.js';
 import { stepwiseServerDefinition } from '../../../src/server/service-definition.js';
 import { float16Tensor, float32Tensor } from '../../../src/server/logits-encoding.js';
+
+const shared = new EnvelopeBuffers();
+const encodeLogitsEnvelope = (logits: StepLogits) => encodeWith(logits, shared);
 
 function row(length: number): Float32Array {
   return Float32Array.from({ length }, (_, i) => Math.sin(i * 0.37) * 20 - (i % 7));
@@ -64,27 +68,42 @@ describe('logits envelope', () => {
 
 describe('envelope buffers', () => {
   it('reuse an envelope’s memory only after grpc-js has serialized (copied) it', async () => {
+    const encoder = new EnvelopeResponseEncoder();
+    const serialize = stepwiseServerDefinition(encoder).decode.responseSerialize;
     const logits: StepLogits = { step: 7, raw: float32Tensor(row(4096)), top: undefined };
-    const first = encodeLogitsEnvelope(logits)!;
-    const second = encodeLogitsEnvelope(logits)!;
+    const message = (step: number) => ({ $case: 'logits' as const, value: { ...logits, step } });
+    const first = encoder.encode(message(7));
+    const second = encoder.encode(message(7));
     // Neither was serialized yet: they must not share memory.
     expect(second.buffer).not.toBe(first.buffer);
-    const serialize = stepwiseServerDefinition.decode.responseSerialize;
     expect(serialize(first)).toBe(first);
     await Promise.resolve();
-    const third = encodeLogitsEnvelope({ ...logits, step: 8 })!;
+    const third = encoder.encode(message(8));
     expect(third.buffer).toBe(first.buffer);
     // The reused memory holds the new envelope exactly.
-    expect(Buffer.compare(third, Buffer.from(DecodeResponse.encode({ message: { $case: 'logits', value: { ...logits, step: 8 } } }).finish()))).toBe(0);
+    expect(Buffer.compare(third, Buffer.from(DecodeResponse.encode({ message: message(8) }).finish()))).toBe(0);
   });
 
   it('leave other responses alone and keep at most a bounded number of idle buffers', async () => {
-    const serialize = stepwiseServerDefinition.decode.responseSerialize;
+    const encoder = new EnvelopeResponseEncoder();
+    const serialize = stepwiseServerDefinition(encoder).decode.responseSerialize;
     const plain = Buffer.from([1, 2, 3]);
     expect(serialize(plain)).toBe(plain);
-    const envelopes = Array.from({ length: 100 }, (_, step) => encodeLogitsEnvelope({ step, raw: float32Tensor(row(256)), top: undefined })!);
+    const envelopes = Array.from({ length: 100 }, (_, step) => encoder.encode({ $case: 'logits', value: { step, raw: float32Tensor(row(256)), top: undefined } }));
     for (const envelope of envelopes) serialize(envelope);
     await Promise.resolve();
-    expect(freeEnvelopeBuffers()).toBeLessThanOrEqual(64);
+    expect(encoder.buffers.idle).toBeLessThanOrEqual(64);
+  });
+
+  it('are one server’s own: two encoders never hand out each other’s memory', async () => {
+    const [one, two] = [new EnvelopeResponseEncoder(), new EnvelopeResponseEncoder()];
+    const message = { $case: 'logits' as const, value: { step: 1, raw: float32Tensor(row(512)), top: undefined } };
+    const first = one.encode(message);
+    stepwiseServerDefinition(one).decode.responseSerialize(first);
+    stepwiseServerDefinition(two).decode.responseSerialize(first);
+    await Promise.resolve();
+    expect(two.buffers.idle).toBe(0);
+    expect(two.encode(message).buffer).not.toBe(first.buffer);
+    expect(one.encode(message).buffer).toBe(first.buffer);
   });
 });

@@ -9,6 +9,7 @@ import { loadModel } from '../../../src/runtime/index.js';
 import type { ModelRuntime } from '../../../src/runtime/types.js';
 import { fromWireParamValue, toWireParamValue } from '../../../src/server/param-values.js';
 import { resolveServerLimits } from '../../../src/server/server-limits.js';
+import { ModelDefaults } from '../../../src/server/model-defaults.js';
 import { resolveStart } from '../../../src/server/start-request.js';
 import { ServerError } from '../../../src/server/status.js';
 import { tinyModels } from '../../fixtures/models.js';
@@ -21,7 +22,7 @@ beforeAll(async () => {
 
 const limits = () => resolveServerLimits({ maxNewTokens: 100, maxInputTokens: 16 }, model.info.maxInputLength);
 const resolve = (start: Parameters<typeof Start.fromPartial>[0], rpc: 'decode' | 'generate' = 'decode') =>
-  resolveStart(Start.fromPartial(start), rpc, model, limits());
+  resolveStart(Start.fromPartial(start), rpc, model, limits(), new ModelDefaults(model.info.generation));
 
 function refusal(action: () => unknown): ServerError {
   try {

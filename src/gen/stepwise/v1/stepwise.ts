@@ -489,7 +489,10 @@ export interface Start {
   /** The encoder input. */
   input:
     | //
-    /** Text, tokenized by the model's tokenizer (which appends `</s>`, as Hugging Face does for T5). */
+    /**
+     * Text, tokenized by the model's tokenizer (which appends `</s>`, as Hugging Face does for T5). An
+     * empty text is legal: the encoder then sees `</s>` alone, as `Tokenize("")` shows.
+     */
     { $case: "text"; value: string }
     | //
     /** Encoder input ids, used as given (append the EOS id yourself if the model expects it). */
@@ -500,7 +503,10 @@ export interface Start {
    * counted as generated tokens and cannot be rewound.
    */
   decoderPrefixIds: number[];
-  /** Most tokens to generate, in [1, server limit]; 0 means the server limit. */
+  /**
+   * Most tokens to generate, in [1, server limit]; 0 means the model folder's `generation_config.json`
+   * (`max_new_tokens`, else `max_length` less the decoder prompt) within the server limit, else the limit.
+   */
   maxNewTokens: number;
   /**
    * EOS is masked until this many tokens were generated (Hugging Face `min_new_tokens`); at most
@@ -515,14 +521,17 @@ export interface Start {
   /** Decoding stops (reason STOP_SEQUENCE) as soon as the generated ids end with one of these sequences. */
   stopTokenSequences: TokenIds[];
   /**
-   * The processor pipeline, applied in this order to every step's logits before selection. Names must be
-   * unique within the pipeline.
+   * The processor pipeline, applied exactly in this order to every step's logits before selection (greedy
+   * selection included), nothing added or moved. Names must be unique within the pipeline. With
+   * `min_new_tokens` set, its `min_new_tokens` processor comes first.
    */
   processors: ProcessorSpec[];
   /**
-   * A Hugging Face style shortcut: its settings become processors in Hugging Face's order, with
-   * `processors` placed where Hugging Face places a custom `logits_processor` list (after the penalties and
-   * masks, before the sampling warpers).
+   * A Hugging Face style shortcut: its settings become processors in Hugging Face's order with its
+   * defaults (sampling alone means top-k 50), and `processors`, when given too, go where Hugging Face
+   * merges a custom `logits_processor` list (after the penalties and masks, before the sampling warpers).
+   * When neither `processors` nor `generation_config` is given, the model folder's
+   * `generation_config.json` is used the same way (`Started.defaults_from_model` says so).
    */
   generationConfig:
     | GenerationConfig
@@ -547,7 +556,10 @@ export interface TokenIds {
 
 /** How tokens are selected from the processed scores. */
 export interface Selection {
-  /** Greedy or sampling; UNSPECIFIED means SAMPLE when `generation_config.do_sample` is true, else GREEDY. */
+  /**
+   * Greedy or sampling; UNSPECIFIED means SAMPLE when `generation_config.do_sample` is true (or, without a
+   * `generation_config`, when the model folder's `generation_config.json` sets `do_sample`), else GREEDY.
+   */
   mode: SelectionMode;
   /**
    * Seed of the sampling generator; the same seed, input and pipeline give the same tokens whatever the
@@ -838,7 +850,10 @@ export interface Started {
     | undefined;
   /** The served model's name. */
   modelName: string;
-  /** The pipeline that will run, in order, after `generation_config` was expanded. */
+  /**
+   * The pipeline that will run, in order: `processors` as given, or what `generation_config` (or the
+   * model's defaults) expanded to.
+   */
   pipeline: ProcessorSpec[];
   /** The selection rule in force (never UNSPECIFIED). */
   selectionMode: SelectionMode;
@@ -850,6 +865,11 @@ export interface Started {
   maxNewTokens: number;
   /** The decoder prompt: the decoder start token followed by `decoder_prefix_ids`. */
   decoderPromptIds: number[];
+  /**
+   * The `Start` fields left unset whose value came from the model folder's `generation_config.json`
+   * instead: "max_new_tokens", "selection.mode", "generation_config" (the pipeline). Empty when none did.
+   */
+  defaultsFromModel: string[];
 }
 
 /** Special token ids of the model. */
@@ -3977,6 +3997,7 @@ function createBaseStarted(): Started {
     mode: 0,
     maxNewTokens: 0,
     decoderPromptIds: [],
+    defaultsFromModel: [],
   };
 }
 
@@ -4022,6 +4043,9 @@ export const Started: MessageFns<Started> = {
         writer.uint32(v);
       }
       writer.join();
+    }
+    for (const v of message.defaultsFromModel) {
+      writer.uint32(90).string(v!);
     }
     return writer;
   },
@@ -4139,6 +4163,14 @@ export const Started: MessageFns<Started> = {
 
             break;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.defaultsFromModel.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4193,6 +4225,11 @@ export const Started: MessageFns<Started> = {
         : globalThis.Array.isArray(object?.decoder_prompt_ids)
         ? object.decoder_prompt_ids.map((e: any) => globalThis.Number(e))
         : [],
+      defaultsFromModel: globalThis.Array.isArray(object?.defaultsFromModel)
+        ? object.defaultsFromModel.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.defaults_from_model)
+        ? object.defaults_from_model.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -4228,6 +4265,9 @@ export const Started: MessageFns<Started> = {
     if (message.decoderPromptIds?.length) {
       obj.decoderPromptIds = message.decoderPromptIds.map((e) => Math.round(e));
     }
+    if (message.defaultsFromModel?.length) {
+      obj.defaultsFromModel = message.defaultsFromModel;
+    }
     return obj;
   },
 
@@ -4248,6 +4288,7 @@ export const Started: MessageFns<Started> = {
     message.mode = object.mode ?? 0;
     message.maxNewTokens = object.maxNewTokens ?? 0;
     message.decoderPromptIds = object.decoderPromptIds?.map((e) => e) || [];
+    message.defaultsFromModel = object.defaultsFromModel?.map((e) => e) || [];
     return message;
   },
 };
