@@ -16,7 +16,7 @@ import {
   type ServiceDefinition,
 } from '@grpc/grpc-js';
 
-import { DEFAULT_CHANNEL_OPTIONS } from '../clients/ts/stepwise-client.js';
+import { DEFAULT_CHANNEL_OPTIONS } from '../clients/ts/index.js';
 import { processCpuMs } from './cpu-time.js';
 
 const identity = (bytes: Buffer) => bytes;

@@ -6,8 +6,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-import { ensureModel } from '../src/builder/build-model.js';
-import type { BuildModelOptions } from '../src/builder/build-model.js';
+import { type BuildModelOptions, ensureModel } from '../src/builder/index.js';
 
 export const BENCH_MODEL_FOLDER = fileURLToPath(new URL('../.cache/models/t5-small-bench', import.meta.url));
 

@@ -1,8 +1,7 @@
 /** The benchmark's command line: `npm run bench -- [--json] [--reps N] ...`. */
 import { parseArgs } from 'node:util';
 
-import { INTRA_OP_SPINNING, isIntraOpSpinning } from '../src/runtime/load-model.js';
-import type { IntraOpSpinning } from '../src/runtime/types.js';
+import { INTRA_OP_SPINNING, type IntraOpSpinning, isIntraOpSpinning } from '../src/runtime/index.js';
 
 export interface BenchOptions {
   /** Print one JSON object as the last line of stdout. */

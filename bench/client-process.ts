@@ -18,7 +18,7 @@ import {
   SelectionMode,
   StepwiseServiceClient,
 } from '../src/gen/stepwise/v1/stepwise.js';
-import { DEFAULT_CHANNEL_OPTIONS } from '../clients/ts/stepwise-client.js';
+import { DEFAULT_CHANNEL_OPTIONS } from '../clients/ts/index.js';
 import { bareRoundTrips } from './bare-rows.js';
 import { processCpuMs } from './cpu-time.js';
 import type { ClientAnswer, ClientCommand, DecodeMode as Mode, RawLogits } from './ipc.js';

@@ -11,7 +11,7 @@ import type { Worker } from 'node:worker_threads';
 
 import type { InferenceSession } from 'onnxruntime-node';
 
-import { startModuleWorker } from '../src/runtime/worker/module-worker.js';
+import { startModuleWorker } from '../src/runtime/index.js';
 import type { FloorRun } from './floor-loop.js';
 
 export type ContenderKind = 'floor' | 'transformers-js';

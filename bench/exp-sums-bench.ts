@@ -11,9 +11,8 @@
  * its values. Run on demand; it is not part of the tests.
  */
 import { performance } from 'node:perf_hooks';
-import { expSumsKernel } from '../src/numeric/exp-sums-kernel.js';
-import { exponentialSums, exponentialSumsResult, rowMaximum } from '../src/processors/math/softmax-basis.js';
-import { finiteMaximum } from '../src/processors/selection/finite.js';
+import { expSumsKernel } from '../src/numeric/index.js';
+import { exponentialSums, exponentialSumsResult, finiteMaximum, rowMaximum } from '../src/processors/index.js';
 
 const VOCAB_SIZE = 32_128;
 const WARMUP_CALLS = 2_000;

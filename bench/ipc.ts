@@ -2,10 +2,10 @@
  * What the benchmark's parent process and its two children (the Stepwise server, the gRPC client) say
  * to each other over Node's IPC channel, and a helper to ask a child and await its answer.
  */
+import type { ResponseEncoding } from '../src/server/index.js';
 import type { ChildProcess } from 'node:child_process';
 
-import type { SchedulerStats } from '../src/runtime/step-scheduler.js';
-import type { IntraOpSpinning } from '../src/runtime/types.js';
+import type { IntraOpSpinning, SchedulerStats } from '../src/runtime/index.js';
 
 /** The server child's configuration, passed as its one argument (JSON). */
 export interface ServerChildConfig {
@@ -18,6 +18,8 @@ export interface ServerChildConfig {
   readonly enableCpuMemArena?: boolean;
   readonly runAhead?: boolean;
   readonly threadNice?: number;
+  /** How the server encodes its messages (`ServerComposition.responseEncoding`); undefined: its default. */
+  readonly responseEncoding?: ResponseEncoding;
 }
 
 export type ServerCommand =

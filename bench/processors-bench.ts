@@ -13,17 +13,24 @@
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { BUILTIN_PROCESSORS } from '../src/processors/builtin/index.js';
-import { processorSpec } from '../src/processors/param-values.js';
-import { Pipeline } from '../src/processors/pipeline.js';
-import { ProcessorRegistry } from '../src/processors/registry.js';
-import { counterUniform } from '../src/processors/selection/counter-random.js';
-import { selectGreedy } from '../src/processors/selection/greedy.js';
-import { sampleFromScores } from '../src/processors/selection/sampling.js';
-import { entropy, logProbability, summarizeScores, topAlternatives } from '../src/processors/selection/score-statistics.js';
-import { StreamScorer } from '../src/processors/selection/stream-scorer.js';
-import { createTokenSelector } from '../src/processors/selection/token-selector.js';
-import type { ProcessorSpec, StaticContext, StepContext } from '../src/processors/types.js';
+import {
+  BUILTIN_PROCESSORS,
+  counterUniform,
+  createTokenSelector,
+  entropy,
+  logProbability,
+  Pipeline,
+  ProcessorRegistry,
+  processorSpec,
+  type ProcessorSpec,
+  sampleFromScores,
+  selectGreedy,
+  type StaticContext,
+  type StepContext,
+  StreamScorer,
+  summarizeScores,
+  topAlternatives,
+} from '../src/processors/index.js';
 
 const VOCAB_SIZE = 32_128;
 const ROW_BYTES = VOCAB_SIZE * 4;

@@ -3,7 +3,7 @@
  * `--json`) one JSON object on the last line of stdout. Every figure is a median over repetitions; every
  * ratio is the median of the per-repetition ratios (both sides measured in the same repetition).
  */
-import type { T5Config } from '../src/runtime/types.js';
+import type { T5Config } from '../src/runtime/index.js';
 import type { BenchOptions } from './bench-options.js';
 import type { ServerAnswer } from './ipc.js';
 import { median, percentile, round } from './stats.js';

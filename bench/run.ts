@@ -24,9 +24,7 @@ import { fileURLToPath } from 'node:url';
 
 import type { InferenceSession } from 'onnxruntime-node';
 
-import { spinningSessionEntries } from '../src/runtime/load-model.js';
-import { readModelConfig } from '../src/runtime/model-config.js';
-import { HuggingFaceTextTokenizer } from '../src/runtime/text-tokenizer.js';
+import { HuggingFaceTextTokenizer, readModelConfig, spinningSessionEntries } from '../src/runtime/index.js';
 import { parseBenchOptions, type BenchOptions } from './bench-options.js';
 import { BENCH_MODEL_FOLDER, benchPrompts, ensureBenchModel } from './bench-model.js';
 import { ContenderThread } from './contender-thread.js';

@@ -4,9 +4,13 @@
  * the floor and the gRPC contenders, it tells the cost of the thread hop and of the scheduling apart
  * from the cost of serving (selection, log-probabilities, messages).
  */
-import { StepScheduler, type SchedulerStats } from '../src/runtime/step-scheduler.js';
-import type { LoadModelOptions, ModelRuntime } from '../src/runtime/types.js';
-import { loadWorkerModel } from '../src/runtime/worker/index.js';
+import {
+  type LoadModelOptions,
+  loadWorkerModel,
+  type ModelRuntime,
+  type SchedulerStats,
+  StepScheduler,
+} from '../src/runtime/index.js';
 import { argmaxExcept, type FloorRun } from './floor-loop.js';
 
 export class RuntimeRunner {

@@ -10,9 +10,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 import { composeServer } from '../src/composition-root.js';
-import { StepScheduler, type SchedulerStats } from '../src/runtime/step-scheduler.js';
-import { WorkerModel } from '../src/runtime/worker/index.js';
-import type { Logger } from '../src/server/logger.js';
+import { type SchedulerStats, StepScheduler, WorkerModel } from '../src/runtime/index.js';
+import type { Logger } from '../src/server/index.js';
 import { startBareRowServer } from './bare-rows.js';
 import { mainThreadCpuMs } from './cpu-time.js';
 import type { ServerAnswer, ServerChildConfig, ServerCommand } from './ipc.js';
@@ -45,6 +44,7 @@ const app = await composeServer({
     ...(config.catchUpSteps === undefined ? {} : { catchUpSteps: config.catchUpSteps }),
   },
   limits: { maxConcurrentStreams: 64 },
+  ...(config.responseEncoding === undefined ? {} : { responseEncoding: config.responseEncoding }),
 });
 const port = await app.server.start({ host: '127.0.0.1', port: 0 });
 // The transport alone, for comparison: its own server, on this process's event loop like Stepwise's.

@@ -57,6 +57,9 @@ export {
   type HfPipelinePlan,
 } from './hf-generation-config.js';
 export { selectGreedy } from './selection/greedy.js';
+// The row arithmetic built-ins use, for plugins that need the same (and the benchmark that times it).
+export { exponentialSums, exponentialSumsResult, rowMaximum, sumExp } from './math/softmax-basis.js';
+export { finiteMaximum } from './selection/finite.js';
 export { SeededDraws, sampleFromScores, sampleWithSummary, type Sample } from './selection/sampling.js';
 export { counterUniform } from './selection/counter-random.js';
 export { createTokenSelector, type SelectionConfig, type TokenSelector } from './selection/token-selector.js';

@@ -35,10 +35,9 @@ export function isIntraOpSpinning(value: unknown): value is IntraOpSpinning {
 /**
  * ONNX Runtime's session entries (`SessionOptions.extra.session`) for a spinning choice. By default its
  * intra-op threads keep spinning after a run returns, on the cores that the caller needs to choose the next
- * token and start the next run: a decoding loop stepping one token at a time then waits for them (a model
- * thread's reply to the serving thread took ~1 ms instead of ~0.06 ms). `session.force_spinning_stop`
- * stops them when a run returns; they spin again from the next run's start. On the benchmark this made
- * even the bare decoding loop's steps 5–8% shorter.
+ * token and start the next run: a decoding loop stepping one token at a time then waits for them.
+ * `session.force_spinning_stop` stops them when a run returns; they spin again from the next run's start.
+ * What each choice costs is measured in bench/README.md.
  */
 export function spinningSessionEntries(spinning: IntraOpSpinning): Record<string, unknown> {
   if (spinning === 'off') return { intra_op: { allow_spinning: '0' } };

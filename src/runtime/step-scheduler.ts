@@ -48,9 +48,9 @@ export interface StepSchedulerOptions {
   /**
    * How far behind (in positions) a run may be and still go first so that others merge with it; default 8,
    * 0: never. The streams ahead pause for at most that many runs, once; a stream further behind never
-   * merges (runs alternate, the gap stays), so the bound decides which late starters join a batch: with
-   * t5-small's ~8 ms steps, 8 covers a stream started ~60 ms after another (streams 50 ms apart on the
-   * benchmark: 4 left ~220 decoder runs for 1,024 steps, 8 ~120).
+   * merges (runs alternate, the gap stays), so the bound decides which late starters join a batch: in
+   * steps of the model, how much later than another a stream may start and still share its runs
+   * (bench/README.md has the staggered-start figures for 4 and 8).
    */
   readonly catchUpSteps?: number;
 }

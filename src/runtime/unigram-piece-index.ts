@@ -1,9 +1,9 @@
 /**
  * A compact replacement for the character trie that `@huggingface/tokenizers` builds for a Unigram model.
  *
- * The library's trie holds a JavaScript `Map` for every node: for T5's 32,100 pieces that is ~17.6 MB of the
- * ~39 MB heap of a serving thread that loaded the model, and every full garbage collection of that thread
- * walks it. A `Set` of the same pieces answers the only question the model asks of its trie (which pieces
+ * The library's trie holds a JavaScript `Map` for every node: for T5's 32,100 pieces that is most of the
+ * heap of a serving thread that loaded the model (bench/README.md), and every full garbage collection of
+ * that thread walks it. A `Set` of the same pieces answers the only question the model asks of its trie (which pieces
  * start at a position of the input, shortest first) with one lookup per candidate length. Encoding runs once
  * per request, on its prompt, so the lookups cost nothing that matters; the collections that pause streams
  * get shorter.

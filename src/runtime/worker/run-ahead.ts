@@ -2,8 +2,8 @@
  * Steps the model thread runs before it is asked for them.
  *
  * Between two steps of a stream, the model thread would idle while the serving thread reads the row,
- * chooses the token and sends the next request: ~0.5 ms per step (measured on t5-small steps of ~8 ms),
- * and ~2.5 ms per run when sixteen streams' rows are handled between two batched runs. When a step's
+ * chooses the token and sends the next request (in LOCKSTEP, while the client decides too), and for
+ * longer when sixteen streams' rows are handled between two batched runs. When a step's
  * member carries a hint of its next token (`NextTokenHint`), the thread instead appends that token as
  * soon as the step's rows are posted and runs the following step at once. When the request for it
  * arrives with exactly that token, its row is ready (or nearly); otherwise the guess is taken back

@@ -77,7 +77,7 @@ export interface WorkerModelOptions extends LoadModelOptions {
   readonly restartDelayMs?: number;
 }
 
-/** `WorkerModelOptions.threadNice` by default: what the benchmark measured (README, Benchmarks). */
+/** `WorkerModelOptions.threadNice` by default: what the benchmark measured (bench/README.md). */
 export const DEFAULT_THREAD_NICE = 5;
 
 /**

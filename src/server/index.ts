@@ -1,0 +1,8 @@
+/**
+ * The gRPC server's public parts: the server itself (built by the composition root, `src/composition-root.ts`),
+ * its limits, its logger, and how it encodes its responses.
+ */
+export { StepwiseServer, type ListenAddress } from './server.js';
+export { resolveServerLimits, type ServerLimits } from './server-limits.js';
+export { ConsoleLogger, MemoryLogger, type Logger } from './logger.js';
+export type { ResponseEncoding } from './response-encoder.js';
