@@ -95,6 +95,14 @@ export const SERVE_OPTIONS = {
     defaultValue: DEFAULT_THREAD_NICE,
     read: read.integerIn(0, 19),
   }),
+  // Request bounds.
+
+  // Transport security and authentication.
+
+  // Lifecycle: drain, timeouts, keepalive, queueing.
+
+  // Logs and metrics.
+
 };
 
 /** The resolved options of `stepwise serve`. */
