@@ -66,6 +66,7 @@ async function serve(settings: ServeSettings, logger: ConsoleLogger): Promise<vo
       maxConcurrentStreams: settings.maxStreams,
       maxNewTokens: settings.maxNewTokens,
       maxInputTokens: settings.maxInputTokens,
+      maxInputBytes: settings.maxInputBytes,
     },
   });
   const shutDown = (signal: string): void => {

@@ -3,7 +3,7 @@
  * key and default (`option-table.ts`). Grouped by concern; a new option is one entry here and its use in
  * `serve-command.ts`.
  */
-import { DEFAULT_SERVER_LIMITS } from '../server/server-limits.js';
+import { DEFAULT_SERVER_LIMITS, INPUT_BYTES_PER_TOKEN } from '../server/server-limits.js';
 import { DTYPE_SUFFIXES } from '../runtime/model-files.js';
 import { INTRA_OP_SPINNING, type ModelDtype } from '../runtime/index.js';
 import { DEFAULT_THREAD_NICE } from '../runtime/worker/index.js';
@@ -96,6 +96,13 @@ export const SERVE_OPTIONS = {
     read: read.integerIn(0, 19),
   }),
   // Request bounds.
+  maxInputBytes: option({
+    flag: '--max-input-bytes <n>',
+    env: 'STEPWISE_MAX_INPUT_BYTES',
+    description: 'longest Start or Tokenize text, in UTF-8 bytes, refused before it is tokenized',
+    defaultText: `${INPUT_BYTES_PER_TOKEN} × --max-input-tokens`,
+    read: read.integerIn(1, 64 * MILLION),
+  }),
 
   // Transport security and authentication.
 

@@ -19,6 +19,8 @@ export type DecisionAction =
 export interface DecisionContext {
   readonly ledger: Pick<TokenLedger, 'step' | 'left' | 'maxNewTokens'>;
   readonly vocabSize: number;
+  /** Most pipeline changes one decision may carry. */
+  readonly maxPipelineChanges: number;
   /** Applies pipeline changes (all or none); `field` names the list in errors. */
   changePipeline(changes: readonly PipelineChange[], field: string): void;
 }
@@ -27,6 +29,11 @@ const CHANGES_FIELD = 'decision.pipeline_changes';
 
 /** Checks `decision` at the current step, applies its pipeline changes, and returns what to do with the step. */
 export function applyDecision(decision: StepDecision, context: DecisionContext): DecisionAction {
+  if (decision.pipelineChanges.length > context.maxPipelineChanges) {
+    throw invalidArgument(
+      `\`${CHANGES_FIELD}\` must hold at most ${context.maxPipelineChanges} changes; given ${decision.pipelineChanges.length}`,
+    );
+  }
   const changes = pipelineChangesFromWire(decision.pipelineChanges, CHANGES_FIELD);
   const action = checkAction(decision, changes, context);
   context.changePipeline(changes, CHANGES_FIELD);

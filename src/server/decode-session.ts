@@ -68,6 +68,8 @@ export interface DecodeSessionParts {
   readonly startedAt: number;
   /** The server's turns of the event loop, shared by its streams. */
   readonly turns: EventLoopTurns;
+  /** Most pipeline changes one decision may carry (`ServerLimits.maxPipelineChanges`). */
+  readonly maxPipelineChanges: number;
 }
 
 /** What to do at the step awaiting a token. */
@@ -107,6 +109,7 @@ export class DecodeSession {
     this.decisions = {
       ledger: this.ledger,
       vocabSize: model.info.vocabSize,
+      maxPipelineChanges: parts.maxPipelineChanges,
       changePipeline: (changes, field) => scoring.change(changes, field),
     };
   }

@@ -46,6 +46,14 @@ export class ModelInfoHandler {
         maxInputTokens: limits.maxInputTokens,
         maxNewTokens: limits.maxNewTokens,
         maxReceiveMessageBytes: limits.maxReceiveMessageBytes,
+        maxInputBytes: limits.maxInputBytes,
+        maxStopSequences: limits.maxStopSequences,
+        maxStopStringLength: limits.maxStopStringLength,
+        maxProcessors: limits.maxProcessors,
+        maxPipelineChanges: limits.maxPipelineChanges,
+        maxTopNAlternatives: limits.maxTopNAlternatives,
+        maxDetokenizeIds: limits.maxDetokenizeIds,
+        processorListLimits: {},
       },
     };
   }

@@ -10,6 +10,12 @@ export interface ServerLimits {
   readonly maxConcurrentStreams: number;
   /** Longest encoder input, in tokens (at most the model's own `max_input_length`). */
   readonly maxInputTokens: number;
+  /**
+   * Longest text, in UTF-8 bytes, that `Start.text` and `Tokenize` take. Checked before tokenizing, so a
+   * huge text costs no tokenizer time on the serving thread; by default `maxInputTokens` ×
+   * `INPUT_BYTES_PER_TOKEN`, room for any text that fits the token limit but pathological ones.
+   */
+  readonly maxInputBytes: number;
   /** Most generated tokens per stream; also what `max_new_tokens: 0` means. */
   readonly maxNewTokens: number;
   /**
@@ -26,7 +32,18 @@ export interface ServerLimits {
   readonly maxTopNAlternatives: number;
   /** Most stop strings plus stop token sequences per stream; each is checked after every token. */
   readonly maxStopSequences: number;
+  /** Longest stop string, in characters (each is searched for after every token). */
+  readonly maxStopStringLength: number;
+  /** Most processors in a `Start` pipeline. */
+  readonly maxProcessors: number;
+  /** Most pipeline changes in one decision. */
+  readonly maxPipelineChanges: number;
+  /** Most ids one `Detokenize` takes. */
+  readonly maxDetokenizeIds: number;
 }
+
+/** UTF-8 bytes per input token behind the default `maxInputBytes` (English averages about 4–5). */
+export const INPUT_BYTES_PER_TOKEN = 16;
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxConcurrentStreams: 64,
@@ -36,6 +53,11 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxSendMessageBytes: 64 * 1024 * 1024,
   maxTopNAlternatives: 64,
   maxStopSequences: 32,
+  maxInputBytes: 512 * INPUT_BYTES_PER_TOKEN,
+  maxStopStringLength: 256,
+  maxProcessors: 64,
+  maxPipelineChanges: 64,
+  maxDetokenizeIds: 16_384,
 };
 
 /**
@@ -43,18 +65,25 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
  * a bad value is a start-up error naming the option.
  */
 export function resolveServerLimits(given: Partial<ServerLimits>, modelMaxInputLength: number): ServerLimits {
+  const maxInputTokens = given.maxInputTokens ?? Math.min(DEFAULT_SERVER_LIMITS.maxInputTokens, modelMaxInputLength);
   const limits: ServerLimits = {
     ...DEFAULT_SERVER_LIMITS,
-    maxInputTokens: Math.min(DEFAULT_SERVER_LIMITS.maxInputTokens, modelMaxInputLength),
+    maxInputTokens,
+    maxInputBytes: maxInputTokens * INPUT_BYTES_PER_TOKEN,
     ...withoutUndefined(given),
   };
   const positive: ReadonlyArray<keyof ServerLimits> = [
     'maxConcurrentStreams',
     'maxInputTokens',
+    'maxInputBytes',
     'maxNewTokens',
     'maxReceiveMessageBytes',
     'maxSendMessageBytes',
     'maxStopSequences',
+    'maxStopStringLength',
+    'maxProcessors',
+    'maxPipelineChanges',
+    'maxDetokenizeIds',
   ];
   for (const key of positive) {
     const value = limits[key];

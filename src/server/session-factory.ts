@@ -67,6 +67,7 @@ export class SessionFactory {
       encoded: encoded!,
       ...io,
       turns: this.turns,
+      maxPipelineChanges: this.limits.maxPipelineChanges,
     });
   }
 

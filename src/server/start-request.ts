@@ -19,6 +19,7 @@ import { requireInClosedRange, requireTokenIds } from './request-checks.js';
 import type { ModelDefaults } from './model-defaults.js';
 import type { ServerLimits } from './server-limits.js';
 import { invalidArgument } from './status.js';
+import { tokenizeText } from './text-input.js';
 import { StopConditions } from './stop-conditions.js';
 
 /** Which RPC the `Start` came with: `Decode` defaults to LOCKSTEP, `Generate` is AUTO only. */
@@ -46,12 +47,12 @@ export function resolveStart(
 ): ResolvedStart {
   const { vocabSize } = model.info;
   const inputIds = resolveInput(start, model, limits);
-  requireTokenIds('decoder_prefix_ids', start.decoderPrefixIds, vocabSize);
   if (start.decoderPrefixIds.length > limits.maxNewTokens) {
     throw invalidArgument(
       `\`decoder_prefix_ids\` must hold at most ${limits.maxNewTokens} ids; given ${start.decoderPrefixIds.length}`,
     );
   }
+  requireTokenIds('decoder_prefix_ids', start.decoderPrefixIds, vocabSize);
   const defaultsFromModel: string[] = [];
   const maxNewTokens = resolveMaxNewTokens(start, limits, defaults, defaultsFromModel);
   requireInClosedRange('min_new_tokens', start.minNewTokens, 0, maxNewTokens, ' (at most `max_new_tokens`)');
@@ -65,7 +66,7 @@ export function resolveStart(
       stream: resolveStreamPlan(start, vocabSize, limits),
       mode: resolveMode(start.mode, rpc),
     },
-    processors: resolveProcessors(start),
+    processors: resolveProcessors(start, limits),
     generationConfig: start.generationConfig,
     minNewTokens: start.minNewTokens,
     selection: resolveSelection(start, defaults, defaultsFromModel),
@@ -82,6 +83,9 @@ function resolveStopConditions(start: Start, vocabSize: number, limits: ServerLi
   }
   start.stopStrings.forEach((text, i) => {
     if (text.length === 0) throw invalidArgument(`\`stop_strings[${i}]\` must not be empty; given ""`);
+    if (text.length > limits.maxStopStringLength) {
+      throw invalidArgument(`\`stop_strings[${i}]\` must be at most ${limits.maxStopStringLength} characters long; given ${text.length}`);
+    }
   });
   const stopSequences = start.stopTokenSequences.map((sequence, i) => {
     if (sequence.ids.length === 0) {
@@ -94,7 +98,10 @@ function resolveStopConditions(start: Start, vocabSize: number, limits: ServerLi
 }
 
 /** The processors the client named, in order; each name once. */
-function resolveProcessors(start: Start): ProcessorSpec[] {
+function resolveProcessors(start: Start, limits: ServerLimits): ProcessorSpec[] {
+  if (start.processors.length > limits.maxProcessors) {
+    throw invalidArgument(`\`processors\` must hold at most ${limits.maxProcessors} processors; given ${start.processors.length}`);
+  }
   const processors = start.processors.map((spec, i) => fromWireProcessorSpec(spec, `processors[${i}]`));
   processors.forEach((spec, i) => {
     const first = processors.findIndex((other) => other.name === spec.name);
@@ -137,7 +144,7 @@ function resolveInput(
   switch (input?.$case) {
     case 'text': {
       // An empty text is legal for T5: the tokenizer gives `</s>` alone, which the encoder takes.
-      const ids = model.tokenizer.encode(input.value);
+      const ids = tokenizeText(model.tokenizer, input.value, 'text', limits);
       if (ids.length > limits.maxInputTokens) {
         throw invalidArgument(
           `\`text\` must encode to at most ${limits.maxInputTokens} tokens (\`max_input_tokens\`); given ${ids.length} tokens`,

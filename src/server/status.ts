@@ -38,6 +38,19 @@ export const resourceExhausted = (message: string): ServerError =>
   new ServerError(Status.RESOURCE_EXHAUSTED, message);
 export const unavailable = (message: string): ServerError => new ServerError(Status.UNAVAILABLE, message);
 
+/**
+ * Longest status message sent, in characters. Messages quote client input (names, values), which the
+ * modules that raise them cut short; this bound holds whatever they miss, so no answer is rejected by a
+ * client for oversized metadata (grpcio's default limit is 8 KiB).
+ */
+export const MAX_STATUS_MESSAGE_LENGTH = 1024;
+
+/** `details` cut to `MAX_STATUS_MESSAGE_LENGTH`, saying how long it was. */
+function withinMessageBound(details: string): string {
+  if (details.length <= MAX_STATUS_MESSAGE_LENGTH) return details;
+  return `${details.slice(0, MAX_STATUS_MESSAGE_LENGTH - 60)}… (message cut; ${details.length} characters)`;
+}
+
 /** The message a client sees for an error that is not one of ours. */
 export const INTERNAL_ERROR_MESSAGE = 'internal error; the server log has the details';
 
@@ -59,7 +72,7 @@ function knownStatus(error: unknown): { code: Status; details: string } | undefi
  */
 export function toStatusObject(error: unknown, logger: Logger, where: string): StatusObject {
   const known = knownStatus(error);
-  if (known) return { ...known, metadata: new Metadata() };
+  if (known) return { code: known.code, details: withinMessageBound(known.details), metadata: new Metadata() };
   logger.error(`${where}: unexpected error, answered INTERNAL`, error);
   return { code: Status.INTERNAL, details: INTERNAL_ERROR_MESSAGE, metadata: new Metadata() };
 }

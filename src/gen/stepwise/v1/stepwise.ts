@@ -1078,6 +1078,30 @@ export interface ServerLimits {
   maxNewTokens: number;
   /** Largest message the server accepts, in bytes. */
   maxReceiveMessageBytes: number;
+  /** Longest `Start.text` or `Tokenize.text`, in UTF-8 bytes (checked before tokenizing). */
+  maxInputBytes: number;
+  /** Most `stop_strings` and `stop_token_sequences` of one `Start`, together. */
+  maxStopSequences: number;
+  /** Longest stop string, in characters. */
+  maxStopStringLength: number;
+  /** Most processors in a `Start` pipeline. */
+  maxProcessors: number;
+  /** Most `pipeline_changes` in one decision. */
+  maxPipelineChanges: number;
+  /** Most `stream.top_n_alternatives`. */
+  maxTopNAlternatives: number;
+  /** Most ids one `Detokenize` takes. */
+  maxDetokenizeIds: number;
+  /**
+   * Most entries of the list parameters of the built-in processors, by "processor.parameter" (e.g.
+   * "ban_tokens.token_ids"); `ListProcessors` states the same in each parameter's range.
+   */
+  processorListLimits: { [key: string]: number };
+}
+
+export interface ServerLimits_ProcessorListLimitsEntry {
+  key: string;
+  value: number;
 }
 
 /** Asks for the processor catalogue. */
@@ -6178,7 +6202,20 @@ export const ModelConfigSummary: MessageFns<ModelConfigSummary> = {
 };
 
 function createBaseServerLimits(): ServerLimits {
-  return { maxConcurrentStreams: 0, maxInputTokens: 0, maxNewTokens: 0, maxReceiveMessageBytes: 0 };
+  return {
+    maxConcurrentStreams: 0,
+    maxInputTokens: 0,
+    maxNewTokens: 0,
+    maxReceiveMessageBytes: 0,
+    maxInputBytes: 0,
+    maxStopSequences: 0,
+    maxStopStringLength: 0,
+    maxProcessors: 0,
+    maxPipelineChanges: 0,
+    maxTopNAlternatives: 0,
+    maxDetokenizeIds: 0,
+    processorListLimits: {},
+  };
 }
 
 export const ServerLimits: MessageFns<ServerLimits> = {
@@ -6195,6 +6232,30 @@ export const ServerLimits: MessageFns<ServerLimits> = {
     if (message.maxReceiveMessageBytes !== 0) {
       writer.uint32(32).uint32(message.maxReceiveMessageBytes);
     }
+    if (message.maxInputBytes !== 0) {
+      writer.uint32(40).uint32(message.maxInputBytes);
+    }
+    if (message.maxStopSequences !== 0) {
+      writer.uint32(48).uint32(message.maxStopSequences);
+    }
+    if (message.maxStopStringLength !== 0) {
+      writer.uint32(56).uint32(message.maxStopStringLength);
+    }
+    if (message.maxProcessors !== 0) {
+      writer.uint32(64).uint32(message.maxProcessors);
+    }
+    if (message.maxPipelineChanges !== 0) {
+      writer.uint32(72).uint32(message.maxPipelineChanges);
+    }
+    if (message.maxTopNAlternatives !== 0) {
+      writer.uint32(80).uint32(message.maxTopNAlternatives);
+    }
+    if (message.maxDetokenizeIds !== 0) {
+      writer.uint32(88).uint32(message.maxDetokenizeIds);
+    }
+    globalThis.Object.entries(message.processorListLimits).forEach(([key, value]: [string, number]) => {
+      ServerLimits_ProcessorListLimitsEntry.encode({ key: key as any, value }, writer.uint32(98).fork()).join();
+    });
     return writer;
   },
 
@@ -6243,6 +6304,73 @@ export const ServerLimits: MessageFns<ServerLimits> = {
             message.maxReceiveMessageBytes = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxInputBytes = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.maxStopSequences = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.maxStopStringLength = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.maxProcessors = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.maxPipelineChanges = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.maxTopNAlternatives = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.maxDetokenizeIds = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            const entry12 = ServerLimits_ProcessorListLimitsEntry.decode(reader, reader.uint32());
+            if (entry12.value !== undefined) {
+              message.processorListLimits[entry12.key] = entry12.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6277,6 +6405,68 @@ export const ServerLimits: MessageFns<ServerLimits> = {
         : isSet(object.max_receive_message_bytes)
         ? globalThis.Number(object.max_receive_message_bytes)
         : 0,
+      maxInputBytes: isSet(object.maxInputBytes)
+        ? globalThis.Number(object.maxInputBytes)
+        : isSet(object.max_input_bytes)
+        ? globalThis.Number(object.max_input_bytes)
+        : 0,
+      maxStopSequences: isSet(object.maxStopSequences)
+        ? globalThis.Number(object.maxStopSequences)
+        : isSet(object.max_stop_sequences)
+        ? globalThis.Number(object.max_stop_sequences)
+        : 0,
+      maxStopStringLength: isSet(object.maxStopStringLength)
+        ? globalThis.Number(object.maxStopStringLength)
+        : isSet(object.max_stop_string_length)
+        ? globalThis.Number(object.max_stop_string_length)
+        : 0,
+      maxProcessors: isSet(object.maxProcessors)
+        ? globalThis.Number(object.maxProcessors)
+        : isSet(object.max_processors)
+        ? globalThis.Number(object.max_processors)
+        : 0,
+      maxPipelineChanges: isSet(object.maxPipelineChanges)
+        ? globalThis.Number(object.maxPipelineChanges)
+        : isSet(object.max_pipeline_changes)
+        ? globalThis.Number(object.max_pipeline_changes)
+        : 0,
+      maxTopNAlternatives: isSet(object.maxTopNAlternatives)
+        ? globalThis.Number(object.maxTopNAlternatives)
+        : isSet(object.max_top_n_alternatives)
+        ? globalThis.Number(object.max_top_n_alternatives)
+        : 0,
+      maxDetokenizeIds: isSet(object.maxDetokenizeIds)
+        ? globalThis.Number(object.maxDetokenizeIds)
+        : isSet(object.max_detokenize_ids)
+        ? globalThis.Number(object.max_detokenize_ids)
+        : 0,
+      processorListLimits: isObject(object.processorListLimits)
+        ? (globalThis.Object.entries(object.processorListLimits) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.processor_list_limits)
+        ? (globalThis.Object.entries(object.processor_list_limits) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -6294,6 +6484,36 @@ export const ServerLimits: MessageFns<ServerLimits> = {
     if (message.maxReceiveMessageBytes !== 0) {
       obj.maxReceiveMessageBytes = Math.round(message.maxReceiveMessageBytes);
     }
+    if (message.maxInputBytes !== 0) {
+      obj.maxInputBytes = Math.round(message.maxInputBytes);
+    }
+    if (message.maxStopSequences !== 0) {
+      obj.maxStopSequences = Math.round(message.maxStopSequences);
+    }
+    if (message.maxStopStringLength !== 0) {
+      obj.maxStopStringLength = Math.round(message.maxStopStringLength);
+    }
+    if (message.maxProcessors !== 0) {
+      obj.maxProcessors = Math.round(message.maxProcessors);
+    }
+    if (message.maxPipelineChanges !== 0) {
+      obj.maxPipelineChanges = Math.round(message.maxPipelineChanges);
+    }
+    if (message.maxTopNAlternatives !== 0) {
+      obj.maxTopNAlternatives = Math.round(message.maxTopNAlternatives);
+    }
+    if (message.maxDetokenizeIds !== 0) {
+      obj.maxDetokenizeIds = Math.round(message.maxDetokenizeIds);
+    }
+    if (message.processorListLimits) {
+      const entries = globalThis.Object.entries(message.processorListLimits) as [string, number][];
+      if (entries.length > 0) {
+        obj.processorListLimits = {};
+        entries.forEach(([k, v]) => {
+          obj.processorListLimits[k] = Math.round(v);
+        });
+      }
+    }
     return obj;
   },
 
@@ -6306,6 +6526,105 @@ export const ServerLimits: MessageFns<ServerLimits> = {
     message.maxInputTokens = object.maxInputTokens ?? 0;
     message.maxNewTokens = object.maxNewTokens ?? 0;
     message.maxReceiveMessageBytes = object.maxReceiveMessageBytes ?? 0;
+    message.maxInputBytes = object.maxInputBytes ?? 0;
+    message.maxStopSequences = object.maxStopSequences ?? 0;
+    message.maxStopStringLength = object.maxStopStringLength ?? 0;
+    message.maxProcessors = object.maxProcessors ?? 0;
+    message.maxPipelineChanges = object.maxPipelineChanges ?? 0;
+    message.maxTopNAlternatives = object.maxTopNAlternatives ?? 0;
+    message.maxDetokenizeIds = object.maxDetokenizeIds ?? 0;
+    message.processorListLimits = (globalThis.Object.entries(object.processorListLimits ?? {}) as [string, number][])
+      .reduce((acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      }, {});
+    return message;
+  },
+};
+
+function createBaseServerLimits_ProcessorListLimitsEntry(): ServerLimits_ProcessorListLimitsEntry {
+  return { key: "", value: 0 };
+}
+
+export const ServerLimits_ProcessorListLimitsEntry: MessageFns<ServerLimits_ProcessorListLimitsEntry> = {
+  encode(message: ServerLimits_ProcessorListLimitsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint32(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServerLimits_ProcessorListLimitsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServerLimits_ProcessorListLimitsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServerLimits_ProcessorListLimitsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: ServerLimits_ProcessorListLimitsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ServerLimits_ProcessorListLimitsEntry>): ServerLimits_ProcessorListLimitsEntry {
+    return ServerLimits_ProcessorListLimitsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ServerLimits_ProcessorListLimitsEntry>): ServerLimits_ProcessorListLimitsEntry {
+    const message = createBaseServerLimits_ProcessorListLimitsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
     return message;
   },
 };
