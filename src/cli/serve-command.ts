@@ -7,19 +7,12 @@
  * STEPWISE_PORT=50052 npm start -- --config serve.yaml      # a flag beats the file, the file the environment
  * ```
  */
-import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { ensureModel } from '../builder/index.js';
 import { composeServer } from '../composition-root.js';
+import { ensureEmbeddedModel } from '../embedded-model.js';
 import { ConsoleLogger } from '../server/logger.js';
-import { locateProtoRoot } from '../server/proto-files.js';
 import { addOptions, resolveOptions } from './option-table.js';
 import { SERVE_OPTIONS, type ServeSettings } from './serve-options.js';
-
-/** Where the embedded model is built: `.cache/models/default` in the installation's root. */
-export function defaultModelFolder(): string {
-  return join(dirname(locateProtoRoot()), '.cache', 'models', 'default');
-}
 
 export function register(program: Command): void {
   const command = program
@@ -48,8 +41,9 @@ export function register(program: Command): void {
 async function serve(settings: ServeSettings, logger: ConsoleLogger): Promise<void> {
   let modelDir = settings.model;
   if (modelDir === undefined) {
-    modelDir = defaultModelFolder();
-    if (await ensureModel({ preset: 'tiny', seed: 0, out: modelDir })) logger.info(`built the embedded model in ${modelDir}`);
+    const embedded = await ensureEmbeddedModel();
+    if (embedded.built) logger.info(`built the embedded model in ${embedded.folder}`);
+    modelDir = embedded.folder;
   }
   const app = await composeServer({
     modelDir,
