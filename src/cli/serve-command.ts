@@ -14,6 +14,7 @@ import { composeServer } from '../composition-root.js';
 import { ConsoleLogger } from '../server/logger.js';
 import { locateProtoRoot } from '../server/proto-files.js';
 import { addOptions, resolveOptions } from './option-table.js';
+import { securitySettings } from './security-settings.js';
 import { SERVE_OPTIONS, type ServeSettings } from './serve-options.js';
 
 /** Where the embedded model is built: `.cache/models/default` in the installation's root. */
@@ -46,6 +47,7 @@ export function register(program: Command): void {
 }
 
 async function serve(settings: ServeSettings, logger: ConsoleLogger): Promise<void> {
+  const security = securitySettings(settings);
   let modelDir = settings.model;
   if (modelDir === undefined) {
     modelDir = defaultModelFolder();
@@ -67,6 +69,7 @@ async function serve(settings: ServeSettings, logger: ConsoleLogger): Promise<vo
       maxNewTokens: settings.maxNewTokens,
       maxInputTokens: settings.maxInputTokens,
     },
+    security,
   });
   const shutDown = (signal: string): void => {
     logger.info(`${signal} received; shutting down`);
@@ -86,4 +89,6 @@ async function serve(settings: ServeSettings, logger: ConsoleLogger): Promise<vo
   }
   process.once('SIGINT', shutDown);
   process.once('SIGTERM', shutDown);
+  // SIGHUP re-reads the TLS and token files (and no longer ends the process, its default).
+  process.on('SIGHUP', () => void app.security.reload('SIGHUP'));
 }
