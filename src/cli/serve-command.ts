@@ -1,6 +1,7 @@
 /**
  * `stepwise serve`: loads a model folder (by default the embedded tiny model, built on first start) and
- * serves it over gRPC until SIGINT/SIGTERM, then shuts down gracefully.
+ * serves it over gRPC until SIGINT/SIGTERM, then shuts down gracefully. SIGHUP re-reads the TLS and
+ * token files.
  *
  * ```sh
  * npm start -- --model .cache/models/t5-small --port 50051 --plugin ./plugins/vowel-bias.mjs --max-streams 32
