@@ -88,9 +88,12 @@ export class CertificateFiles implements experimental.CertificateProvider {
 
   addCaCertificateListener(listener: CaListener): void {
     this.caListeners.add(listener);
-    const ca = this.current.caCertificate;
-    // As grpc-js's own providers do: a new listener hears the current value, after its caller returned.
-    process.nextTick(listener, ca === undefined ? null : { caCertificate: ca });
+    // As grpc-js's own providers do: a new listener hears the current value, after its caller returned
+    // (read then, so that a reload in between is not undone by an older value).
+    process.nextTick(() => {
+      const ca = this.current.caCertificate;
+      if (this.caListeners.has(listener)) listener(ca === undefined ? null : { caCertificate: ca });
+    });
   }
 
   removeCaCertificateListener(listener: CaListener): void {
@@ -99,7 +102,9 @@ export class CertificateFiles implements experimental.CertificateProvider {
 
   addIdentityCertificateListener(listener: IdentityListener): void {
     this.identityListeners.add(listener);
-    process.nextTick(listener, { certificate: this.current.certificate, privateKey: this.current.privateKey });
+    process.nextTick(() => {
+      if (this.identityListeners.has(listener)) listener({ certificate: this.current.certificate, privateKey: this.current.privateKey });
+    });
   }
 
   removeIdentityCertificateListener(listener: IdentityListener): void {
