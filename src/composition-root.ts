@@ -82,13 +82,10 @@ export async function composeServer(composition: ServerComposition): Promise<Com
     restartDelayMs: _restartDelayMs,
     ...inProcessLoad
   } = composition.load ?? {};
-  const loaded = await (composition.runtime === 'in-process'
-    ? loadModel(composition.modelDir, inProcessLoad)
-    : loadWorkerModel(composition.modelDir, composition.load)
-  ).catch((error: unknown) => {
-    security.close();
-    throw error;
-  });
+  const loaded =
+    composition.runtime === 'in-process'
+      ? await loadModel(composition.modelDir, inProcessLoad)
+      : await loadWorkerModel(composition.modelDir, composition.load);
   // Every stream asks for its own steps; the scheduler turns concurrent asks into batched decoder runs.
   const model: ModelRuntime = new StepScheduler(loaded, composition.scheduler);
   try {
@@ -131,7 +128,6 @@ export async function composeServer(composition: ServerComposition): Promise<Com
         })()),
     };
   } catch (error) {
-    security.close();
     await model.dispose();
     throw error;
   }

@@ -106,7 +106,7 @@ export class StepwiseServer {
         error ? reject(error) : resolve(port),
       );
     });
-    this.security.announce(address.host);
+    this.security.start(address.host);
     await this.model.warmUp();
     this.started = true;
     if (this.stopping === undefined && this.model.status === 'ready') this.setHealth('SERVING');

@@ -8,9 +8,9 @@
  * const security = await TransportSecurity.load({ tls: { certFile, keyFile }, tokenFile }, logger);
  * const server = new grpc.Server({ interceptors: security.interceptors });
  * server.bindAsync(address, security.credentials(), ...);
- * security.announce(host);               // logs what is in force, and warns of an exposed address
+ * security.start(host);                  // logs what is in force, warns of an exposed address, re-reads files from now on
  * await security.reload('SIGHUP');       // new connections get the new certificate, new calls the new tokens
- * security.close();
+ * security.close();                      // stops re-reading
  * ```
  *
  * A reload that finds a file broken (unreadable, a key that is not the certificate's, no token) logs why
@@ -62,13 +62,7 @@ export class TransportSecurity {
   static async load(settings: TransportSecuritySettings, logger: Logger): Promise<TransportSecurity> {
     const certificates = settings.tls === undefined ? undefined : await CertificateFiles.load(settings.tls);
     const tokens = settings.tokenFile === undefined ? undefined : await readTokens(settings.tokenFile, logger);
-    const security = new TransportSecurity(settings, logger, certificates, tokens);
-    const interval = settings.reloadIntervalMs ?? DEFAULT_RELOAD_INTERVAL_MS;
-    if (interval > 0 && (certificates !== undefined || tokens !== undefined)) {
-      security.timer = setInterval(() => void security.reload(), interval);
-      security.timer.unref();
-    }
-    return security;
+    return new TransportSecurity(settings, logger, certificates, tokens);
   }
 
   /** What this server enforces. */
@@ -88,8 +82,16 @@ export class TransportSecurity {
     return experimental.createCertificateProviderServerCredentials(this.certificates, clientCa, clientCa !== null);
   }
 
-  /** Logs what is in force, then a warning for each risk of serving `host` this way. */
-  announce(host: string): void {
+  /**
+   * Called as the server starts listening on `host`: starts re-reading the files every interval, logs
+   * what is in force, then a warning for each risk of serving `host` this way.
+   */
+  start(host: string): void {
+    const interval = this.settings.reloadIntervalMs ?? DEFAULT_RELOAD_INTERVAL_MS;
+    if (this.timer === undefined && interval > 0 && (this.certificates !== undefined || this.tokens !== undefined)) {
+      this.timer = setInterval(() => void this.reload(), interval);
+      this.timer.unref();
+    }
     this.logger.info(`transport: ${this.describe()}`);
     this.warnIfExpired();
     for (const warning of exposureWarnings(host, this.protection)) this.logger.warn(warning);
@@ -107,6 +109,7 @@ export class TransportSecurity {
   /** Stops the periodic re-reading. */
   close(): void {
     clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   private describe(): string {
