@@ -30,7 +30,8 @@ import { SessionFactory } from './server/session-factory.js';
 import { ShutdownSignal } from './server/shutdown-signal.js';
 import { StreamingCalls } from './server/streaming-call.js';
 import { StreamSlots } from './server/stream-slots.js';
-import { LOGGER, MODEL_RUNTIME, RESPONSE_ENCODER, SERVER_LIMITS } from './tokens.js';
+import { TransportSecurity, type TransportSecuritySettings } from './server/transport-security.js';
+import { LOGGER, MODEL_RUNTIME, RESPONSE_ENCODER, SERVER_LIMITS, TRANSPORT_SECURITY } from './tokens.js';
 
 export interface ServerComposition {
   /** The model folder to serve. */
@@ -54,12 +55,16 @@ export interface ServerComposition {
   readonly scheduler?: StepSchedulerOptions;
   /** How streams' messages are encoded (`response-encoder.ts`); default `envelope`. */
   readonly responseEncoding?: ResponseEncoding;
+  /** TLS, bearer tokens and their reload (`transport-security.ts`); default: plaintext, no tokens. */
+  readonly security?: TransportSecuritySettings;
 }
 
 export interface ComposedServer {
   readonly server: StepwiseServer;
   readonly model: ModelRuntime;
   readonly limits: ServerLimits;
+  /** TLS and tokens in force; `security.reload()` re-reads their files (what `serve` does on SIGHUP). */
+  readonly security: TransportSecurity;
   readonly container: DependencyContainer;
   /** Stops the server (graceful), releases the model, disposes the container; idempotent. */
   dispose(): Promise<void>;
@@ -67,6 +72,8 @@ export interface ComposedServer {
 
 export async function composeServer(composition: ServerComposition): Promise<ComposedServer> {
   const logger = composition.logger ?? new ConsoleLogger();
+  // Before the model: a TLS or token file that cannot be used is reported without waiting for a model load.
+  const security = await TransportSecurity.load(composition.security ?? {}, logger);
   // In process there is no other thread: nothing to run ahead, no thread to renice or restart.
   const {
     runAhead: _runAhead,
@@ -87,6 +94,7 @@ export async function composeServer(composition: ServerComposition): Promise<Com
     container.register(MODEL_RUNTIME, { useValue: model });
     container.register(SERVER_LIMITS, { useValue: limits });
     container.register(LOGGER, { useValue: logger });
+    container.register(TRANSPORT_SECURITY, { useValue: security });
     registerBuiltinProcessors(container);
     const plugins = await loadProcessorPlugins(container, composition.plugins ?? []);
     if (plugins.length > 0) logger.info(`processor plugins loaded: ${plugins.join(', ')}`);
@@ -109,9 +117,11 @@ export async function composeServer(composition: ServerComposition): Promise<Com
       server,
       model,
       limits,
+      security,
       container,
       dispose: () =>
         (disposing ??= (async () => {
+          security.close();
           await server.stop();
           await model.dispose();
           await container.dispose();

@@ -17,3 +17,6 @@ export const RESPONSE_ENCODER = Symbol('ResponseEncoder');
 
 /** Where the server logs (`Logger` of `src/server/logger.ts`). */
 export const LOGGER = Symbol('Logger');
+
+/** How the server is secured: TLS credentials, bearer-token interceptors (`TransportSecurity` of `src/server/transport-security.ts`). */
+export const TRANSPORT_SECURITY = Symbol('TransportSecurity');

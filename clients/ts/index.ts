@@ -1,8 +1,10 @@
 /**
  * Stepwise's TypeScript client: open a decode, read every step's raw logits as a `Float32Array`, answer
- * each step (accept, force, reconfigure, rewind, stop), with deadlines and cancellation by `AbortSignal`.
+ * each step (accept, force, reconfigure, rewind, stop), with deadlines and cancellation by `AbortSignal`,
+ * over plaintext or TLS (mutual TLS included) with a bearer token.
  */
 export { DEFAULT_CHANNEL_OPTIONS, StepwiseClient, type StepwiseClientOptions } from './stepwise-client.js';
+export { DEFAULT_SERVER, bearerTokenInterceptor, channelCredentials, type ClientTls } from './channel-security.js';
 export { DecodeSession } from './decode-session.js';
 export { LockstepDecode, type DecodedStep, type DecideContext, type DecideStep, type DecodeResult } from './lockstep-decode.js';
 export type { DecodeEvent, StartedEvent, StepEvent, TokenEvent, AppliedEvent, FinishedEvent } from './decode-events.js';

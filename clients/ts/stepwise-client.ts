@@ -3,6 +3,8 @@
  *
  * ```ts
  * const client = new StepwiseClient('127.0.0.1:50051');
+ * // a secured server: TLS (with a client certificate for mutual TLS) and a bearer token
+ * const secured = new StepwiseClient('models.example.com:443', { tls: { caFile: 'ca.pem' }, token: process.env.STEPWISE_TOKEN });
  * const info = await client.getModelInfo();
  * const run = client.decode({ text: 'translate English to German: The house is wonderful.' }, () => accept());
  * for await (const step of run) console.log(step.step, step.token.text);
@@ -10,15 +12,16 @@
  * ```
  */
 import {
-  credentials,
   Metadata,
   type CallOptions,
   type ChannelCredentials,
   type ChannelOptions,
   type ClientUnaryCall,
+  type Interceptor,
   type ServiceError,
 } from '@grpc/grpc-js';
 import { callFailure, cancelOnAbort, toGrpcCallOptions, type StepwiseCallOptions } from './call-options.js';
+import { bearerTokenInterceptor, channelCredentials, defaultServer, defaultToken, type ClientTls } from './channel-security.js';
 import { accept } from './decisions.js';
 import { toDecodeEvent, type DecodeEvent } from './decode-events.js';
 import { DecodeSession } from './decode-session.js';
@@ -36,7 +39,14 @@ import {
 import { toStartMessage, type DecodeStart } from './start-options.js';
 
 export interface StepwiseClientOptions {
-  /** Default: insecure (plaintext), as `npm start` serves on localhost. */
+  /** TLS (CA file, client certificate and key); default: plaintext, as `npm start` serves on localhost. */
+  readonly tls?: ClientTls;
+  /**
+   * Bearer token sent with every call (`serve --auth-token-file`); default `$STEPWISE_TOKEN`, none when
+   * unset or empty (`''` sends none whatever the environment says).
+   */
+  readonly token?: string;
+  /** grpc-js channel credentials, for anything `tls` does not cover; they replace `tls`. */
   readonly credentials?: ChannelCredentials;
   /**
    * grpc-js channel options, e.g. `{ 'grpc.max_receive_message_length': 64 << 20 }`; they override
@@ -57,11 +67,12 @@ export class StepwiseClient {
   /** The generated grpc-js client, for anything this class does not wrap. */
   readonly stub: StepwiseServiceClient;
 
-  constructor(address: string, options: StepwiseClientOptions = {}) {
-    this.stub = new StepwiseServiceClient(address, options.credentials ?? credentials.createInsecure(), {
-      ...DEFAULT_CHANNEL_OPTIONS,
-      ...options.channelOptions,
-    });
+  /** `address` is `HOST:PORT`; default `$STEPWISE_SERVER`, else 127.0.0.1:50051. */
+  constructor(address: string = defaultServer(), options: StepwiseClientOptions = {}) {
+    const token = options.token ?? defaultToken();
+    const channelOptions = { ...DEFAULT_CHANNEL_OPTIONS, ...options.channelOptions };
+    if (token) channelOptions.interceptors = [bearerTokenInterceptor(token), ...((channelOptions.interceptors as Interceptor[] | undefined) ?? [])];
+    this.stub = new StepwiseServiceClient(address, options.credentials ?? channelCredentials(options.tls), channelOptions);
   }
 
   /** Opens a `Decode` stream and sends its start; read it with `for await`, answer steps with its methods. */

@@ -1,6 +1,7 @@
 /**
  * `stepwise serve`: loads a model folder (by default the embedded tiny model, built on first start) and
- * serves it over gRPC until SIGINT/SIGTERM, then shuts down gracefully.
+ * serves it over gRPC until SIGINT/SIGTERM, then shuts down gracefully. SIGHUP re-reads the TLS and
+ * token files.
  *
  * ```sh
  * npm start -- --model .cache/models/t5-small --port 50051 --plugin ./plugins/vowel-bias.mjs --max-streams 32
@@ -12,6 +13,7 @@ import { composeServer } from '../composition-root.js';
 import { ensureEmbeddedModel } from '../embedded-model.js';
 import { ConsoleLogger } from '../server/logger.js';
 import { addOptions, resolveOptions } from './option-table.js';
+import { securitySettings } from './security-settings.js';
 import { SERVE_OPTIONS, type ServeSettings } from './serve-options.js';
 
 export function register(program: Command): void {
@@ -39,6 +41,7 @@ export function register(program: Command): void {
 }
 
 async function serve(settings: ServeSettings, logger: ConsoleLogger): Promise<void> {
+  const security = securitySettings(settings);
   let modelDir = settings.model;
   if (modelDir === undefined) {
     const embedded = await ensureEmbeddedModel();
@@ -62,6 +65,7 @@ async function serve(settings: ServeSettings, logger: ConsoleLogger): Promise<vo
       maxInputTokens: settings.maxInputTokens,
       maxInputBytes: settings.maxInputBytes,
     },
+    security,
   });
   const shutDown = (signal: string): void => {
     logger.info(`${signal} received; shutting down`);
@@ -81,4 +85,6 @@ async function serve(settings: ServeSettings, logger: ConsoleLogger): Promise<vo
   }
   process.once('SIGINT', shutDown);
   process.once('SIGTERM', shutDown);
+  // SIGHUP re-reads the TLS and token files (and no longer ends the process, its default).
+  process.on('SIGHUP', () => void app.security.reload('SIGHUP'));
 }

@@ -7,6 +7,7 @@ import { DEFAULT_SERVER_LIMITS, INPUT_BYTES_PER_TOKEN } from '../server/server-l
 import { DTYPE_SUFFIXES } from '../runtime/model-files.js';
 import { INTRA_OP_SPINNING, type ModelDtype } from '../runtime/index.js';
 import { DEFAULT_THREAD_NICE } from '../runtime/worker/index.js';
+import { DEFAULT_RELOAD_INTERVAL_MS } from '../server/transport-security.js';
 import { option, read, type OptionValues } from './option-table.js';
 
 const MILLION = 1_000_000;
@@ -105,6 +106,33 @@ export const SERVE_OPTIONS = {
   }),
 
   // Transport security and authentication.
+  tlsCert: option({
+    flag: '--tls-cert <file>',
+    env: 'STEPWISE_TLS_CERT',
+    description: 'PEM certificate chain the server presents; with --tls-key, the server speaks TLS only',
+    read: read.text,
+  }),
+  tlsKey: option({ flag: '--tls-key <file>', env: 'STEPWISE_TLS_KEY', description: 'PEM private key of --tls-cert', read: read.text }),
+  tlsClientCa: option({
+    flag: '--tls-client-ca <file>',
+    env: 'STEPWISE_TLS_CLIENT_CA',
+    description: 'PEM CA certificate(s): clients must present a certificate signed by one of them (mutual TLS), others are refused at the handshake',
+    read: read.text,
+  }),
+  authTokenFile: option({
+    flag: '--auth-token-file <file>',
+    env: 'STEPWISE_AUTH_TOKEN_FILE',
+    description: 'bearer tokens, one per line or name:token; every stepwise.v1 call (and reflection) then needs `authorization: Bearer <token>`, health stays open',
+    read: read.text,
+  }),
+  securityReloadInterval: option({
+    flag: '--security-reload-interval <seconds>',
+    env: 'STEPWISE_SECURITY_RELOAD_INTERVAL',
+    description: 'how often the TLS and token files are re-read for changes (SIGHUP re-reads them at once); 0: only on SIGHUP',
+    defaultValue: DEFAULT_RELOAD_INTERVAL_MS,
+    defaultText: `${DEFAULT_RELOAD_INTERVAL_MS / 1000}`,
+    read: read.seconds(86_400),
+  }),
 
   // Lifecycle: drain, timeouts, keepalive, queueing.
 

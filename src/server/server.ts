@@ -10,11 +10,11 @@
  * Shutdown is graceful: new calls are refused, open streams end with UNAVAILABLE (their decode states
  * freed), then the server closes; calls still open after the grace period are cut.
  */
-import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { inject, injectable } from 'tsyringe';
 import type { ModelRuntime, ModelStatusEvent } from '../runtime/types.js';
-import { LOGGER, MODEL_RUNTIME, RESPONSE_ENCODER, SERVER_LIMITS } from '../tokens.js';
+import { LOGGER, MODEL_RUNTIME, RESPONSE_ENCODER, SERVER_LIMITS, TRANSPORT_SECURITY } from '../tokens.js';
 import { DecodeHandler } from './decode-handler.js';
 import { DetokenizeHandler } from './detokenize-handler.js';
 import { GenerateHandler } from './generate-handler.js';
@@ -29,6 +29,7 @@ import { stepwiseServerDefinition } from './service-definition.js';
 import { ShutdownSignal } from './shutdown-signal.js';
 import { StreamSlots } from './stream-slots.js';
 import { TokenizeHandler } from './tokenize-handler.js';
+import type { TransportSecurity } from './transport-security.js';
 
 /** Where to listen. Port 0 picks a free port (tests); the bound port is returned by `start`. */
 export interface ListenAddress {
@@ -62,10 +63,13 @@ export class StepwiseServer {
     @inject(ListProcessorsHandler) listProcessors: ListProcessorsHandler,
     @inject(TokenizeHandler) tokenize: TokenizeHandler,
     @inject(DetokenizeHandler) detokenize: DetokenizeHandler,
+    @inject(TRANSPORT_SECURITY) private readonly security: TransportSecurity,
   ) {
     this.server = new Server({
       'grpc.max_receive_message_length': limits.maxReceiveMessageBytes,
       'grpc.max_send_message_length': limits.maxSendMessageBytes,
+      // Bearer tokens are checked, and the caller named, before any handler runs (`bearer-auth.ts`).
+      interceptors: security.interceptors,
     });
     const implementation: UntypedServiceImplementation = {
       decode: decode.handle,
@@ -98,10 +102,11 @@ export class StepwiseServer {
    */
   async start(address: ListenAddress): Promise<number> {
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(`${address.host}:${address.port}`, ServerCredentials.createInsecure(), (error, port) =>
+      this.server.bindAsync(`${address.host}:${address.port}`, this.security.credentials(), (error, port) =>
         error ? reject(error) : resolve(port),
       );
     });
+    this.security.start(address.host);
     await this.model.warmUp();
     this.started = true;
     if (this.stopping === undefined && this.model.status === 'ready') this.setHealth('SERVING');

@@ -10,7 +10,7 @@
  * await server.stop();
  * ```
  */
-import { credentials, makeGenericClientConstructor, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, type ChannelCredentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import { composeServer, type ComposedServer } from '../../src/composition-root.js';
 import { StepwiseServiceClient } from '../../src/gen/stepwise/v1/stepwise.js';
@@ -19,6 +19,7 @@ import { WorkerModel, type WorkerModelOptions } from '../../src/runtime/worker/i
 import { MemoryLogger } from '../../src/server/logger.js';
 import { STEPWISE_SERVICE_NAME } from '../../src/server/proto-files.js';
 import type { ServerLimits } from '../../src/server/server-limits.js';
+import type { TransportSecuritySettings } from '../../src/server/transport-security.js';
 
 export interface TestServerOptions {
   readonly modelDir: string;
@@ -26,6 +27,10 @@ export interface TestServerOptions {
   readonly plugins?: readonly string[];
   /** Model options (the composition's `load`). */
   readonly load?: WorkerModelOptions;
+  /** TLS and tokens (the composition's `security`). */
+  readonly security?: TransportSecuritySettings;
+  /** The credentials of the server's own clients (`client`, `newClient`, health); default plaintext. */
+  readonly clientCredentials?: ChannelCredentials;
 }
 
 export interface TestServer {
@@ -71,13 +76,14 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     limits: options.limits,
     plugins: options.plugins,
     load: options.load,
+    security: options.security,
     logger,
   });
   const port = await app.server.start({ host: '127.0.0.1', port: 0 });
   const address = `127.0.0.1:${port}`;
   const clients: StepwiseServiceClient[] = [];
   const newClient = (): StepwiseServiceClient => {
-    const client = new StepwiseServiceClient(address, credentials.createInsecure(), {
+    const client = new StepwiseServiceClient(address, options.clientCredentials ?? credentials.createInsecure(), {
       'grpc.max_receive_message_length': -1,
       // A fresh channel per client: concurrency tests must not share one HTTP/2 connection by accident.
       'grpc.use_local_subchannel_pool': 1,
@@ -104,7 +110,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     }
   };
   const HealthClient = makeGenericClientConstructor(healthService, 'Health');
-  const healthClient = new HealthClient(address, credentials.createInsecure());
+  const healthClient = new HealthClient(address, options.clientCredentials ?? credentials.createInsecure());
   const health = (service = ''): Promise<string> =>
     new Promise((resolve, reject) => {
       healthClient['check']!({ service }, (error: ServiceError | null, response: { status: string }) =>

@@ -12,8 +12,8 @@ and whether the constraint holds.
 
 from __future__ import annotations
 
-from _common import parse_arguments
-from stepwise_client import Client, accept, force, pb
+from _common import connect, parse_arguments
+from stepwise_client import accept, force, pb
 
 
 def contains_run(ids: list[int], run: list[int]) -> bool:
@@ -22,7 +22,7 @@ def contains_run(ids: list[int], run: list[int]) -> bool:
 
 def main() -> None:
     arguments = parse_arguments(__doc__.splitlines()[0], word=dict(default="Haus", help="word the output must contain"))
-    with Client(arguments.server) as client:
+    with connect(arguments) as client:
         word_ids = list(client.tokenize(arguments.word, add_special_tokens=False).token_ids)
         eos = client.get_model_info().special_ids.eos_token_id
 

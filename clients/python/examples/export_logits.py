@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from _common import parse_arguments
-from stepwise_client import Client
+from _common import connect, parse_arguments
 
 
 def main() -> None:
     arguments = parse_arguments(
         __doc__.splitlines()[0], out=dict(default="logits.npy", help="file to write (default: logits.npy)")
     )
-    with Client(arguments.server) as client:
+    with connect(arguments) as client:
         run = client.decode(arguments.text, max_new_tokens=arguments.max_new_tokens, selection="greedy")
         steps = list(run)
     # Each row is a read-only view over a received message; stacking copies them into one matrix.

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from _common import parse_arguments
-from stepwise_client import Client
+from _common import connect, parse_arguments
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -24,7 +23,7 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 def main() -> None:
     arguments = parse_arguments(__doc__.splitlines()[0])
     rows = []
-    with Client(arguments.server) as client:
+    with connect(arguments) as client:
         run = client.decode(arguments.text, max_new_tokens=arguments.max_new_tokens, selection="greedy")
         print(f"{'step':>4}  {'token':<16} {'prob':>7}  {'entropy':>7}  {'margin':>7}")
         for step in run:

@@ -4,7 +4,8 @@ NumPy array and answering each step (accept, force, reconfigure, rewind, stop).
 The protobuf modules are generated from the repository's ``proto/`` on first import (see ``stubs``).
 """
 
-from .client import DEFAULT_ADDRESS, Client
+from .channel_security import DEFAULT_ADDRESS, BearerToken, open_channel
+from .client import Client
 from .decisions import (
     Decision,
     PipelineChange,
@@ -29,6 +30,7 @@ pb = load_protocol()
 __all__ = [
     "DEFAULT_ADDRESS",
     "AppliedEvent",
+    "BearerToken",
     "Client",
     "DecideContext",
     "Decision",
@@ -45,6 +47,7 @@ __all__ = [
     "accept",
     "add_processor",
     "force",
+    "open_channel",
     "pb",
     "reconfigure",
     "remove_processor",

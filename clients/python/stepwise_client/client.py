@@ -3,6 +3,8 @@
 >>> from stepwise_client import Client, accept, force
 >>> with Client("127.0.0.1:50051") as client:
 ...     print(client.get_model_info().vocab_size)
+>>> # a secured server: TLS (client certificate for mutual TLS) and a bearer token ($STEPWISE_TOKEN by default)
+>>> secured = Client("models.example.com:443", ca_file="ca.pem", cert_file="me.pem", key_file="me.key", token="...")
 ...     for step in client.decode("translate English to German: The house is wonderful.", max_new_tokens=20):
 ...         print(step.step, repr(step.token.text), step.logits.max())
 """
@@ -14,6 +16,7 @@ from typing import Any, Optional
 
 import grpc
 
+from .channel_security import DEFAULT_ADDRESS, default_address, default_token, open_channel, with_token
 from .decisions import accept
 from .errors import call_failure
 from .events import DecodeEvent, FinishedEvent, to_event
@@ -24,19 +27,38 @@ from .stubs import load
 
 pb = load()
 
-DEFAULT_ADDRESS = "127.0.0.1:50051"
-
 
 def _accept_every_step(step: Any, context: Any) -> Any:
     return accept()
 
 
 class Client:
-    """A channel to one server. ``timeout`` arguments are deadlines in seconds for the whole call."""
+    """A channel to one server. ``timeout`` arguments are deadlines in seconds for the whole call.
 
-    def __init__(self, address: str = DEFAULT_ADDRESS, *, channel: Optional[grpc.Channel] = None):
-        self.address = address
-        self.channel = channel if channel is not None else grpc.insecure_channel(address)
+    ``address`` defaults to ``$STEPWISE_SERVER``, else 127.0.0.1:50051. TLS is used when ``tls`` is true or
+    any file is given: ``ca_file`` is the CA that signed the server's certificate (default: the system's
+    roots), ``cert_file`` and ``key_file`` this client's certificate for mutual TLS. ``token`` is sent as
+    ``authorization: Bearer <token>`` with every call; it defaults to ``$STEPWISE_TOKEN`` (``""``: none).
+    ``channel`` replaces the channel these options would open (a token is still added to it)."""
+
+    def __init__(
+        self,
+        address: Optional[str] = None,
+        *,
+        tls: bool = False,
+        ca_file: Optional[str] = None,
+        cert_file: Optional[str] = None,
+        key_file: Optional[str] = None,
+        token: Optional[str] = None,
+        channel: Optional[grpc.Channel] = None,
+    ):
+        self.address = address or default_address()
+        token = default_token() if token is None else token
+        if channel is None:
+            channel = open_channel(self.address, tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file, token=token)
+        elif token:
+            channel = with_token(channel, token)
+        self.channel = channel
         self.stub = pb.StepwiseServiceStub(self.channel)
 
     def __enter__(self) -> "Client":

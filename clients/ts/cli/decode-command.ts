@@ -3,6 +3,7 @@
  * (token, probability, entropy, the most likely alternatives, a mark on forced tokens), then the text.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { defaultServer, type ClientTls } from '../channel-security.js';
 import { runDecodeCommand } from './decode-run.js';
 import { forcedTokensByStep } from './force-option.js';
 
@@ -37,6 +38,11 @@ function collect(value: string, previous: string[]): string[] {
 
 interface DecodeFlags {
   server: string;
+  tls?: boolean;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  token?: string;
   maxNewTokens?: number;
   topP?: number;
   temperature?: number;
@@ -55,7 +61,12 @@ export function register(program: Command): void {
         'Greedy unless --top-p, --temperature or --seed is given (then sampling).',
     )
     .argument('<text>', 'the encoder input, e.g. "translate English to German: The house is wonderful."')
-    .option('--server <host:port>', 'the server to decode on', '127.0.0.1:50051')
+    .option('--server <host:port>', 'the server to decode on [env STEPWISE_SERVER]', defaultServer())
+    .option('--tls', "use TLS, trusting the system's root certificates (implied by --ca, --cert, --key)")
+    .option('--ca <file>', "PEM CA certificate that signed the server's certificate")
+    .option('--cert <file>', 'PEM client certificate, for a server that requires one (mutual TLS)')
+    .option('--key <file>', 'PEM private key of --cert')
+    .option('--token <token>', 'bearer token sent with every call [env STEPWISE_TOKEN, which ps does not show]')
     .option('--max-new-tokens <n>', 'most tokens to generate (default: the server limit)', integerOption('--max-new-tokens', 1))
     .option('--top-p <p>', 'nucleus sampling mass, in (0, 1]', numberOption('--top-p'))
     .option('--temperature <t>', 'sampling temperature, > 0', numberOption('--temperature'))
@@ -71,6 +82,7 @@ export function register(program: Command): void {
       } catch (error) {
         command.error((error as Error).message);
       }
+      if ((flags.cert === undefined) !== (flags.key === undefined)) command.error('`--cert` and `--key` go together: a client certificate and its key');
       const interrupted = new AbortController();
       const onInterrupt = (): void => interrupted.abort(new Error('interrupted'));
       process.once('SIGINT', onInterrupt);
@@ -78,6 +90,8 @@ export function register(program: Command): void {
         await runDecodeCommand(
           {
             server: flags.server,
+            tls: tlsOf(flags),
+            token: flags.token,
             text,
             maxNewTokens: flags.maxNewTokens,
             topP: flags.topP,
@@ -101,4 +115,10 @@ export function register(program: Command): void {
         process.removeListener('SIGINT', onInterrupt);
       }
     });
+}
+
+/** TLS when any of `--tls`, `--ca`, `--cert`, `--key` is given. */
+function tlsOf(flags: DecodeFlags): ClientTls | undefined {
+  if (!flags.tls && flags.ca === undefined && flags.cert === undefined && flags.key === undefined) return undefined;
+  return { caFile: flags.ca, certFile: flags.cert, keyFile: flags.key };
 }

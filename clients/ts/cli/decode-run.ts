@@ -5,6 +5,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { NpyMatrixWriter } from '../npy-writer.js';
+import type { ClientTls } from '../channel-security.js';
 import { FinishReason, type Finished } from '../proto.js';
 import type { DecodeStart } from '../start-options.js';
 import { StepwiseClient } from '../stepwise-client.js';
@@ -15,6 +16,10 @@ import { TokenTexts } from './token-texts.js';
 export interface DecodeCommandOptions {
   /** `HOST:PORT` of the server. */
   readonly server: string;
+  /** TLS files; unset: plaintext. */
+  readonly tls?: ClientTls;
+  /** Bearer token; unset: `$STEPWISE_TOKEN`, if any. */
+  readonly token?: string;
   readonly text: string;
   readonly maxNewTokens?: number;
   /** Any of these three turns sampling on (greedy otherwise). */
@@ -51,7 +56,7 @@ export async function runDecodeCommand(
   err: NodeJS.WritableStream,
   signal?: AbortSignal,
 ): Promise<Finished> {
-  const client = new StepwiseClient(options.server);
+  const client = new StepwiseClient(options.server, { tls: options.tls, token: options.token });
   const texts = new TokenTexts(client);
   let npy: NpyMatrixWriter | undefined;
   let jsonl: FileHandle | undefined;

@@ -16,12 +16,15 @@ export interface PythonOutcome {
   readonly stderr: string;
 }
 
-/** Runs the system Python; never rejects: a failure is an outcome with a non-zero code. */
-export async function runPython(args: readonly string[], options: { cwd?: string; server?: string } = {}): Promise<PythonOutcome> {
+/** Runs the system Python (`env` added to this process's); never rejects: a failure is an outcome with a non-zero code. */
+export async function runPython(
+  args: readonly string[],
+  options: { cwd?: string; server?: string; env?: Readonly<Record<string, string>> } = {},
+): Promise<PythonOutcome> {
   try {
     const { stdout, stderr } = await execute(SYSTEM_PYTHON, args, {
       cwd: options.cwd ?? '.',
-      env: { ...process.env, STEPWISE_SERVER: options.server ?? '' },
+      env: { ...process.env, STEPWISE_SERVER: options.server ?? '', ...options.env },
       timeout: 240_000,
       maxBuffer: 16 << 20,
     });
