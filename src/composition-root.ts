@@ -24,13 +24,14 @@ import { ConsoleLogger, type Logger } from './server/logger.js';
 import { StepwiseServer } from './server/server.js';
 import { resolveServerLimits, type ServerLimits } from './server/server-limits.js';
 import { EventLoopTurns } from './server/event-loop-turns.js';
+import { resolveLifecycle, type LifecycleOptions } from './server/lifecycle-options.js';
 import { createResponseEncoder, type ResponseEncoding } from './server/response-encoder.js';
 import { SessionCalls } from './server/session-call.js';
 import { SessionFactory } from './server/session-factory.js';
 import { ShutdownSignal } from './server/shutdown-signal.js';
 import { StreamingCalls } from './server/streaming-call.js';
 import { StreamSlots } from './server/stream-slots.js';
-import { LOGGER, MODEL_RUNTIME, RESPONSE_ENCODER, SERVER_LIMITS } from './tokens.js';
+import { LIFECYCLE_OPTIONS, LOGGER, MODEL_RUNTIME, RESPONSE_ENCODER, SERVER_LIMITS } from './tokens.js';
 
 export interface ServerComposition {
   /** The model folder to serve. */
@@ -54,6 +55,8 @@ export interface ServerComposition {
   readonly scheduler?: StepSchedulerOptions;
   /** How streams' messages are encoded (`response-encoder.ts`); default `envelope`. */
   readonly responseEncoding?: ResponseEncoding;
+  /** Drain, timeouts, keepalive, connection age; unset ones take their defaults (`lifecycle-options.ts`). */
+  readonly lifecycle?: Partial<LifecycleOptions>;
 }
 
 export interface ComposedServer {
@@ -86,6 +89,7 @@ export async function composeServer(composition: ServerComposition): Promise<Com
     const container = rootContainer.createChildContainer();
     container.register(MODEL_RUNTIME, { useValue: model });
     container.register(SERVER_LIMITS, { useValue: limits });
+    container.register(LIFECYCLE_OPTIONS, { useValue: resolveLifecycle(composition.lifecycle ?? {}) });
     container.register(LOGGER, { useValue: logger });
     registerBuiltinProcessors(container);
     const plugins = await loadProcessorPlugins(container, composition.plugins ?? []);

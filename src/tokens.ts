@@ -17,3 +17,6 @@ export const RESPONSE_ENCODER = Symbol('ResponseEncoder');
 
 /** Where the server logs (`Logger` of `src/server/logger.ts`). */
 export const LOGGER = Symbol('Logger');
+
+/** How the server's calls and connections begin, wait and end (`LifecycleOptions` of `src/server/lifecycle-options.ts`). */
+export const LIFECYCLE_OPTIONS = Symbol('LifecycleOptions');
