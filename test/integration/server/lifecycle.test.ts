@@ -8,13 +8,12 @@
 import { connectivityState, credentials, status as Status } from '@grpc/grpc-js';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DecodeMode, StepwiseServiceClient } from '../../../src/gen/stepwise/v1/stepwise.js';
+import { StepwiseServiceClient } from '../../../src/gen/stepwise/v1/stepwise.js';
 import { tinyModels } from '../../fixtures/models.js';
 import { DecodeStream, generateAll, unary, type CallStatus } from '../../support/decode-client.js';
+import { acceptToEnd, HELD_TEXT as TEXT, lockstepAwaitingStep0, stalledAuto, until } from '../../support/held-streams.js';
 import { ACCEPT } from '../../support/lockstep.js';
 import { isServiceError, startTestServer, type TestServer, type TestServerOptions } from '../../support/test-server.js';
-
-const TEXT = { $case: 'text', value: 'the small green house' } as const;
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -25,46 +24,6 @@ afterEach(async () => {
 async function serve(options: Omit<TestServerOptions, 'modelDir'>): Promise<TestServer> {
   server = await startTestServer({ modelDir: tinyModels.reluTied, ...options });
   return server;
-}
-
-/** Polls `condition` every 10 ms until it holds, or fails naming `what` after `timeoutMs`. */
-async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: still not so after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** A LOCKSTEP stream that has received `started` and step 0's logits, and waits for its decision. */
-async function lockstepAtStep0(client: StepwiseServiceClient, maxNewTokens = 6): Promise<DecodeStream> {
-  const stream = DecodeStream.open(client);
-  stream.start({ input: TEXT, maxNewTokens, minNewTokens: maxNewTokens });
-  await stream.expect('started');
-  await stream.expect('logits');
-  return stream;
-}
-
-/** An AUTO stream the client stops reading once it started: the server's writes back up, so it stays open. */
-async function stalledAuto(client: StepwiseServiceClient): Promise<DecodeStream> {
-  const stream = DecodeStream.open(client);
-  stream.start({ input: TEXT, mode: DecodeMode.DECODE_MODE_AUTO, maxNewTokens: 500, minNewTokens: 500 });
-  await stream.expect('started');
-  stream.call.pause();
-  return stream;
-}
-
-/** Answers every remaining step of a LOCKSTEP stream (at step 0) with accept; its final status and finish. */
-async function acceptToEnd(stream: DecodeStream): Promise<{ finished: boolean; status: CallStatus }> {
-  stream.decide({ step: 0, action: ACCEPT });
-  let finished = false;
-  for (let response = await stream.next(); response !== undefined; response = await stream.next()) {
-    const message = response.message;
-    if (message?.$case === 'logits') stream.decide({ step: message.value.step, action: ACCEPT });
-    if (message?.$case === 'finished') finished = true;
-  }
-  stream.call.end();
-  return { finished, status: await stream.status };
 }
 
 async function refusal(call: Promise<unknown>): Promise<CallStatus> {
@@ -79,7 +38,7 @@ async function refusal(call: Promise<unknown>): Promise<CallStatus> {
 describe('shutdown drains', () => {
   it('open AUTO and LOCKSTEP streams finish while new calls get UNAVAILABLE and health says NOT_SERVING', async () => {
     const own = await serve({ lifecycle: { drainTimeoutMs: 60_000 } });
-    const lockstep = await lockstepAtStep0(own.newClient());
+    const lockstep = await lockstepAwaitingStep0(own.newClient());
     const auto = await stalledAuto(own.newClient());
     const stopping = own.app.server.stop();
     await own.waitForHealth('NOT_SERVING');
@@ -103,7 +62,7 @@ describe('shutdown drains', () => {
 
   it('streams still open when the drain timeout passes end with UNAVAILABLE and free their states', async () => {
     const own = await serve({ lifecycle: { drainTimeoutMs: 300 } });
-    const lockstep = await lockstepAtStep0(own.newClient());
+    const lockstep = await lockstepAwaitingStep0(own.newClient());
     const auto = await stalledAuto(own.newClient());
     const stopping = own.app.server.stop();
     expect(await lockstep.status).toEqual({ code: Status.UNAVAILABLE, details: 'the server is shutting down; retry on another instance' });
@@ -119,7 +78,7 @@ describe('shutdown drains', () => {
 describe('decision timeout', () => {
   it('a LOCKSTEP stream with no decision ends with DEADLINE_EXCEEDED naming the step, its slot and state freed', async () => {
     const own = await serve({ lifecycle: { decisionTimeoutMs: 300 } });
-    const stream = await lockstepAtStep0(own.client, 10);
+    const stream = await lockstepAwaitingStep0(own.client, 10);
     for (const step of [0, 1]) {
       stream.decide({ step, action: ACCEPT });
       await stream.expect('token');
@@ -138,7 +97,7 @@ describe('decision timeout', () => {
     const silent = DecodeStream.open(own.client);
     expect(await silent.status).toEqual({ code: Status.DEADLINE_EXCEEDED, details: 'no `start` message within 0.3 s (`--decision-timeout`)' });
     await own.settled();
-    const next = await lockstepAtStep0(own.client, 1);
+    const next = await lockstepAwaitingStep0(own.client, 1);
     expect((await acceptToEnd(next)).finished).toBe(true);
   });
 });
@@ -146,7 +105,7 @@ describe('decision timeout', () => {
 describe('queue', () => {
   it('at capacity, new streams wait and get slots in arrival order as they free', async () => {
     const own = await serve({ limits: { maxConcurrentStreams: 2 }, lifecycle: { queueTimeoutMs: 60_000 } });
-    const holders = [await lockstepAtStep0(own.newClient()), await lockstepAtStep0(own.newClient())];
+    const holders = [await lockstepAwaitingStep0(own.newClient()), await lockstepAwaitingStep0(own.newClient())];
     const third = DecodeStream.open(own.newClient());
     third.start({ input: TEXT, maxNewTokens: 1 });
     await until('the third stream queued', () => own.app.server.queuedStreams === 1);
@@ -170,7 +129,7 @@ describe('queue', () => {
 
   it('a stream whose queue timeout passes gets RESOURCE_EXHAUSTED naming the limit and the wait', async () => {
     const own = await serve({ limits: { maxConcurrentStreams: 1 }, lifecycle: { queueTimeoutMs: 300 } });
-    const holder = await lockstepAtStep0(own.newClient());
+    const holder = await lockstepAwaitingStep0(own.newClient());
     const late = DecodeStream.open(own.newClient());
     late.start({ input: TEXT });
     expect(await late.status).toEqual({
@@ -183,7 +142,7 @@ describe('queue', () => {
 
   it('a waiting stream whose client cancels leaves the queue', async () => {
     const own = await serve({ limits: { maxConcurrentStreams: 1 }, lifecycle: { queueTimeoutMs: 60_000 } });
-    const holder = await lockstepAtStep0(own.newClient());
+    const holder = await lockstepAwaitingStep0(own.newClient());
     const waiting = DecodeStream.open(own.newClient());
     waiting.start({ input: TEXT });
     await until('the stream queued', () => own.app.server.queuedStreams === 1);
@@ -194,7 +153,7 @@ describe('queue', () => {
 
   it('streams waiting when shutdown begins get UNAVAILABLE at once', async () => {
     const own = await serve({ limits: { maxConcurrentStreams: 1 }, lifecycle: { queueTimeoutMs: 60_000, drainTimeoutMs: 60_000 } });
-    const holder = await lockstepAtStep0(own.newClient());
+    const holder = await lockstepAwaitingStep0(own.newClient());
     const waiting = DecodeStream.open(own.newClient());
     waiting.start({ input: TEXT });
     await until('the stream queued', () => own.app.server.queuedStreams === 1);
@@ -209,13 +168,13 @@ describe('connections', () => {
   it('a connection older than the maximum age is asked to go away while its stream runs to its end', async () => {
     const own = await serve({ lifecycle: { maxConnectionAgeMs: 300 } });
     const client = own.newClient();
-    const stream = await lockstepAtStep0(client);
+    const stream = await lockstepAwaitingStep0(client);
     const channel = client.getChannel();
     expect(channel.getConnectivityState(false)).toBe(connectivityState.READY);
     // GOAWAY puts the client's channel back to IDLE; the stream on the old connection goes on.
     await until('the connection went away', () => channel.getConnectivityState(false) !== connectivityState.READY);
     expect(await acceptToEnd(stream)).toEqual({ finished: true, status: { code: Status.OK, details: 'OK' } });
-    const again = await lockstepAtStep0(client, 1);
+    const again = await lockstepAwaitingStep0(client, 1);
     expect((await acceptToEnd(again)).finished).toBe(true);
   });
 
@@ -224,7 +183,7 @@ describe('connections', () => {
     const proxy = await freezableProxy(own.address);
     const client = new StepwiseServiceClient(proxy.address, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
     try {
-      const stream = await lockstepAtStep0(client);
+      const stream = await lockstepAwaitingStep0(client);
       proxy.freeze();
       await own.settled(10_000);
       stream.call.cancel();
