@@ -24,6 +24,7 @@ import { ConsoleLogger, type Logger } from './server/logger.js';
 import { StepwiseServer } from './server/server.js';
 import { resolveServerLimits, type ServerLimits } from './server/server-limits.js';
 import { EventLoopTurns } from './server/event-loop-turns.js';
+import { resolveLifecycle, type LifecycleOptions } from './server/lifecycle-options.js';
 import { createResponseEncoder, type ResponseEncoding } from './server/response-encoder.js';
 import { SessionCalls } from './server/session-call.js';
 import { SessionFactory } from './server/session-factory.js';
@@ -31,7 +32,7 @@ import { ShutdownSignal } from './server/shutdown-signal.js';
 import { StreamingCalls } from './server/streaming-call.js';
 import { StreamSlots } from './server/stream-slots.js';
 import { TransportSecurity, type TransportSecuritySettings } from './server/transport-security.js';
-import { LOGGER, MODEL_RUNTIME, RESPONSE_ENCODER, SERVER_LIMITS, TRANSPORT_SECURITY } from './tokens.js';
+import { LIFECYCLE_OPTIONS, LOGGER, MODEL_RUNTIME, RESPONSE_ENCODER, SERVER_LIMITS, TRANSPORT_SECURITY } from './tokens.js';
 
 export interface ServerComposition {
   /** The model folder to serve. */
@@ -57,6 +58,8 @@ export interface ServerComposition {
   readonly responseEncoding?: ResponseEncoding;
   /** TLS, bearer tokens and their reload (`transport-security.ts`); default: plaintext, no tokens. */
   readonly security?: TransportSecuritySettings;
+  /** Drain, timeouts, keepalive, connection age; unset ones take their defaults (`lifecycle-options.ts`). */
+  readonly lifecycle?: Partial<LifecycleOptions>;
 }
 
 export interface ComposedServer {
@@ -93,6 +96,7 @@ export async function composeServer(composition: ServerComposition): Promise<Com
     const container = rootContainer.createChildContainer();
     container.register(MODEL_RUNTIME, { useValue: model });
     container.register(SERVER_LIMITS, { useValue: limits });
+    container.register(LIFECYCLE_OPTIONS, { useValue: resolveLifecycle(composition.lifecycle ?? {}) });
     container.register(LOGGER, { useValue: logger });
     container.register(TRANSPORT_SECURITY, { useValue: security });
     registerBuiltinProcessors(container);

@@ -20,3 +20,5 @@ export const LOGGER = Symbol('Logger');
 
 /** How the server is secured: TLS credentials, bearer-token interceptors (`TransportSecurity` of `src/server/transport-security.ts`). */
 export const TRANSPORT_SECURITY = Symbol('TransportSecurity');
+/** How the server's calls and connections begin, wait and end (`LifecycleOptions` of `src/server/lifecycle-options.ts`). */
+export const LIFECYCLE_OPTIONS = Symbol('LifecycleOptions');

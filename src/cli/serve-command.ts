@@ -1,13 +1,15 @@
 /**
  * `stepwise serve`: loads a model folder (by default the embedded tiny model, built on first start) and
- * serves it over gRPC until SIGINT/SIGTERM, then shuts down gracefully. SIGHUP re-reads the TLS and
- * token files.
+ * serves it over gRPC until SIGINT/SIGTERM, then drains (open streams run on for up to `--drain-timeout`)
+ * and exits 0; a second signal exits at once, with 128 + the signal's number. SIGHUP re-reads the TLS
+ * and token files.
  *
  * ```sh
  * npm start -- --model .cache/models/t5-small --port 50051 --plugin ./plugins/vowel-bias.mjs --max-streams 32
  * STEPWISE_PORT=50052 npm start -- --config serve.yaml      # a flag beats the file, the file the environment
  * ```
  */
+import { constants } from 'node:os';
 import type { Command } from 'commander';
 import { composeServer } from '../composition-root.js';
 import { ensureEmbeddedModel } from '../embedded-model.js';
@@ -66,9 +68,24 @@ async function serve(settings: ServeSettings, logger: ConsoleLogger): Promise<vo
       maxInputBytes: settings.maxInputBytes,
     },
     security,
+    lifecycle: {
+      drainTimeoutMs: settings.drainTimeout,
+      decisionTimeoutMs: settings.decisionTimeout,
+      queueTimeoutMs: settings.queueTimeout,
+      keepaliveTimeMs: settings.keepaliveTime,
+      keepaliveTimeoutMs: settings.keepaliveTimeout,
+      maxConnectionAgeMs: settings.maxConnectionAge,
+      maxConnectionAgeGraceMs: settings.maxConnectionAgeGrace,
+    },
   });
-  const shutDown = (signal: string): void => {
-    logger.info(`${signal} received; shutting down`);
+  let shuttingDown = false;
+  const shutDown = (signal: NodeJS.Signals): void => {
+    if (shuttingDown) {
+      logger.warn(`${signal} received again; exiting at once, ${app.server.openStreams} streams cut`);
+      process.exit(128 + constants.signals[signal]);
+    }
+    shuttingDown = true;
+    logger.info(`${signal} received; shutting down (send it again to exit at once)`);
     app.dispose().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -83,8 +100,8 @@ async function serve(settings: ServeSettings, logger: ConsoleLogger): Promise<vo
     await app.dispose();
     throw error;
   }
-  process.once('SIGINT', shutDown);
-  process.once('SIGTERM', shutDown);
+  process.on('SIGINT', shutDown);
+  process.on('SIGTERM', shutDown);
   // SIGHUP re-reads the TLS and token files (and no longer ends the process, its default).
   process.on('SIGHUP', () => void app.security.reload('SIGHUP'));
 }

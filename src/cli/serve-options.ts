@@ -135,6 +135,65 @@ export const SERVE_OPTIONS = {
   }),
 
   // Lifecycle: drain, timeouts, keepalive, queueing.
+  drainTimeout: option({
+    flag: '--drain-timeout <s>',
+    env: 'STEPWISE_DRAIN_TIMEOUT',
+    description:
+      'on SIGTERM/SIGINT, seconds open streams may run on to their end (new calls get UNAVAILABLE, health NOT_SERVING) before the rest end with UNAVAILABLE; 0: at once',
+    defaultValue: 30_000,
+    defaultText: '30',
+    read: read.seconds(3600),
+  }),
+  decisionTimeout: option({
+    flag: '--decision-timeout <s>',
+    env: 'STEPWISE_DECISION_TIMEOUT',
+    description:
+      'seconds a LOCKSTEP stream waits for a decision (and a Decode stream for its Start) before it ends with DEADLINE_EXCEEDED, freeing its slot; 0: no limit',
+    defaultValue: 60_000,
+    defaultText: '60',
+    read: read.seconds(86_400),
+  }),
+  queueTimeout: option({
+    flag: '--queue-timeout <s>',
+    env: 'STEPWISE_QUEUE_TIMEOUT',
+    description: 'seconds a stream beyond --max-streams waits for a slot, in arrival order, before RESOURCE_EXHAUSTED; 0: refused at once',
+    defaultValue: 0,
+    read: read.seconds(3600),
+  }),
+  keepaliveTime: option({
+    flag: '--keepalive-time <s>',
+    env: 'STEPWISE_KEEPALIVE_TIME',
+    description: 'seconds between HTTP/2 pings the server sends on each connection, so dead peers are noticed; 0: no pings',
+    defaultValue: 60_000,
+    defaultText: '60',
+    read: read.seconds(86_400),
+  }),
+  keepaliveTimeout: option({
+    flag: '--keepalive-timeout <s>',
+    env: 'STEPWISE_KEEPALIVE_TIMEOUT',
+    description: 'seconds a ping may go unanswered before the connection is closed and its streams end',
+    defaultValue: 20_000,
+    defaultText: '20',
+    read: (text, refuse) => {
+      const ms = read.seconds(3600)(text, refuse);
+      return ms > 0 ? ms : refuse('must be a number of seconds in (0, 3600]');
+    },
+  }),
+  maxConnectionAge: option({
+    flag: '--max-connection-age <s>',
+    env: 'STEPWISE_MAX_CONNECTION_AGE',
+    description:
+      'seconds (±10%) after which a connection is asked to go away (GOAWAY; clients reconnect, load balancers rebalance); its open streams run on; 0: never',
+    defaultValue: 0,
+    read: read.seconds(30 * 86_400),
+  }),
+  maxConnectionAgeGrace: option({
+    flag: '--max-connection-age-grace <s>',
+    env: 'STEPWISE_MAX_CONNECTION_AGE_GRACE',
+    description: 'seconds streams on an aged connection may run on before it is closed; 0: until they end',
+    defaultValue: 0,
+    read: read.seconds(30 * 86_400),
+  }),
 
   // Logs and metrics.
 

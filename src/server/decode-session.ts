@@ -199,11 +199,11 @@ export class DecodeSession {
     const forced = this.ledger.takeForced();
     if (forced !== undefined) return { kind: 'take', forced };
     await messages.flush();
-    const request = await this.parts.messages!.next();
+    const step = this.ledger.step;
+    const request = await this.parts.messages!.next(`decision for step ${step}`);
     // A client that half-closes while a step awaits its decision can never answer it: that is a stop.
     if (request === undefined) return STOP;
     this.messagesRead += 1;
-    const step = this.ledger.step;
     const move = readClientMessage(request, step);
     if (move.kind === 'stop') return STOP;
     if (move.decision.step !== step) {

@@ -5,7 +5,8 @@
 export interface ServerLimits {
   /**
    * Most `Decode` + `Generate` streams open at once. Each holds a KV cache and a working copy of the logits
-   * row, so this bounds memory; a stream beyond it is refused with RESOURCE_EXHAUSTED.
+   * row, so this bounds memory; a stream beyond it is refused with RESOURCE_EXHAUSTED (after waiting for
+   * a slot up to `LifecycleOptions.queueTimeoutMs`).
    */
   readonly maxConcurrentStreams: number;
   /** Longest encoder input, in tokens (at most the model's own `max_input_length`). */

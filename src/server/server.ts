@@ -7,17 +7,21 @@
  * (`ModelRuntime.onStatus`): NOT_SERVING from the moment the model thread stops (the cause goes to the
  * log; requests get UNAVAILABLE), SERVING again once a new thread is warmed up, unless shutdown began.
  *
- * Shutdown is graceful: new calls are refused, open streams end with UNAVAILABLE (their decode states
- * freed), then the server closes; calls still open after the grace period are cut.
+ * Shutdown drains: health goes NOT_SERVING and new calls (streaming and unary) are refused with
+ * UNAVAILABLE at once, streams waiting for a slot too; open streams run on to their end for up to the
+ * drain timeout (`LifecycleOptions.drainTimeoutMs`), then those left end with UNAVAILABLE (their decode
+ * states freed), then the server closes; calls still open after the grace period are cut. A drain
+ * timeout of 0 ends open streams at once.
  */
 import { Server, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { inject, injectable } from 'tsyringe';
 import type { ModelRuntime, ModelStatusEvent } from '../runtime/types.js';
-import { LOGGER, MODEL_RUNTIME, RESPONSE_ENCODER, SERVER_LIMITS, TRANSPORT_SECURITY } from '../tokens.js';
+import { LIFECYCLE_OPTIONS, LOGGER, MODEL_RUNTIME, RESPONSE_ENCODER, SERVER_LIMITS, TRANSPORT_SECURITY } from '../tokens.js';
 import { DecodeHandler } from './decode-handler.js';
 import { DetokenizeHandler } from './detokenize-handler.js';
 import { GenerateHandler } from './generate-handler.js';
+import { connectionOptions, inSeconds, type LifecycleOptions } from './lifecycle-options.js';
 import { ListProcessorsHandler } from './list-processors-handler.js';
 import type { Logger } from './logger.js';
 import { ModelInfoHandler } from './model-info-handler.js';
@@ -26,10 +30,11 @@ import { createReflectionService } from './reflection.js';
 import type { ServerLimits } from './server-limits.js';
 import type { ResponseEncoder } from './response-encoder.js';
 import { stepwiseServerDefinition } from './service-definition.js';
-import { ShutdownSignal } from './shutdown-signal.js';
+import { ShutdownSignal, shuttingDown } from './shutdown-signal.js';
 import { StreamSlots } from './stream-slots.js';
 import { TokenizeHandler } from './tokenize-handler.js';
 import type { TransportSecurity } from './transport-security.js';
+import { refusedWhileDraining } from './unary-call.js';
 
 /** Where to listen. Port 0 picks a free port (tests); the bound port is returned by `start`. */
 export interface ListenAddress {
@@ -64,20 +69,24 @@ export class StepwiseServer {
     @inject(TokenizeHandler) tokenize: TokenizeHandler,
     @inject(DetokenizeHandler) detokenize: DetokenizeHandler,
     @inject(TRANSPORT_SECURITY) private readonly security: TransportSecurity,
+    @inject(LIFECYCLE_OPTIONS) private readonly lifecycle: LifecycleOptions,
   ) {
     this.server = new Server({
       'grpc.max_receive_message_length': limits.maxReceiveMessageBytes,
       'grpc.max_send_message_length': limits.maxSendMessageBytes,
       // Bearer tokens are checked, and the caller named, before any handler runs (`bearer-auth.ts`).
       interceptors: security.interceptors,
+      ...connectionOptions(lifecycle),
     });
+    // Streaming calls are refused during the drain by `StreamingCalls`; unary ones here.
+    const unary = <H extends Parameters<typeof refusedWhileDraining>[0]>(handle: H): H => refusedWhileDraining(handle, shutdown, logger);
     const implementation: UntypedServiceImplementation = {
       decode: decode.handle,
       generate: generate.handle,
-      getModelInfo: modelInfo.handle,
-      listProcessors: listProcessors.handle,
-      tokenize: tokenize.handle,
-      detokenize: detokenize.handle,
+      getModelInfo: unary(modelInfo.handle),
+      listProcessors: unary(listProcessors.handle),
+      tokenize: unary(tokenize.handle),
+      detokenize: unary(detokenize.handle),
     };
     this.server.addService(stepwiseServerDefinition(encoder), implementation);
     this.health.addToServer(this.server);
@@ -94,6 +103,11 @@ export class StepwiseServer {
   /** Streams open now (tests and logs). */
   get openStreams(): number {
     return this.slots.active;
+  }
+
+  /** Streams waiting for a slot now (`LifecycleOptions.queueTimeoutMs`). */
+  get queuedStreams(): number {
+    return this.slots.queued;
   }
 
   /**
@@ -118,8 +132,9 @@ export class StepwiseServer {
   }
 
   /**
-   * Stops gracefully: NOT_SERVING, open streams end with UNAVAILABLE, then the server closes (forcibly
-   * after a grace period). Idempotent; every caller gets the same promise.
+   * Stops gracefully: NOT_SERVING and new calls refused, open streams run on for up to the drain timeout,
+   * then those left end with UNAVAILABLE, then the server closes (forcibly after a grace period).
+   * Idempotent; every caller gets the same promise.
    */
   stop(): Promise<void> {
     this.stopping ??= this.stopNow();
@@ -129,7 +144,29 @@ export class StepwiseServer {
   private async stopNow(): Promise<void> {
     this.unsubscribeStatus();
     this.setHealth('NOT_SERVING');
+    this.shutdown.beginDrain();
+    this.slots.refuseWaiting(shuttingDown());
+    await this.drain();
     this.shutdown.raise();
+    await this.close();
+  }
+
+  /** Waits for the open streams to end, up to the drain timeout. */
+  private async drain(): Promise<void> {
+    const { drainTimeoutMs } = this.lifecycle;
+    const open = this.slots.active;
+    if (drainTimeoutMs === 0 || open === 0) return;
+    this.logger.info(`draining: ${open} open streams may run on for up to ${inSeconds(drainTimeoutMs)} (--drain-timeout); new calls get UNAVAILABLE`);
+    const began = performance.now();
+    if (await this.slots.whenIdle(drainTimeoutMs)) {
+      this.logger.info(`drained: the last stream ended ${Math.round(performance.now() - began)} ms after shutdown began`);
+    } else {
+      this.logger.warn(`drain timeout passed with ${this.slots.active} streams open; they end with UNAVAILABLE`);
+    }
+  }
+
+  /** Closes the server once its calls ended, cutting those still open after the grace period. */
+  private async close(): Promise<void> {
     await new Promise<void>((resolve) => {
       const cut = setTimeout(() => {
         this.logger.warn(`calls still open ${SHUTDOWN_GRACE_MS} ms after shutdown began; closing them`);

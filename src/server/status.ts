@@ -1,7 +1,8 @@
 /**
  * The one place that decides which gRPC status leaves the process for an error.
  *
- * - A `ServerError` keeps the code it was raised with (validation, protocol violations, limits).
+ * - A `ServerError` keeps the code it was raised with (validation, protocol violations, limits, waits
+ *   that ran out).
  * - The runtime's and the processors' deliberate errors keep their meaning: invalid input →
  *   INVALID_ARGUMENT, reaching past what a state holds → OUT_OF_RANGE, a state that cannot do this now →
  *   FAILED_PRECONDITION, a model whose thread stopped (restarting or down) → UNAVAILABLE, a processor
@@ -37,6 +38,7 @@ export const outOfRange = (message: string): ServerError => new ServerError(Stat
 export const resourceExhausted = (message: string): ServerError =>
   new ServerError(Status.RESOURCE_EXHAUSTED, message);
 export const unavailable = (message: string): ServerError => new ServerError(Status.UNAVAILABLE, message);
+export const deadlineExceeded = (message: string): ServerError => new ServerError(Status.DEADLINE_EXCEEDED, message);
 
 /**
  * Longest status message sent, in characters. Messages quote client input (names, values), which the

@@ -1,10 +1,12 @@
 /**
  * The shared shape of our unary handlers: reject an undecodable request with INVALID_ARGUMENT, run the
- * handler's body, and turn whatever it throws into a status through `status.ts`.
+ * handler's body, and turn whatever it throws into a status through `status.ts`; and, once shutdown
+ * began, refuse them with UNAVAILABLE.
  */
 import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import type { Logger } from './logger.js';
 import { MalformedRequest, malformedRequestError } from './service-definition.js';
+import { shuttingDown, type ShutdownSignal } from './shutdown-signal.js';
 import { toStatusObject } from './status.js';
 
 /** Adapts `answer(request)` to grpc-js's unary handler signature. */
@@ -22,4 +24,17 @@ export function unaryHandler<Req, Res>(
       callback(toStatusObject(error, logger, rpcName));
     }
   };
+}
+
+/** Wraps a unary handler so that calls arriving once shutdown began are refused with UNAVAILABLE. */
+export function refusedWhileDraining<H extends (call: ServerUnaryCall<any, any>, callback: sendUnaryData<any>) => void>(
+  handle: H,
+  shutdown: ShutdownSignal,
+  logger: Logger,
+): H {
+  const gated = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
+    if (shutdown.draining) callback(toStatusObject(shuttingDown(), logger, 'unary call'));
+    else handle(call, callback);
+  };
+  return gated as H;
 }

@@ -16,6 +16,7 @@ import { composeServer, type ComposedServer } from '../../src/composition-root.j
 import { StepwiseServiceClient } from '../../src/gen/stepwise/v1/stepwise.js';
 import { StepScheduler } from '../../src/runtime/step-scheduler.js';
 import { WorkerModel, type WorkerModelOptions } from '../../src/runtime/worker/index.js';
+import type { LifecycleOptions } from '../../src/server/lifecycle-options.js';
 import { MemoryLogger } from '../../src/server/logger.js';
 import { STEPWISE_SERVICE_NAME } from '../../src/server/proto-files.js';
 import type { ServerLimits } from '../../src/server/server-limits.js';
@@ -31,6 +32,8 @@ export interface TestServerOptions {
   readonly security?: TransportSecuritySettings;
   /** The credentials of the server's own clients (`client`, `newClient`, health); default plaintext. */
   readonly clientCredentials?: ChannelCredentials;
+  /** Drain, timeouts, keepalive, connection age (the composition's `lifecycle`). */
+  readonly lifecycle?: Partial<LifecycleOptions>;
 }
 
 export interface TestServer {
@@ -77,6 +80,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     plugins: options.plugins,
     load: options.load,
     security: options.security,
+    lifecycle: options.lifecycle,
     logger,
   });
   const port = await app.server.start({ host: '127.0.0.1', port: 0 });
