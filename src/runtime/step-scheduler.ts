@@ -8,7 +8,8 @@
  * const [encoded] = await model.encode([ids]);   // joins the encodes waiting for the encoder
  * const state = model.createState(encoded!);
  * const [row] = await model.step([state]);       // joins the states at the same decoder position
- * console.log(model.stats.batchedSteps / model.stats.steps);
+ * const batchedShare = model.stats.batchedSteps / model.stats.steps;
+ * model.onRun((run) => histogram.observe(run.size));   // every run's kind, size and duration, as it ends
  * ```
  *
  * Rules, and why:
@@ -73,6 +74,17 @@ export interface SchedulerStats {
   readonly busyMs: number;
 }
 
+/** One run the scheduler finished (for whoever watches it, e.g. the server's metrics). */
+export interface SchedulerRun {
+  readonly kind: 'decoder' | 'encoder';
+  /** States stepped (decoder) or inputs encoded (encoder) together. */
+  readonly size: number;
+  /** How long the model below took. */
+  readonly ms: number;
+}
+
+export type SchedulerRunListener = (run: SchedulerRun) => void;
+
 export const DEFAULT_SCHEDULER_OPTIONS: Required<StepSchedulerOptions> = { maxBatch: 16, maxWaitMs: 10, catchUpSteps: 8 };
 
 interface PendingStep {
@@ -119,6 +131,7 @@ export class StepScheduler implements ModelRuntime {
   private counters = { stepRuns: 0, steps: 0, batchedSteps: 0, encodeRuns: 0, encodedInputs: 0, batchedInputs: 0, busyMs: 0 };
   /** When the run under way started. */
   private busySince = 0;
+  private readonly runListeners = new Set<SchedulerRunListener>();
 
   constructor(
     private readonly model: ModelRuntime,
@@ -158,6 +171,12 @@ export class StepScheduler implements ModelRuntime {
 
   get stats(): SchedulerStats {
     return { ...this.counters };
+  }
+
+  /** Calls `listener` after every run with its kind, size and duration; returns its unsubscribe. */
+  onRun(listener: SchedulerRunListener): () => void {
+    this.runListeners.add(listener);
+    return () => this.runListeners.delete(listener);
   }
 
   async encode(inputs: readonly (readonly number[])[]): Promise<EncodedInput[]> {
@@ -308,7 +327,7 @@ export class StepScheduler implements ModelRuntime {
         pending.reject(error);
       });
     } finally {
-      this.finishRun();
+      this.finishRun('decoder', batch.length);
     }
   }
 
@@ -338,7 +357,7 @@ export class StepScheduler implements ModelRuntime {
         this.settling = false;
         this.schedule();
       });
-      this.finishRun();
+      this.finishRun('encoder', inputs.length);
     }
   }
 
@@ -347,9 +366,17 @@ export class StepScheduler implements ModelRuntime {
     this.busySince = performance.now();
   }
 
-  private finishRun(): void {
+  private finishRun(kind: SchedulerRun['kind'], size: number): void {
     this.busy = false;
-    this.counters.busyMs += performance.now() - this.busySince;
+    const ms = performance.now() - this.busySince;
+    this.counters.busyMs += ms;
+    for (const listener of this.runListeners) {
+      try {
+        listener({ kind, size, ms });
+      } catch (error) {
+        process.emitWarning(`a scheduler run listener threw: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
     this.schedule();
   }
 

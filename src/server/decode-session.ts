@@ -47,6 +47,7 @@ import {
   type StartedFacts,
 } from './session-wire.js';
 import { StepMessages, type SendMessage } from './step-messages.js';
+import type { StreamObserver } from './stream-report.js';
 import { failedPrecondition } from './status.js';
 import { decodeText } from './text-decoding.js';
 import { TokenLedger } from './token-ledger.js';
@@ -68,6 +69,8 @@ export interface DecodeSessionParts {
   readonly startedAt: number;
   /** The server's turns of the event loop, shared by its streams. */
   readonly turns: EventLoopTurns;
+  /** Hears of each decoder step and rewind (for the access log and the metrics). */
+  readonly observer?: StreamObserver;
 }
 
 /** What to do at the step awaiting a token. */
@@ -187,7 +190,9 @@ export class DecodeSession {
     const [row] = await this.parts.model.step([this.state]);
     // A cancel during the run disposes the state; the runtime then hands back an empty row.
     this.parts.signal.throwIfAborted();
-    this.stepMs.push(performance.now() - begin);
+    const ms = performance.now() - begin;
+    this.stepMs.push(ms);
+    this.parts.observer?.stepComputed(ms);
     return row!;
   }
 
@@ -238,6 +243,7 @@ export class DecodeSession {
     this.ledger.rewind(count);
     this.detokenizer.rewind(count);
     this.parts.scoring.endStep();
+    this.parts.observer?.rewound(count);
   }
 
   /**

@@ -26,6 +26,8 @@ export interface TestServerOptions {
   readonly plugins?: readonly string[];
   /** Model options (the composition's `load`). */
   readonly load?: WorkerModelOptions;
+  /** Serve /metrics, /healthz and /readyz over HTTP on 127.0.0.1 (a free port, `app.metricsPort`). */
+  readonly metrics?: boolean;
 }
 
 export interface TestServer {
@@ -72,6 +74,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     plugins: options.plugins,
     load: options.load,
     logger,
+    ...(options.metrics === true && { metrics: { host: '127.0.0.1', port: 0 } }),
   });
   const port = await app.server.start({ host: '127.0.0.1', port: 0 });
   const address = `127.0.0.1:${port}`;
