@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { ensureModel } from '../builder/index.js';
 import { composeServer } from '../composition-root.js';
-import { routeGrpcLogs } from '../server/grpc-log-routing.js';
+import { routeGrpcLogs, routeProcessWarnings } from '../server/log-routing.js';
 import type { Logger } from '../server/logger.js';
 import { createLogger } from '../server/pino-logger.js';
 import { locateProtoRoot } from '../server/proto-files.js';
@@ -42,6 +42,7 @@ export function register(program: Command): void {
       const settings = await resolveOptions(SERVE_OPTIONS, flags, process.env, configPath);
       logger = createLogger({ format: settings.logFormat, level: settings.logLevel });
       routeGrpcLogs(logger, settings.logLevel);
+      routeProcessWarnings(logger);
       logger.info('starting stepwise serve', { config: effectiveConfig(settings, configPath) });
       await serve(settings, logger);
     } catch (error) {

@@ -5,11 +5,12 @@
  */
 import 'reflect-metadata';
 import { experimental, logVerbosity, Metadata, setLogger } from '@grpc/grpc-js';
+import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FinishReason, TokenSource } from '../../../src/gen/stepwise/v1/stepwise.js';
 import { ANONYMOUS_CALLER, callerOf } from '../../../src/server/access-log.js';
-import { routeGrpcLogs } from '../../../src/server/grpc-log-routing.js';
+import { routeGrpcLogs, routeProcessWarnings } from '../../../src/server/log-routing.js';
 import { MemoryLogger } from '../../../src/server/logger.js';
 import { createLogger, type LogFormat } from '../../../src/server/pino-logger.js';
 import type { StreamMetrics } from '../../../src/server/server-metrics.js';
@@ -92,6 +93,23 @@ describe("grpc-js's own lines", () => {
     experimental.log(logVerbosity.INFO, 'not written');
     experimental.log(logVerbosity.ERROR, 'written');
     expect(logger.lines).toEqual(['ERROR grpc-js: written']);
+  });
+});
+
+describe("Node's process warnings", () => {
+  it('become warn lines, in place of the text Node would print', () => {
+    const logger = new MemoryLogger();
+    const emitter = new EventEmitter();
+    let printed = false;
+    emitter.on('warning', () => (printed = true));
+    routeProcessWarnings(logger, emitter);
+    const warning = new Error('the model thread failed a request: StateError: disposed');
+    warning.name = 'Warning';
+    emitter.emit('warning', warning);
+    expect(printed).toBe(false);
+    expect(logger.entries).toEqual([
+      { level: 'warn', message: 'the model thread failed a request: StateError: disposed', fields: { source: 'node', warning: 'Warning' } },
+    ]);
   });
 });
 
