@@ -2,9 +2,9 @@
  * One access line per RPC, written when the call ends, and the count of RPCs by method and status code.
  * The line names the method, the peer, the caller, the status code and the duration; a stream adds its
  * model, input length, tokens, steps and finish reason (`StreamReport`); a failed call adds the message
- * its client got. Nothing from the request's content or its credentials goes in: the caller is the name
- * authentication put on the call (`x-stepwise-caller`), never a token. The cause behind an INTERNAL status
- * has its own error line, written by `status.ts`.
+ * its client got (which may quote the value it refused). Neither the request's text nor its credentials
+ * go in: the caller is the name authentication put on the call (`x-stepwise-caller`), never a token. The
+ * cause behind an INTERNAL status has its own error line, written by `status.ts`.
  *
  * ```json
  * {"level":"info","time":"...","kind":"access","method":"Decode","peer":"127.0.0.1:50412","caller":"anonymous",
