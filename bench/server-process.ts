@@ -18,6 +18,7 @@ import type { ServerAnswer, ServerChildConfig, ServerCommand } from './ipc.js';
 
 /** Per-stream info lines would only add noise (and time) to the measurement; warnings and errors show. */
 class QuietLogger implements Logger {
+  debug(): void {}
   info(): void {}
   warn(message: string): void {
     process.stderr.write(`server: WARN ${message}\n`);

@@ -9,6 +9,7 @@
  * ```ts
  * const app = await composeServer({ modelDir: '.cache/models/default', plugins: ['./my-plugin.mjs'] });
  * const port = await app.server.start({ host: '127.0.0.1', port: 50051 });
+ * // with `metrics: { host: '127.0.0.1', port: 0 }`: /metrics, /healthz and /readyz on app.metricsPort
  * // ...
  * await app.dispose();   // stops the server gracefully, then releases the model and the container
  * ```
@@ -19,8 +20,12 @@ import { loadProcessorPlugins } from './processors/plugins.js';
 import { ProcessorRegistry, registerBuiltinProcessors } from './processors/registry.js';
 import { loadModel, type ModelRuntime } from './runtime/index.js';
 import { StepScheduler, type StepSchedulerOptions } from './runtime/step-scheduler.js';
-import { loadWorkerModel, type WorkerModelOptions } from './runtime/worker/index.js';
-import { ConsoleLogger, type Logger } from './server/logger.js';
+import { loadWorkerModel, WorkerModel, type WorkerModelOptions } from './runtime/worker/index.js';
+import { AccessLog } from './server/access-log.js';
+import type { Logger } from './server/logger.js';
+import { startMetricsEndpoint, type MetricsEndpoint } from './server/metrics-endpoint.js';
+import { createLogger } from './server/pino-logger.js';
+import { ServerMetrics } from './server/server-metrics.js';
 import { StepwiseServer } from './server/server.js';
 import { resolveServerLimits, type ServerLimits } from './server/server-limits.js';
 import { EventLoopTurns } from './server/event-loop-turns.js';
@@ -60,6 +65,11 @@ export interface ServerComposition {
   readonly security?: TransportSecuritySettings;
   /** Drain, timeouts, keepalive, connection age; unset ones take their defaults (`lifecycle-options.ts`). */
   readonly lifecycle?: Partial<LifecycleOptions>;
+  /**
+   * Where to serve `/metrics` (Prometheus), `/healthz` and `/readyz` over HTTP, from the moment the model
+   * is loaded (port 0 picks a free one); unset: nowhere. The metrics are kept either way (`metrics`).
+   */
+  readonly metrics?: { readonly host: string; readonly port: number };
 }
 
 export interface ComposedServer {
@@ -69,12 +79,16 @@ export interface ComposedServer {
   /** TLS and tokens in force; `security.reload()` re-reads their files (what `serve` does on SIGHUP). */
   readonly security: TransportSecurity;
   readonly container: DependencyContainer;
+  /** The server's metrics (its own registry). */
+  readonly metrics: ServerMetrics;
+  /** The bound port of the HTTP metrics endpoint; undefined when it is off. */
+  readonly metricsPort: number | undefined;
   /** Stops the server (graceful), releases the model, disposes the container; idempotent. */
   dispose(): Promise<void>;
 }
 
 export async function composeServer(composition: ServerComposition): Promise<ComposedServer> {
-  const logger = composition.logger ?? new ConsoleLogger();
+  const logger = composition.logger ?? createLogger();
   // Before the model: a TLS or token file that cannot be used is reported without waiting for a model load.
   const security = await TransportSecurity.load(composition.security ?? {}, logger);
   // In process there is no other thread: nothing to run ahead, no thread to renice or restart.
@@ -90,7 +104,7 @@ export async function composeServer(composition: ServerComposition): Promise<Com
       ? await loadModel(composition.modelDir, inProcessLoad)
       : await loadWorkerModel(composition.modelDir, composition.load);
   // Every stream asks for its own steps; the scheduler turns concurrent asks into batched decoder runs.
-  const model: ModelRuntime = new StepScheduler(loaded, composition.scheduler);
+  const model = new StepScheduler(loaded, composition.scheduler);
   try {
     const limits = resolveServerLimits(composition.limits ?? {}, model.info.maxInputLength);
     const container = rootContainer.createChildContainer();
@@ -103,11 +117,14 @@ export async function composeServer(composition: ServerComposition): Promise<Com
     const plugins = await loadProcessorPlugins(container, composition.plugins ?? []);
     if (plugins.length > 0) logger.info(`processor plugins loaded: ${plugins.join(', ')}`);
     container.registerSingleton(ProcessorRegistry);
-    container.register(StreamSlots, { useValue: new StreamSlots(limits.maxConcurrentStreams) });
+    const slots = new StreamSlots(limits.maxConcurrentStreams);
+    container.register(StreamSlots, { useValue: slots });
+    const metrics = serverMetrics(slots, model, loaded, composition.metrics !== undefined);
+    container.register(ServerMetrics, { useValue: metrics });
     container.register(ShutdownSignal, { useValue: new ShutdownSignal() });
     // One of each per server: nothing a stream shares with the others outlives its server or reaches another.
     container.register(RESPONSE_ENCODER, { useValue: createResponseEncoder(composition.responseEncoding ?? 'envelope') });
-    for (const part of [EventLoopTurns, StreamingCalls, SessionFactory, SessionCalls, StepwiseServer]) {
+    for (const part of [EventLoopTurns, AccessLog, StreamingCalls, SessionFactory, SessionCalls, StepwiseServer]) {
       container.registerSingleton(part as new (...args: never[]) => unknown);
     }
     const unused = container.resolve(SessionFactory).checkDefaults();
@@ -115,6 +132,7 @@ export async function composeServer(composition: ServerComposition): Promise<Com
       logger.warn(`the model's generation_config.json sets ${unused.join(', ')}, which this server does not apply`);
     }
     const server = container.resolve(StepwiseServer);
+    const endpoint = composition.metrics && (await serveMetrics(composition.metrics, metrics, server, logger));
 
     let disposing: Promise<void> | undefined;
     return {
@@ -123,10 +141,15 @@ export async function composeServer(composition: ServerComposition): Promise<Com
       limits,
       security,
       container,
+      metrics,
+      metricsPort: endpoint?.port,
       dispose: () =>
         (disposing ??= (async () => {
+          // Probes read 503 from /readyz while the server drains; the endpoint closes after it.
           security.close();
           await server.stop();
+          await endpoint?.close();
+          metrics.dispose();
           await model.dispose();
           await container.dispose();
         })()),
@@ -135,4 +158,22 @@ export async function composeServer(composition: ServerComposition): Promise<Com
     await model.dispose();
     throw error;
   }
+}
+
+/** The server's metrics, reading its slots, its scheduler and, on a worker thread, the thread's run-ahead counts. */
+function serverMetrics(slots: StreamSlots, scheduler: StepScheduler, loaded: ModelRuntime, processMetrics: boolean): ServerMetrics {
+  const runAhead = loaded instanceof WorkerModel ? () => loaded.threadRunAhead() : undefined;
+  return new ServerMetrics({ slots, scheduler, runAhead, processMetrics });
+}
+
+async function serveMetrics(
+  address: { readonly host: string; readonly port: number },
+  metrics: ServerMetrics,
+  server: StepwiseServer,
+  logger: Logger,
+): Promise<MetricsEndpoint> {
+  const endpoint = await startMetricsEndpoint({ ...address, registry: metrics.registry, ready: () => server.serving, logger });
+  const url = `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${endpoint.port}`;
+  logger.info(`metrics on ${url}/metrics; probes on ${url}/healthz and ${url}/readyz`, { metricsPort: endpoint.port });
+  return endpoint;
 }

@@ -40,7 +40,7 @@ export interface RunningServer {
 }
 
 /** A logger that drops everything. */
-const SILENT: Logger = { info() {}, warn() {}, error() {} };
+const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Starts a Stepwise server and resolves once it serves (health SERVING). */
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {

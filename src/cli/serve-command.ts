@@ -7,13 +7,16 @@
  * ```sh
  * npm start -- --model .cache/models/t5-small --port 50051 --plugin ./plugins/vowel-bias.mjs --max-streams 32
  * STEPWISE_PORT=50052 npm start -- --config serve.yaml      # a flag beats the file, the file the environment
+ * npm start -- --log-format json --metrics-port 9464         # JSON lines on stderr; Prometheus on :9464/metrics
  * ```
  */
 import { constants } from 'node:os';
 import type { Command } from 'commander';
 import { composeServer } from '../composition-root.js';
 import { ensureEmbeddedModel } from '../embedded-model.js';
-import { ConsoleLogger } from '../server/logger.js';
+import { routeGrpcLogs, routeProcessWarnings } from '../server/log-routing.js';
+import type { Logger } from '../server/logger.js';
+import { createLogger } from '../server/pino-logger.js';
 import { addOptions, resolveOptions } from './option-table.js';
 import { securitySettings } from './security-settings.js';
 import { SERVE_OPTIONS, type ServeSettings } from './serve-options.js';
@@ -29,10 +32,15 @@ export function register(program: Command): void {
     .option('--config <file>', 'read options from this JSON or YAML file [env STEPWISE_CONFIG]');
   addOptions(command, SERVE_OPTIONS);
   command.action(async (flags: Record<string, unknown>) => {
-    const logger = new ConsoleLogger();
+    // Until the options are read, lines are written in the default format.
+    let logger: Logger = createLogger();
     try {
       const configPath = (flags.config as string | undefined) ?? process.env.STEPWISE_CONFIG;
       const settings = await resolveOptions(SERVE_OPTIONS, flags, process.env, configPath);
+      logger = createLogger({ format: settings.logFormat, level: settings.logLevel });
+      routeGrpcLogs(logger, settings.logLevel);
+      routeProcessWarnings(logger);
+      logger.info('starting stepwise serve', { config: effectiveConfig(settings, configPath) });
       await serve(settings, logger);
     } catch (error) {
       // A start-up failure (bad option, model folder, plugin, limit, busy port) is one line, not a stack trace.
@@ -42,7 +50,7 @@ export function register(program: Command): void {
   });
 }
 
-async function serve(settings: ServeSettings, logger: ConsoleLogger): Promise<void> {
+async function serve(settings: ServeSettings, logger: Logger): Promise<void> {
   const security = securitySettings(settings);
   let modelDir = settings.model;
   if (modelDir === undefined) {
@@ -77,6 +85,7 @@ async function serve(settings: ServeSettings, logger: ConsoleLogger): Promise<vo
       maxConnectionAgeMs: settings.maxConnectionAge,
       maxConnectionAgeGraceMs: settings.maxConnectionAgeGrace,
     },
+    ...(settings.metricsPort !== undefined && { metrics: { host: settings.host, port: settings.metricsPort } }),
   });
   let shuttingDown = false;
   const shutDown = (signal: NodeJS.Signals): void => {
@@ -85,9 +94,13 @@ async function serve(settings: ServeSettings, logger: ConsoleLogger): Promise<vo
       process.exit(128 + constants.signals[signal]);
     }
     shuttingDown = true;
-    logger.info(`${signal} received; shutting down (send it again to exit at once)`);
+    const stopping = performance.now();
+    logger.info(`${signal} received; shutting down (send it again to exit at once)`, { signal, openStreams: app.server.openStreams });
     app.dispose().then(
-      () => process.exit(0),
+      () => {
+        logger.info('stopped', { shutdownMs: Math.round(performance.now() - stopping), uptimeS: Math.round(process.uptime()) });
+        process.exit(0);
+      },
       (error: unknown) => {
         logger.error('shutdown failed', error);
         process.exit(1);
@@ -104,4 +117,16 @@ async function serve(settings: ServeSettings, logger: ConsoleLogger): Promise<vo
   process.on('SIGTERM', shutDown);
   // SIGHUP re-reads the TLS and token files (and no longer ends the process, its default).
   process.on('SIGHUP', () => void app.security.reload('SIGHUP'));
+}
+
+/** Option names whose values may be secrets (a token, a password), never written; `maxNewTokens` is not one. */
+const SECRET_OPTION = /secret|password|credential|apikey|(^|auth)tokens?$|token$/i;
+
+/** The settings in force, for the start-up line; a value whose name suggests a secret is never written. */
+function effectiveConfig(settings: ServeSettings, configPath: string | undefined): Record<string, unknown> {
+  const shown: Record<string, unknown> = { ...(configPath !== undefined && { configFile: configPath }) };
+  for (const [key, value] of Object.entries(settings)) {
+    if (value !== undefined) shown[key] = SECRET_OPTION.test(key) ? '[redacted]' : value;
+  }
+  return shown;
 }

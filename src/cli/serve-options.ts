@@ -8,6 +8,8 @@ import { DTYPE_SUFFIXES } from '../runtime/model-files.js';
 import { INTRA_OP_SPINNING, type ModelDtype } from '../runtime/index.js';
 import { DEFAULT_THREAD_NICE } from '../runtime/worker/index.js';
 import { DEFAULT_RELOAD_INTERVAL_MS } from '../server/transport-security.js';
+import { LOG_LEVELS } from '../server/logger.js';
+import { LOG_FORMATS } from '../server/pino-logger.js';
 import { option, read, type OptionValues } from './option-table.js';
 
 const MILLION = 1_000_000;
@@ -196,6 +198,27 @@ export const SERVE_OPTIONS = {
   }),
 
   // Logs and metrics.
+  logFormat: option({
+    flag: `--log-format <${LOG_FORMATS.join('|')}>`,
+    env: 'STEPWISE_LOG_FORMAT',
+    description: 'how log lines are written to stderr: json (one object a line, for collectors) or pretty (for people)',
+    defaultText: 'pretty when stderr is a terminal, else json',
+    read: read.oneOf(LOG_FORMATS),
+  }),
+  logLevel: option({
+    flag: '--log-level <level>',
+    env: 'STEPWISE_LOG_LEVEL',
+    description: `the least severe lines written: ${LOG_LEVELS.join(', ')} (info has one access line per RPC)`,
+    defaultValue: 'info' as (typeof LOG_LEVELS)[number],
+    read: read.oneOf(LOG_LEVELS),
+  }),
+  metricsPort: option({
+    flag: '--metrics-port <port>',
+    env: 'STEPWISE_METRICS_PORT',
+    description: 'serve Prometheus /metrics, /healthz and /readyz over HTTP on this port of --host (0 picks a free one)',
+    defaultText: 'off',
+    read: read.integerIn(0, 65535),
+  }),
 
 };
 

@@ -22,7 +22,14 @@
 export { loadModel, DEFAULT_MAX_INPUT_LENGTH, INTRA_OP_SPINNING, isIntraOpSpinning, spinningSessionEntries } from './load-model.js';
 export { readModelConfig } from './model-config.js';
 export { HuggingFaceTextTokenizer } from './text-tokenizer.js';
-export { DEFAULT_SCHEDULER_OPTIONS, StepScheduler, type SchedulerStats, type StepSchedulerOptions } from './step-scheduler.js';
+export {
+  DEFAULT_SCHEDULER_OPTIONS,
+  StepScheduler,
+  type SchedulerRun,
+  type SchedulerRunListener,
+  type SchedulerStats,
+  type StepSchedulerOptions,
+} from './step-scheduler.js';
 export * from './worker/index.js';
 export { startModuleWorker } from './worker/module-worker.js';
 export { ModelRuntimeError, ModelFolderError, InvalidInputError, ModelUnavailableError, OutOfRangeError, StateError } from './errors.js';

@@ -8,7 +8,8 @@
  * const [encoded] = await model.encode([ids]);   // joins the encodes waiting for the encoder
  * const state = model.createState(encoded!);
  * const [row] = await model.step([state]);       // joins the states at the same decoder position
- * console.log(model.stats.batchedSteps / model.stats.steps);
+ * const batchedShare = model.stats.batchedSteps / model.stats.steps;
+ * model.onRun((run) => histogram.observe(run.size));   // every run's kind, size and duration, as it ends
  * ```
  *
  * Rules, and why:
@@ -20,6 +21,10 @@
  *   that position whose streams are still handling their previous row, or states at most `catchUpSteps`
  *   positions behind it. Without that wait, the first stream back would run alone and split one batch
  *   into two runs for good. The wait ends when they are all back, or when none came for `maxWaitMs`.
+ *   A state that let a run go without it is late until it asks for a step: later runs wait for it only
+ *   to the end of the current turn of the event loop (it may be asking in the same turn), so a stream
+ *   that stays away (its client stops reading, or takes long to decide) costs the others one wait of
+ *   `maxWaitMs`, not one per run while they pass its position.
  * - Among waiting runs, the one furthest behind goes first when it is at most `catchUpSteps` positions
  *   behind the oldest request; then the streams ahead hold back until it catches up, and the two merge
  *   into one batch. Further apart, the oldest request goes first, so nobody waits indefinitely.
@@ -73,6 +78,17 @@ export interface SchedulerStats {
   readonly busyMs: number;
 }
 
+/** One run the scheduler finished (for whoever watches it, e.g. the server's metrics). */
+export interface SchedulerRun {
+  readonly kind: 'decoder' | 'encoder';
+  /** States stepped (decoder) or inputs encoded (encoder) together. */
+  readonly size: number;
+  /** How long the model below took. */
+  readonly ms: number;
+}
+
+export type SchedulerRunListener = (run: SchedulerRun) => void;
+
 export const DEFAULT_SCHEDULER_OPTIONS: Required<StepSchedulerOptions> = { maxBatch: 16, maxWaitMs: 10, catchUpSteps: 8 };
 
 interface PendingStep {
@@ -108,6 +124,8 @@ export class StepScheduler implements ModelRuntime {
   private readonly queued = new Set<DecodeState>();
   /** States made before the model below left `ready`: they never join a run again. */
   private readonly lost = new WeakSet<DecodeState>();
+  /** States a run waited for in vain: until they ask again, runs wait for them only to the end of a turn. */
+  private readonly late = new WeakSet<DecodeState>();
   private readonly unsubscribe: () => void;
   private pendingSteps: PendingStep[] = [];
   private pendingEncodes: PendingEncode[] = [];
@@ -115,10 +133,13 @@ export class StepScheduler implements ModelRuntime {
   /** Set from the end of an encoder run to the end of that turn of the event loop. */
   private settling = false;
   private timer: NodeJS.Timeout | undefined;
+  /** A run that waits only for late states: it starts at the end of this turn of the event loop. */
+  private turn: NodeJS.Immediate | undefined;
   private isDisposed = false;
   private counters = { stepRuns: 0, steps: 0, batchedSteps: 0, encodeRuns: 0, encodedInputs: 0, batchedInputs: 0, busyMs: 0 };
   /** When the run under way started. */
   private busySince = 0;
+  private readonly runListeners = new Set<SchedulerRunListener>();
 
   constructor(
     private readonly model: ModelRuntime,
@@ -160,6 +181,12 @@ export class StepScheduler implements ModelRuntime {
     return { ...this.counters };
   }
 
+  /** Calls `listener` after every run with its kind, size and duration; returns its unsubscribe. */
+  onRun(listener: SchedulerRunListener): () => void {
+    this.runListeners.add(listener);
+    return () => this.runListeners.delete(listener);
+  }
+
   async encode(inputs: readonly (readonly number[])[]): Promise<EncodedInput[]> {
     this.checkOpen('encode');
     if (!Array.isArray(inputs)) {
@@ -187,6 +214,7 @@ export class StepScheduler implements ModelRuntime {
     if (Array.isArray(states) && states.some((state) => this.lost.has(state))) return this.model.step(states);
     // The models' own checks and messages; here a state is stepping from its request on.
     const members = checkStepStates(states, (state): state is DecodeState => this.known.has(state), (state) => this.queued.has(state));
+    for (const state of members) this.late.delete(state);
     const arrivedAt = performance.now();
     const rows = members.map(
       (state) =>
@@ -207,6 +235,7 @@ export class StepScheduler implements ModelRuntime {
     if (this.isDisposed) return;
     this.isDisposed = true;
     clearTimeout(this.timer);
+    clearImmediate(this.turn);
     const closed = new StateError(`model ${this.info.name} was disposed before this request ran`);
     this.pendingSteps.splice(0).forEach((pending) => pending.reject(closed));
     this.pendingEncodes.splice(0).forEach((pending) => pending.reject(closed));
@@ -242,7 +271,9 @@ export class StepScheduler implements ModelRuntime {
   private schedule(timedOut = false): void {
     if (this.busy || this.isDisposed || this.settling) return;
     clearTimeout(this.timer);
+    clearImmediate(this.turn);
     this.timer = undefined;
+    this.turn = undefined;
     if (this.pendingEncodes.length > 0) {
       void this.runEncoder(this.takeEncodes());
       return;
@@ -250,10 +281,11 @@ export class StepScheduler implements ModelRuntime {
     this.settleDisposedSteps();
     const group = this.nextGroup();
     if (group === undefined) return;
-    if (!timedOut && group.members.length < this.options.maxBatch && this.expectsMore(group)) {
-      this.timer = setTimeout(() => this.schedule(true), this.options.maxWaitMs);
-      return;
-    }
+    const expected = timedOut || group.members.length >= this.options.maxBatch ? undefined : this.expected(group);
+    if (expected === 'on time') this.timer = setTimeout(() => this.schedule(true), this.options.maxWaitMs);
+    if (expected === 'late') this.turn = setImmediate(() => this.schedule(true));
+    if (expected !== undefined) return;
+    if (timedOut) this.markLate(group);
     void this.runDecoder(group.members.slice(0, this.options.maxBatch));
   }
 
@@ -276,15 +308,31 @@ export class StepScheduler implements ModelRuntime {
     return oldest.position - behind.position <= this.options.catchUpSteps ? behind : oldest;
   }
 
-  /** Whether a live state not yet asking is expected to join `group`, or to run first and catch up with it. */
-  private expectsMore(group: StepGroup): boolean {
+  /**
+   * Whether a live state not yet asking is expected to join `group` or to catch up with it: `on time`
+   * when one that is not late is, `late` when only late ones are.
+   */
+  private expected(group: StepGroup): 'on time' | 'late' | undefined {
+    let late = false;
     for (const state of this.known) {
-      if (state.disposed || this.queued.has(state)) continue;
-      const slot = idleSlot(state);
-      if (slot.key === group.key) return true;
-      if (slot.position < group.position && group.position - slot.position <= this.options.catchUpSteps) return true;
+      if (!this.expects(state, group)) continue;
+      if (!this.late.has(state)) return 'on time';
+      late = true;
     }
-    return false;
+    return late ? 'late' : undefined;
+  }
+
+  /** The states `group` waited for in vain are late: later runs go without waiting for them. */
+  private markLate(group: StepGroup): void {
+    for (const state of this.known) if (this.expects(state, group)) this.late.add(state);
+  }
+
+  /** Whether `state`, live and not asking, is expected to join `group`, or to run first and catch up with it. */
+  private expects(state: DecodeState, group: StepGroup): boolean {
+    if (state.disposed || this.queued.has(state)) return false;
+    const slot = idleSlot(state);
+    if (slot.key === group.key) return true;
+    return slot.position < group.position && group.position - slot.position <= this.options.catchUpSteps;
   }
 
   private async runDecoder(batch: PendingStep[]): Promise<void> {
@@ -308,7 +356,7 @@ export class StepScheduler implements ModelRuntime {
         pending.reject(error);
       });
     } finally {
-      this.finishRun();
+      this.finishRun('decoder', batch.length);
     }
   }
 
@@ -338,7 +386,7 @@ export class StepScheduler implements ModelRuntime {
         this.settling = false;
         this.schedule();
       });
-      this.finishRun();
+      this.finishRun('encoder', inputs.length);
     }
   }
 
@@ -347,9 +395,17 @@ export class StepScheduler implements ModelRuntime {
     this.busySince = performance.now();
   }
 
-  private finishRun(): void {
+  private finishRun(kind: SchedulerRun['kind'], size: number): void {
     this.busy = false;
-    this.counters.busyMs += performance.now() - this.busySince;
+    const ms = performance.now() - this.busySince;
+    this.counters.busyMs += ms;
+    for (const listener of this.runListeners) {
+      try {
+        listener({ kind, size, ms });
+      } catch (error) {
+        process.emitWarning(`a scheduler run listener threw: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
     this.schedule();
   }
 

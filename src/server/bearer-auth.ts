@@ -35,10 +35,13 @@ export const ANONYMOUS_CALLER = 'anonymous';
 /** Services any client may call without a token. */
 const OPEN_SERVICES = ['grpc.health.v1.Health'];
 
+/** The longest caller name handed on (a certificate's CN is the client's to choose). */
+const MAX_CALLER_LENGTH = 128;
+
 /** The caller's name as the interceptor left it in a call's metadata. */
 export function callerOf(metadata: Metadata): string {
   const value = metadata.get(CALLER_METADATA_KEY)[0];
-  return typeof value === 'string' ? value : ANONYMOUS_CALLER;
+  return typeof value === 'string' && value !== '' ? value.slice(0, MAX_CALLER_LENGTH) : ANONYMOUS_CALLER;
 }
 
 /** Whether calls to the method at `path` (`/package.Service/Method`) need a token when tokens are configured. */

@@ -47,6 +47,7 @@ import {
   type StartedFacts,
 } from './session-wire.js';
 import { StepMessages, type SendMessage } from './step-messages.js';
+import type { StreamObserver } from './stream-report.js';
 import { failedPrecondition } from './status.js';
 import { decodeText } from './text-decoding.js';
 import { TokenLedger } from './token-ledger.js';
@@ -70,6 +71,8 @@ export interface DecodeSessionParts {
   readonly turns: EventLoopTurns;
   /** Most pipeline changes one decision may carry (`ServerLimits.maxPipelineChanges`). */
   readonly maxPipelineChanges: number;
+  /** Hears of each decoder step and rewind (for the access log and the metrics). */
+  readonly observer?: StreamObserver;
 }
 
 /** What to do at the step awaiting a token. */
@@ -190,7 +193,9 @@ export class DecodeSession {
     const [row] = await this.parts.model.step([this.state]);
     // A cancel during the run disposes the state; the runtime then hands back an empty row.
     this.parts.signal.throwIfAborted();
-    this.stepMs.push(performance.now() - begin);
+    const ms = performance.now() - begin;
+    this.stepMs.push(ms);
+    this.parts.observer?.stepComputed(ms);
     return row!;
   }
 
@@ -241,6 +246,7 @@ export class DecodeSession {
     this.ledger.rewind(count);
     this.detokenizer.rewind(count);
     this.parts.scoring.endStep();
+    this.parts.observer?.rewound(count);
   }
 
   /**

@@ -4,5 +4,6 @@
  */
 export { StepwiseServer, type ListenAddress } from './server.js';
 export { resolveServerLimits, type ServerLimits } from './server-limits.js';
-export { ConsoleLogger, MemoryLogger, type Logger } from './logger.js';
+export { MemoryLogger, type Logger, type LogFields } from './logger.js';
+export { createLogger, PinoLogger } from './pino-logger.js';
 export type { ResponseEncoding } from './response-encoder.js';

@@ -18,6 +18,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { inject, injectable } from 'tsyringe';
 import type { ModelRuntime, ModelStatusEvent } from '../runtime/types.js';
 import { LIFECYCLE_OPTIONS, LOGGER, MODEL_RUNTIME, RESPONSE_ENCODER, SERVER_LIMITS, TRANSPORT_SECURITY } from '../tokens.js';
+import { AccessLog } from './access-log.js';
 import { DecodeHandler } from './decode-handler.js';
 import { DetokenizeHandler } from './detokenize-handler.js';
 import { GenerateHandler } from './generate-handler.js';
@@ -53,6 +54,7 @@ export class StepwiseServer {
   private stopping: Promise<void> | undefined;
   /** Set once `start` reported SERVING; a model back from a restart serves again only after that. */
   private started = false;
+  private healthNow: 'SERVING' | 'NOT_SERVING' = 'NOT_SERVING';
   private readonly unsubscribeStatus: () => void;
 
   constructor(
@@ -70,6 +72,7 @@ export class StepwiseServer {
     @inject(DetokenizeHandler) detokenize: DetokenizeHandler,
     @inject(TRANSPORT_SECURITY) private readonly security: TransportSecurity,
     @inject(LIFECYCLE_OPTIONS) private readonly lifecycle: LifecycleOptions,
+    @inject(AccessLog) access: AccessLog,
   ) {
     this.server = new Server({
       'grpc.max_receive_message_length': limits.maxReceiveMessageBytes,
@@ -83,10 +86,10 @@ export class StepwiseServer {
     const implementation: UntypedServiceImplementation = {
       decode: decode.handle,
       generate: generate.handle,
-      getModelInfo: unary(modelInfo.handle),
-      listProcessors: unary(listProcessors.handle),
-      tokenize: unary(tokenize.handle),
-      detokenize: unary(detokenize.handle),
+      getModelInfo: unary(access.unary('GetModelInfo', modelInfo.handle)),
+      listProcessors: unary(access.unary('ListProcessors', listProcessors.handle)),
+      tokenize: unary(access.unary('Tokenize', tokenize.handle)),
+      detokenize: unary(access.unary('Detokenize', detokenize.handle)),
     };
     this.server.addService(stepwiseServerDefinition(encoder), implementation);
     this.health.addToServer(this.server);
@@ -98,6 +101,11 @@ export class StepwiseServer {
   get port(): number {
     if (this.boundPort === undefined) throw new Error('the server is not started');
     return this.boundPort;
+  }
+
+  /** Whether health reports SERVING now (the HTTP readiness probe, `/readyz`). */
+  get serving(): boolean {
+    return this.healthNow === 'SERVING';
   }
 
   /** Streams open now (tests and logs). */
@@ -127,6 +135,7 @@ export class StepwiseServer {
     this.logger.info(
       `stepwise serving model "${this.model.info.name}" (vocab ${this.model.info.vocabSize}) on ${address.host}:${this.boundPort}; ` +
         `limits: ${this.limits.maxConcurrentStreams} streams, ${this.limits.maxInputTokens} input tokens, ${this.limits.maxNewTokens} new tokens`,
+      { model: this.model.info.name, host: address.host, port: this.boundPort, limits: this.limits },
     );
     return this.boundPort;
   }
@@ -182,6 +191,7 @@ export class StepwiseServer {
   }
 
   private setHealth(status: 'SERVING' | 'NOT_SERVING'): void {
+    this.healthNow = status;
     this.health.setStatus('', status);
     this.health.setStatus(STEPWISE_SERVICE_NAME, status);
   }

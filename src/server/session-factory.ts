@@ -18,6 +18,7 @@ import type { MalformedRequest } from './service-definition.js';
 import { resolveStart, type StartingRpc } from './start-request.js';
 import { staticContext } from './static-context.js';
 import type { SendMessage } from './step-messages.js';
+import type { StreamObserver } from './stream-report.js';
 
 /** The call side of a session: how it writes, what it reads, when it must stop. */
 export interface SessionIo {
@@ -26,6 +27,8 @@ export interface SessionIo {
   readonly signal: AbortSignal;
   /** `performance.now()` when the call began. */
   readonly startedAt: number;
+  /** Hears of each decoder step and rewind (the call's `StreamReport`). */
+  readonly observer?: StreamObserver;
 }
 
 @injectable()

@@ -34,6 +34,8 @@ export interface TestServerOptions {
   readonly clientCredentials?: ChannelCredentials;
   /** Drain, timeouts, keepalive, connection age (the composition's `lifecycle`). */
   readonly lifecycle?: Partial<LifecycleOptions>;
+  /** Serve /metrics, /healthz and /readyz over HTTP on 127.0.0.1 (a free port, `app.metricsPort`). */
+  readonly metrics?: boolean;
 }
 
 export interface TestServer {
@@ -82,6 +84,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     security: options.security,
     lifecycle: options.lifecycle,
     logger,
+    ...(options.metrics === true && { metrics: { host: '127.0.0.1', port: 0 } }),
   });
   const port = await app.server.start({ host: '127.0.0.1', port: 0 });
   const address = `127.0.0.1:${port}`;

@@ -219,6 +219,28 @@ describe('how long the step scheduler waits for expected states', () => {
     expect(scheduler.stats.batchedSteps - before.batchedSteps).toBe(2);
     [first, second, silent].forEach((state) => state!.dispose());
   });
+
+  it('a stream that let a run go without it is waited for no longer than a turn until it asks for a step again', async () => {
+    const maxWaitMs = 500;
+    const scheduler = new StepScheduler(model, { maxWaitMs });
+    const [first, second, silent] = await threeStates(scheduler);
+    const twoSteps = async (): Promise<void> => {
+      const rows = await Promise.all([scheduler.step([first!]), scheduler.step([second!])]);
+      first!.append(argmax(rows[0]![0]!));
+      second!.append(argmax(rows[1]![0]!));
+    };
+    let started = performance.now();
+    for (let run = 0; run < 4; run++) await twoSteps();
+    // Not a timing assertion on the model: a second wait of maxWaitMs would already exceed this bound.
+    expect(performance.now() - started).toBeLessThan(2 * maxWaitMs);
+    // Once it asks again, it is expected again: the next run waits for it (it is behind, within catch-up).
+    const [row] = await scheduler.step([silent!]);
+    silent!.append(argmax(row!));
+    started = performance.now();
+    await twoSteps();
+    expect(performance.now() - started).toBeGreaterThanOrEqual(maxWaitMs - 1);
+    [first, second, silent].forEach((state) => state!.dispose());
+  });
 });
 
 describe('the step scheduler keeps the runtime contract', () => {

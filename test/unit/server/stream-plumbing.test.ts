@@ -59,6 +59,44 @@ describe('response writer', () => {
   });
 });
 
+describe('response backlog', () => {
+  function backlog() {
+    const seen = { bytes: 0, waiting: 0 };
+    return { seen, backlog: { buffered: (bytes: number) => (seen.bytes += bytes), waiting: (change: 1 | -1) => (seen.waiting += change) } };
+  }
+
+  it('counts the bytes the reader has not taken and whether the writer waits for it; nothing once taken', async () => {
+    const reader = pausedReader();
+    const { seen, backlog: sink } = backlog();
+    const writer = new ResponseWriter(reader.stream, new AbortController().signal, sink);
+    await writer.write(Buffer.alloc(100));
+    const pending = writer.write(Buffer.alloc(50));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual({ bytes: 150, waiting: 1 });
+    reader.resume();
+    await pending;
+    await new Promise((resolve) => setImmediate(resolve)); // write callbacks run after 'drain'
+    expect(seen).toEqual({ bytes: 0, waiting: 0 });
+  });
+
+  it('forgets what a call that ended still held, once, and counts nothing after', async () => {
+    const reader = pausedReader();
+    const { seen, backlog: sink } = backlog();
+    const controller = new AbortController();
+    const writer = new ResponseWriter(reader.stream, controller.signal, sink);
+    await writer.write(Buffer.alloc(100));
+    const pending = writer.write(Buffer.alloc(50));
+    controller.abort('cancelled');
+    await expect(pending).rejects.toBeDefined();
+    writer.close();
+    writer.close();
+    expect(seen).toEqual({ bytes: 0, waiting: 0 });
+    reader.resume();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual({ bytes: 0, waiting: 0 });
+  });
+});
+
 describe('client messages', () => {
   it('messages are read in order on demand; the end reads as undefined', async () => {
     const call = new PassThrough({ objectMode: true });
