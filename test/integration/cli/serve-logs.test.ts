@@ -122,7 +122,7 @@ describe('stepwise serve --log-format json --metrics-port 0', () => {
     child.process.kill('SIGTERM');
     const [code] = await once(child.process, 'exit');
     expect(code).toBe(0);
-    expect(child.lines.find((line) => line.msg === 'SIGTERM received; shutting down')).toMatchObject({ openStreams: 0 });
+    expect(child.lines.find((line) => line.msg === 'SIGTERM received; shutting down (send it again to exit at once)')).toMatchObject({ openStreams: 0 });
     expect(child.lines.find((line) => line.msg === 'stopped')).toMatchObject({ shutdownMs: expect.any(Number) });
     expect(child.unparsed).toEqual([]);
   });

@@ -15,7 +15,7 @@ import { makeTestPki, type TestPki } from '../../support/certificates.js';
 
 interface Running {
   readonly child: ChildProcessWithoutNullStreams;
-  /** Everything it wrote so far (stdout and stderr). */
+  /** Everything it wrote so far (stdout and stderr), each JSON log line as `LEVEL  message`. */
   log(): string;
   /** The bound port, once it serves; undefined if it exited first. */
   readonly port: number | undefined;
@@ -23,7 +23,9 @@ interface Running {
 
 /** Starts `stepwise serve --port 0 ...args` and waits until it serves or exits. */
 async function startServe(args: readonly string[]): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--port', '0', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--port', '0', '--log-format', 'json', ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let log = '';
   const port = await new Promise<number | undefined>((resolve) => {
     const onOutput = (chunk: Buffer): void => {
@@ -35,7 +37,22 @@ async function startServe(args: readonly string[]): Promise<Running> {
     child.stderr.on('data', onOutput);
     child.once('exit', () => resolve(undefined));
   });
-  return { child, log: () => log, port };
+  return { child, log: () => readable(log), port };
+}
+
+/** JSON log lines as `LEVEL  message` (the level padded to five), other text as it is. */
+function readable(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      try {
+        const entry = JSON.parse(line) as { level?: string; msg?: string };
+        return entry.level === undefined ? line : `${entry.level.toUpperCase().padEnd(5)} ${entry.msg ?? ''}`;
+      } catch {
+        return line;
+      }
+    })
+    .join('\n');
 }
 
 async function stopServe(running: Running): Promise<void> {
