@@ -2,8 +2,8 @@
  * The most a request may ask of the processors: how long each list a pipeline carries may be, and how large
  * a constraint (`choice`, `regex`) may grow. One stream's preparation and each of its steps run on the
  * serving thread, where every other stream and the health checks wait for them; these bounds keep the worst
- * accepted request to a small fraction of a second there (the figures are in bench/README.md), and the
- * refusal of a larger one to a check of a length. Each limit is declared with its parameter's schema, so
+ * accepted request to a small fraction of a second there (`bench/limits-bench.ts` measures it), and the
+ * refusal of a larger one mostly to a check of a length. Each limit is declared with its parameter's schema, so
  * `ListProcessors` shows it in the parameter's range and a refusal names it with the value given.
  */
 export const PROCESSOR_LIMITS = {
