@@ -3,6 +3,7 @@
  * `ProcessorParameterError`, `UnknownProcessorError`, `PipelineError` and `RequestFieldError` to
  * INVALID_ARGUMENT, `EmptyDistributionError` to FAILED_PRECONDITION; the others stop the server at start-up.
  */
+import { named } from './echo.js';
 
 /** A processor parameter (or a generation-config field) that cannot be used; raised at `Start`. */
 export class ProcessorParameterError extends Error {
@@ -30,7 +31,7 @@ export class UnknownProcessorError extends Error {
     readonly processor: string,
     known: readonly string[],
   ) {
-    super(`unknown processor \`${processor}\`; registered processors: ${known.join(', ')}`);
+    super(`unknown processor ${named(processor)}; registered processors: ${known.join(', ')}`);
   }
 }
 
@@ -62,6 +63,17 @@ export class PluginLoadError extends Error {
 /** A pipeline that names a processor twice, or a change (add / replace / remove) that does not fit it. */
 export class PipelineError extends Error {
   override readonly name = 'PipelineError';
+
+  /**
+   * @param message what does not fit, naming the processor
+   * @param processor the processor the refusal is about, when there is one
+   */
+  constructor(
+    message: string,
+    readonly processor?: string,
+  ) {
+    super(message);
+  }
 }
 
 /**

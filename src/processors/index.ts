@@ -24,6 +24,7 @@ export {
   namingField,
 } from './errors.js';
 export { defineProcessor, type ProcessorBlueprint, type Reject } from './define-processor.js';
+export { PROCESSOR_LIMITS, type ProcessorLimits } from './limits.js';
 export type { Bound, IntMapEntry, ParamSchema, ParamSchemas, ParamsOf, SequenceBiasEntry } from './parameters.js';
 export {
   boolParam,

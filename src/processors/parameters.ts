@@ -7,8 +7,14 @@
  * Int vs float: a `float` parameter accepts an int value (gRPC and JSON clients send `2` for `2.0`; Hugging
  * Face's refusal of Python ints such as `repetition_penalty=2` is a Python typing accident, not a rule worth
  * copying). An `int` parameter refuses a float value, even `50.0`: the type says the client meant a real.
+ *
+ * Sizes: every list and string has a maximum length (its schema's, or the defaults of `PROCESSOR_LIMITS` for
+ * plugins that declare none), checked before any element is read, so that a refusal costs no more than the
+ * check of a length: "`token_ids` must hold at most 65,536 ids; given 800,000".
  */
+import { count, characterCount, named, quoted } from './echo.js';
 import { ProcessorParameterError } from './errors.js';
+import { PROCESSOR_LIMITS } from './limits.js';
 import type { ParamType, ParamValue, ParameterSpec, StaticContext } from './types.js';
 
 /** One `[token ids, bias]` pair of a `sequence_bias_list`. */
@@ -57,6 +63,16 @@ interface SchemaOf<T extends ParamType> {
   readonly tokenIds?: boolean;
   /** A list (and each inner list) must have at least one element. */
   readonly nonEmpty?: boolean;
+  /** Most elements of a list (the outer one of a list of lists); default `PROCESSOR_LIMITS.defaultListItems`. */
+  readonly maxItems?: number;
+  /** Most elements of each inner list (`int_list_list`, `sequence_bias_list`); default `defaultInnerListItems`. */
+  readonly maxInnerItems?: number;
+  /** Most characters of a string, or of each string of a list; default `defaultStringCharacters`. */
+  readonly maxCharacters?: number;
+  /** Most characters of all the strings of a `string_list` together. */
+  readonly maxTotalCharacters?: number;
+  /** What a message calls the elements of the list ("sequences"); by default "ids", "integers", "strings", … */
+  readonly itemNoun?: string;
 }
 
 /** The schema of one parameter. */
@@ -95,8 +111,8 @@ export function readParameters<S extends ParamSchemas>(
       fail(
         given,
         names.length === 0
-          ? `takes no parameters; given \`${given}\``
-          : `unknown parameter \`${given}\`; expected one of: ${names.map((n) => `\`${n}\``).join(', ')}`,
+          ? `takes no parameters; given ${named(given)}`
+          : `unknown parameter ${named(given)}; expected one of: ${names.map((n) => `\`${n}\``).join(', ')}`,
       );
     }
   }
@@ -126,18 +142,23 @@ export function describeParameters(schemas: ParamSchemas): ParameterSpec[] {
   }));
 }
 
-/** A compact rendering of a wire value for error messages. */
-export function formatParamValue(value: ParamValue): string {
+/**
+ * A compact rendering of a wire value for error messages: long strings cut (`quoted`), lists to their first
+ * elements, and lists nested deeper than two levels to their length.
+ */
+export function formatParamValue(value: ParamValue, depth = 0): string {
   switch (value.kind) {
     case 'float':
     case 'int':
     case 'bool':
       return String(value.value);
     case 'string':
-      return JSON.stringify(value.value);
+      return quoted(value.value);
     case 'list': {
-      const shown = value.value.slice(0, 8).map(formatParamValue);
-      if (value.value.length > 8) shown.push(`… ${value.value.length - 8} more`);
+      const items = value.value;
+      if (depth >= 2 && items.length > 0) return `[… ${count(items.length)} ${items.length === 1 ? 'item' : 'items'}]`;
+      const shown = items.slice(0, 8).map((item) => formatParamValue(item, depth + 1));
+      if (items.length > 8) shown.push(`… ${count(items.length - 8)} more`);
       return `[${shown.join(', ')}]`;
     }
   }
@@ -154,34 +175,25 @@ function readValue(name: string, schema: ParamSchema, value: ParamValue, context
       return value.value;
     case 'string':
       if (value.kind !== 'string') fail(name, wrongKind(name, 'a string', value));
-      return value.value;
+      return checkCharacters(name, value.value, maxCharacters(schema), fail);
     case 'int_list':
-      return readList(name, schema, value, fail).map((item, i) =>
-        checkInteger(`${name}[${i}]`, schema, readInt(`${name}[${i}]`, item, fail), context, fail),
-      );
+      return readIntegers(name, readList(name, value, outerList(schema), fail), schema, context, fail);
     case 'string_list':
-      return readList(name, schema, value, fail).map((item, i) => {
-        if (item.kind !== 'string') fail(name, wrongKind(`${name}[${i}]`, 'a string', item));
-        return item.value;
-      });
+      return readStrings(name, schema, value, fail);
     case 'int_list_list':
-      return readList(name, schema, value, fail).map((inner, i) =>
-        readList(`${name}[${i}]`, schema, inner, fail, name).map((item, j) => {
-          const path = `${name}[${i}][${j}]`;
-          return checkInteger(path, schema, readInt(path, item, fail, name), context, fail, name);
-        }),
+      return readList(name, value, outerList(schema), fail).map((inner, i) =>
+        readIntegers(`${name}[${i}]`, readList(`${name}[${i}]`, inner, innerList(schema), fail, name), schema, context, fail, name),
       );
     case 'sequence_bias_list':
-      return readList(name, schema, value, fail).map((pair, i): SequenceBiasEntry => {
+      return readList(name, value, outerList(schema), fail).map((pair, i): SequenceBiasEntry => {
         const [ids, bias] = readPair(`${name}[${i}]`, pair, '[list of token ids, bias]', fail, name);
         const idsPath = `${name}[${i}][0]`;
-        const tokenIds = readList(idsPath, { ...schema, nonEmpty: true }, ids, fail, name).map((item, j) =>
-          checkInteger(`${idsPath}[${j}]`, schema, readInt(`${idsPath}[${j}]`, item, fail, name), context, fail, name),
-        );
+        const items = readList(idsPath, ids, { ...innerList(schema), nonEmpty: true }, fail, name);
+        const tokenIds = readIntegers(idsPath, items, schema, context, fail, name);
         return { tokenIds, bias: readFloat(`${name}[${i}][1]`, bias, fail, name) };
       });
     case 'int_map':
-      return readList(name, schema, value, fail).map((pair, i): IntMapEntry => {
+      return readList(name, value, outerList(schema), fail).map((pair, i): IntMapEntry => {
         const [key, entryValue] = readPair(`${name}[${i}]`, pair, '[int key, value]', fail, name);
         return {
           key: readInt(`${name}[${i}][0]`, key, fail, name),
@@ -215,10 +227,75 @@ function readInt(path: string, value: ParamValue, fail: Fail, parameter = path):
   return number;
 }
 
-function readList(path: string, schema: ParamSchema, value: ParamValue, fail: Fail, parameter = path): readonly ParamValue[] {
+/** How long a list may be, and what its elements are called. */
+interface ListBounds {
+  readonly nonEmpty: boolean;
+  readonly maxItems: number;
+  readonly noun: string;
+}
+
+function outerList(schema: ParamSchema): ListBounds {
+  return { nonEmpty: schema.nonEmpty === true, maxItems: schema.maxItems ?? PROCESSOR_LIMITS.defaultListItems, noun: itemNoun(schema) };
+}
+
+function innerList(schema: ParamSchema): ListBounds {
+  return {
+    nonEmpty: schema.nonEmpty === true,
+    maxItems: schema.maxInnerItems ?? PROCESSOR_LIMITS.defaultInnerListItems,
+    noun: schema.tokenIds === true ? 'ids' : 'integers',
+  };
+}
+
+function maxCharacters(schema: ParamSchema): number {
+  return schema.maxCharacters ?? PROCESSOR_LIMITS.defaultStringCharacters;
+}
+
+function itemNoun(schema: ParamSchema): string {
+  if (schema.itemNoun !== undefined) return schema.itemNoun;
+  switch (schema.type) {
+    case 'int_list':
+      return schema.tokenIds === true ? 'ids' : 'integers';
+    case 'string_list':
+      return 'strings';
+    case 'int_list_list':
+      return 'lists';
+    default:
+      return 'pairs';
+  }
+}
+
+/** The elements of a list, its length checked before any of them is read. */
+function readList(path: string, value: ParamValue, bounds: ListBounds, fail: Fail, parameter = path): readonly ParamValue[] {
   if (value.kind !== 'list') return fail(parameter, wrongKind(path, 'a list', value));
-  if (schema.nonEmpty === true && value.value.length === 0) fail(parameter, `\`${path}\` must not be empty`);
+  const length = value.value.length;
+  if (bounds.nonEmpty && length === 0) fail(parameter, `\`${path}\` must not be empty`);
+  if (length > bounds.maxItems) {
+    fail(parameter, `\`${path}\` must hold at most ${count(bounds.maxItems)} ${bounds.noun}; given ${count(length)}`);
+  }
   return value.value;
+}
+
+function readStrings(name: string, schema: ParamSchema, value: ParamValue, fail: Fail): string[] {
+  const items = readList(name, value, outerList(schema), fail);
+  const strings = items.map((item, i) => {
+    if (item.kind !== 'string') fail(name, wrongKind(`${name}[${i}]`, 'a string', item));
+    return checkCharacters(`${name}[${i}]`, item.value, maxCharacters(schema), fail, name);
+  });
+  const maxTotal = schema.maxTotalCharacters;
+  if (maxTotal !== undefined && strings.reduce((sum, text) => sum + text.length, 0) > maxTotal) {
+    const total = strings.reduce((sum, text) => sum + characterCount(text), 0);
+    if (total > maxTotal) fail(name, `\`${name}\` must hold at most ${count(maxTotal)} characters in all; given ${count(total)}`);
+  }
+  return strings;
+}
+
+/** `text`, refused when it has more than `max` characters (counted only when its UTF-16 length may exceed it). */
+function checkCharacters(path: string, text: string, max: number, fail: Fail, parameter = path): string {
+  if (text.length > max) {
+    const characters = characterCount(text);
+    if (characters > max) fail(parameter, `\`${path}\` must be at most ${count(max)} characters long; given ${count(characters)}`);
+  }
+  return text;
 }
 
 function readPair(path: string, value: ParamValue, shape: string, fail: Fail, parameter: string): readonly [ParamValue, ParamValue] {
@@ -226,6 +303,36 @@ function readPair(path: string, value: ParamValue, shape: string, fail: Fail, pa
     return fail(parameter, `\`${path}\` must be a pair ${shape}; given ${formatParamValue(value)}`);
   }
   return [value.value[0]!, value.value[1]!];
+}
+
+/**
+ * The integers of the list at `path`, each checked as `checkInteger` does. A plain valid element is taken as
+ * it is; the path of an element is spelled out only for the message of its refusal, since lists hold up to
+ * tens of thousands of them.
+ */
+function readIntegers(
+  path: string,
+  items: readonly ParamValue[],
+  schema: ParamSchema,
+  context: StaticContext,
+  fail: Fail,
+  parameter = path,
+): number[] {
+  const numbers = new Array<number>(items.length);
+  const tokenIds = schema.tokenIds === true;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    const value = item.kind === 'int' ? item.value : undefined;
+    const plain =
+      typeof value === 'number' &&
+      Number.isSafeInteger(value) &&
+      (!tokenIds || (value >= 0 && value < context.vocabSize)) &&
+      withinBounds(schema, value);
+    numbers[i] = plain
+      ? value
+      : checkInteger(`${path}[${i}]`, schema, readInt(`${path}[${i}]`, item, fail, parameter), context, fail, parameter);
+  }
+  return numbers;
 }
 
 function checkInteger(
@@ -242,11 +349,16 @@ function checkInteger(
   return checkBounds(path, schema, value, fail, parameter);
 }
 
-function checkBounds(path: string, schema: ParamSchema, value: number, fail: Fail, parameter = path): number {
+function withinBounds(schema: ParamSchema, value: number): boolean {
   const { min, max } = schema;
   const belowMin = min !== undefined && (min.inclusive ? value < min.value : value <= min.value);
   const aboveMax = max !== undefined && (max.inclusive ? value > max.value : value >= max.value);
-  if (belowMin || aboveMax) {
+  return !belowMin && !aboveMax;
+}
+
+function checkBounds(path: string, schema: ParamSchema, value: number, fail: Fail, parameter = path): number {
+  const { min, max } = schema;
+  if (!withinBounds(schema, value)) {
     const reason = schema.boundReason === undefined ? '' : ` (${schema.boundReason})`;
     fail(parameter, `\`${path}\` must be ${boundPhrase(min, max)}; given ${value}${reason}`);
   }
@@ -270,9 +382,37 @@ function rangeText(schema: ParamSchema): string {
     const phrase = boundPhrase(schema.min, schema.max);
     parts.push(phrase.startsWith('in ') ? phrase.slice(3) : phrase);
   }
-  if (parts.length === 0) return '';
-  const isList = schema.type !== 'float' && schema.type !== 'int';
-  return isList ? `each ${parts.join(', ')}` : parts.join(', ');
+  const size = sizeText(schema);
+  if (size === '') return parts.join(', ');
+  return parts.length === 0 ? size : `${size}; each ${parts.join(', ')}`;
+}
+
+/** "at most 65,536 ids", "at most 4,096 sequences of at most 64 ids", "at most 16,384 characters", or "". */
+function sizeText(schema: ParamSchema): string {
+  switch (schema.type) {
+    case 'float':
+    case 'int':
+    case 'bool':
+      return '';
+    case 'string':
+      return `at most ${count(maxCharacters(schema))} characters`;
+    case 'string_list': {
+      const { maxItems, noun } = outerList(schema);
+      const total = schema.maxTotalCharacters;
+      const each = total !== undefined && total <= maxCharacters(schema) ? '' : ` of at most ${count(maxCharacters(schema))} characters`;
+      return `at most ${count(maxItems)} ${noun}${each}${total === undefined ? '' : `, ${count(total)} characters in all`}`;
+    }
+    case 'int_list_list':
+    case 'sequence_bias_list': {
+      const outer = outerList(schema);
+      const inner = innerList(schema);
+      return `at most ${count(outer.maxItems)} ${outer.noun} of at most ${count(inner.maxItems)} ${inner.noun}`;
+    }
+    default: {
+      const { maxItems, noun } = outerList(schema);
+      return `at most ${count(maxItems)} ${noun}`;
+    }
+  }
 }
 
 function formatDefault(value: unknown): string {

@@ -18,7 +18,9 @@
  * (typical-p after top-k, a bias after top-k 1), and the scores a stream reports with its token are those
  * of the whole pipeline.
  */
+import { count, named } from './echo.js';
 import { PipelineError } from './errors.js';
+import { PROCESSOR_LIMITS } from './limits.js';
 import type { LogitsProcessor, ProcessorDefinition, ProcessorSpec, StaticContext, StepContext } from './types.js';
 
 /** Where definitions come from (the `ProcessorRegistry`). */
@@ -66,10 +68,14 @@ export class Pipeline {
    * `UnknownProcessorError`, `ProcessorParameterError` or `PipelineError` before creating anything.
    */
   static build(registry: ProcessorLookup, specs: readonly ProcessorSpec[], context: StaticContext): Pipeline {
+    const limit = PROCESSOR_LIMITS.pipelineProcessors;
+    if (specs.length > limit) {
+      throw new PipelineError(`a pipeline holds at most ${count(limit)} processors; given ${count(specs.length)}`);
+    }
     const seen = new Set<string>();
     for (const spec of specs) {
       if (seen.has(spec.name)) {
-        throw new PipelineError(`processor \`${spec.name}\` appears twice in the pipeline; give it once`);
+        throw new PipelineError(`processor ${named(spec.name)} appears twice in the pipeline; give it once`, spec.name);
       }
       seen.add(spec.name);
     }
@@ -178,11 +184,14 @@ export class Pipeline {
         case 'add': {
           const { name } = change.stage.spec;
           if (position(name) >= 0) {
-            throw new PipelineError(`cannot add \`${name}\`: it is already in the pipeline; replace it instead`);
+            throw new PipelineError(`cannot add \`${name}\`: it is already in the pipeline; replace it instead`, name);
           }
           const index = change.index ?? stages.length;
           if (!Number.isInteger(index) || index < 0 || index > stages.length) {
-            throw new PipelineError(`cannot add \`${name}\` at index ${index}: the index must be in [0, ${stages.length}]`);
+            throw new PipelineError(`cannot add \`${name}\` at index ${index}: the index must be in [0, ${stages.length}]`, name);
+          }
+          if (stages.length === PROCESSOR_LIMITS.pipelineProcessors) {
+            throw new PipelineError(`cannot add \`${name}\`: a pipeline holds at most ${count(stages.length)} processors`, name);
           }
           stages.splice(index, 0, change.stage);
           break;
@@ -190,14 +199,18 @@ export class Pipeline {
         case 'replace': {
           const index = position(change.stage.spec.name);
           if (index < 0) {
-            throw new PipelineError(`cannot replace \`${change.stage.spec.name}\`: it is not in the pipeline (${describeNames(stages)})`);
+            const { name } = change.stage.spec;
+            throw new PipelineError(`cannot replace \`${name}\`: it is not in the pipeline (${describeNames(stages)})`, name);
           }
           stages[index] = change.stage;
           break;
         }
         case 'remove': {
           const index = position(change.name);
-          if (index < 0) throw new PipelineError(`cannot remove \`${change.name}\`: it is not in the pipeline (${describeNames(stages)})`);
+          if (index < 0) {
+            const message = `cannot remove ${named(change.name)}: it is not in the pipeline (${describeNames(stages)})`;
+            throw new PipelineError(message, change.name);
+          }
           stages.splice(index, 1);
           break;
         }

@@ -16,7 +16,9 @@
  * scoring.endStep();                                             // this step's changes are undone
  * ```
  */
-import { namingField, PipelineError } from './errors.js';
+import { count } from './echo.js';
+import { namingField, PipelineError, RequestFieldError } from './errors.js';
+import { PROCESSOR_LIMITS } from './limits.js';
 import { Pipeline, type PipelineChange, type ProcessorLookup } from './pipeline.js';
 import {
   entropy,
@@ -107,6 +109,11 @@ export class StreamScoring {
    */
   change(changes: readonly PipelineChange[], field: string): void {
     if (changes.length === 0) return;
+    const limit = PROCESSOR_LIMITS.pipelineChanges;
+    if (changes.length > limit) {
+      const refusal = new PipelineError(`at most ${count(limit)} pipeline changes at once; given ${count(changes.length)}`);
+      throw new RequestFieldError(field, refusal);
+    }
     let base = this.base;
     let current = this.current;
     changes.forEach((change, i) => {
@@ -195,6 +202,5 @@ export class StreamScoring {
 
 /** Whether a refusal concerns the processor `name`. */
 function refersTo(error: Error, name: string): boolean {
-  if ('processor' in error) return error.processor === name;
-  return error instanceof PipelineError && error.message.includes(`\`${name}\``);
+  return 'processor' in error && error.processor === name;
 }

@@ -47,7 +47,10 @@ export interface ParameterSpec {
   readonly type: ParamType;
   readonly description: string;
   readonly required: boolean;
-  /** Allowed values, e.g. "(0, 1]" or ">= 1"; empty when any value of the type is allowed. */
+  /**
+   * Allowed values, e.g. "(0, 1]" or ">= 1", and for a list or string its longest length, e.g. "at most 65,536
+   * ids; each [0, vocab_size)"; empty when any value of the type is allowed.
+   */
   readonly range: string;
   /** Default as text (e.g. "1"); empty when there is none. */
   readonly defaultValue: string;

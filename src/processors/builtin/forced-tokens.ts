@@ -5,6 +5,7 @@
  * forced token at 0; earlier processors' work on that row is discarded, later processors still run.
  */
 import { defineProcessor } from '../define-processor.js';
+import { PROCESSOR_LIMITS } from '../limits.js';
 import type { LogitsProcessor, StepContext } from '../types.js';
 import { forceToken } from './token-id-set.js';
 
@@ -86,7 +87,7 @@ export const forceTokenAt = defineProcessor({
   parameters: {
     step: { type: 'int', description: 'The step at which `token_id` is forced.', min: { value: 0, inclusive: true } },
     token_id: { type: 'int', description: 'The token forced at `step`.', tokenIds: true },
-    schedule: { type: 'int_map', description: 'Pairs [step, token_id].', nonEmpty: true },
+    schedule: { type: 'int_map', description: 'Pairs [step, token_id].', nonEmpty: true, maxItems: PROCESSOR_LIMITS.forcedSteps },
   },
   check(params, context, reject) {
     const single = params.step !== undefined || params.token_id !== undefined;

@@ -3,6 +3,7 @@
  * (the same with a bias of -inf), Hugging Face `SequenceBiasLogitsProcessor` and `NoBadWordsLogitsProcessor`.
  */
 import { defineProcessor } from '../define-processor.js';
+import { PROCESSOR_LIMITS } from '../limits.js';
 import type { SequenceBiasEntry } from '../parameters.js';
 import type { LogitsProcessor, StepContext } from '../types.js';
 
@@ -78,9 +79,10 @@ export class SequenceBiasProcessor implements LogitsProcessor {
   }
 }
 
+/** Compared from the end: histories that differ from a sequence mostly differ in their last tokens. */
 function endsWith(history: readonly number[], suffix: Int32Array): boolean {
   const offset = history.length - suffix.length;
-  for (let i = 0; i < suffix.length; i++) if (history[offset + i] !== suffix[i]) return false;
+  for (let i = suffix.length - 1; i >= 0; i--) if (history[offset + i] !== suffix[i]) return false;
   return true;
 }
 
@@ -96,6 +98,8 @@ export const sequenceBias = defineProcessor({
       required: true,
       nonEmpty: true,
       tokenIds: true,
+      maxItems: PROCESSOR_LIMITS.tokenSequences,
+      maxInnerItems: PROCESSOR_LIMITS.tokenSequenceLength,
     },
   },
   check(params, _context, reject) {
@@ -134,6 +138,9 @@ export const badWordsIds = defineProcessor({
       required: true,
       nonEmpty: true,
       tokenIds: true,
+      itemNoun: 'sequences',
+      maxItems: PROCESSOR_LIMITS.tokenSequences,
+      maxInnerItems: PROCESSOR_LIMITS.tokenSequenceLength,
     },
   },
   check(params, context, reject) {

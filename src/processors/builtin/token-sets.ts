@@ -4,6 +4,7 @@
  * `allow_tokens` and `ban_tokens`.
  */
 import { defineProcessor } from '../define-processor.js';
+import { PROCESSOR_LIMITS } from '../limits.js';
 import type { LogitsProcessor, StepContext } from '../types.js';
 import { distinctSorted, removeTokens } from './token-id-set.js';
 
@@ -81,7 +82,7 @@ export class AllowTokensProcessor implements LogitsProcessor {
 }
 
 const tokenList = (description: string) =>
-  ({ type: 'int_list', description, required: true, nonEmpty: true, tokenIds: true }) as const;
+  ({ type: 'int_list', description, required: true, nonEmpty: true, tokenIds: true, maxItems: PROCESSOR_LIMITS.tokenIds }) as const;
 
 export const suppressTokens = defineProcessor({
   name: 'suppress_tokens',

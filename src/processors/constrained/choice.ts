@@ -2,26 +2,10 @@
  * `choice`: the output must be exactly one of the given strings — T5 used as a classifier.
  */
 import { defineProcessor } from '../define-processor.js';
+import { count, quoted } from '../echo.js';
+import { PROCESSOR_LIMITS } from '../limits.js';
 import type { LogitsProcessor, StaticContext, StepContext } from '../types.js';
-
-/** A trie node over token ids; `complete` marks the end of a whole choice. */
-interface TrieNode {
-  readonly children: Map<number, TrieNode>;
-  complete: boolean;
-  /** The ids allowed after this node: its children, and EOS when it completes a choice. */
-  allowed: Int32Array;
-}
-
-function newNode(): TrieNode {
-  return { children: new Map(), complete: false, allowed: new Int32Array(0) };
-}
-
-function fillAllowed(node: TrieNode, eosTokenId: number): void {
-  const ids = [...node.children.keys()];
-  if (node.complete) ids.push(eosTokenId);
-  node.allowed = Int32Array.from(ids);
-  for (const child of node.children.values()) fillAllowed(child, eosTokenId);
-}
+import { TokenTrie } from './token-trie.js';
 
 /**
  * Builds a token trie over the tokenizer's encoding of each choice (without `</s>`). At each step the
@@ -35,42 +19,35 @@ function fillAllowed(node: TrieNode, eosTokenId: number): void {
  */
 export class ChoiceProcessor implements LogitsProcessor {
   readonly name = 'choice';
-  private readonly root: TrieNode;
   private readonly saved: Float32Array;
 
+  /** `trie` is only read, so one trie serves every instance built from the same choices. */
   constructor(
-    encodedChoices: readonly (readonly number[])[],
-    eosTokenId: number,
+    private readonly trie: TokenTrie,
+    private readonly eosTokenId: number,
     private readonly promptLength: number,
   ) {
-    this.root = newNode();
-    for (const ids of encodedChoices) {
-      let node = this.root;
-      for (const id of ids) {
-        let child = node.children.get(id);
-        if (child === undefined) node.children.set(id, (child = newNode()));
-        node = child;
-      }
-      node.complete = true;
-    }
-    fillAllowed(this.root, eosTokenId);
-    let widest = 1;
-    for (const count of allowedCounts(this.root)) widest = Math.max(widest, count);
-    this.saved = new Float32Array(widest);
+    this.saved = new Float32Array(trie.widestNode + 1);
   }
 
   apply(row: Float32Array, { history }: StepContext): void {
-    let node: TrieNode | undefined = this.root;
-    for (let i = this.promptLength; i < history.length && node !== undefined; i++) node = node.children.get(history[i]!);
-    if (node === undefined) {
+    const { trie } = this;
+    let node = TokenTrie.ROOT;
+    for (let i = this.promptLength; i < history.length && node !== TokenTrie.NONE; i++) node = trie.child(node, history[i]!);
+    if (node === TokenTrie.NONE) {
       row.fill(-Infinity);
       return;
     }
     // Keep the allowed scores aside, clear the row, put them back: O(V) with a scratch sized by the choices.
-    const allowed = node.allowed;
-    for (let i = 0; i < allowed.length; i++) this.saved[i] = row[allowed[i]!]!;
+    const { tokens } = trie;
+    const first = trie.firstChild(node);
+    const end = trie.endOfChildren(node);
+    const complete = trie.isComplete(node);
+    for (let i = first; i < end; i++) this.saved[i - first] = row[tokens[i]!]!;
+    const eosScore = row[this.eosTokenId]!;
     row.fill(-Infinity);
-    for (let i = 0; i < allowed.length; i++) row[allowed[i]!] = this.saved[i]!;
+    for (let i = first; i < end; i++) row[tokens[i]!] = this.saved[i - first]!;
+    if (complete) row[this.eosTokenId] = eosScore;
   }
 
   isArgmaxInvariant(): boolean {
@@ -78,42 +55,51 @@ export class ChoiceProcessor implements LogitsProcessor {
   }
 }
 
-function* allowedCounts(node: TrieNode): Generator<number> {
-  yield node.allowed.length;
-  for (const child of node.children.values()) yield* allowedCounts(child);
-}
-
-function encodeChoices(choices: readonly string[], context: StaticContext): number[][] {
-  return choices.map((choice) => [...context.encodeText(choice)]);
-}
+const LIMITS = {
+  choices: PROCESSOR_LIMITS.choices,
+  characters: PROCESSOR_LIMITS.choiceCharacters,
+};
 
 export const choice = defineProcessor({
   name: 'choice',
   description:
     'The output must be exactly one of the given strings: only tokens continuing a choice may be chosen, and ' +
-    'EOS only once a whole choice was generated.',
+    `EOS only once a whole choice was generated. At most ${count(LIMITS.choices)} choices of ` +
+    `${count(LIMITS.characters)} characters in all.`,
   parameters: {
     choices: {
       type: 'string_list',
       description: 'The allowed outputs.',
       required: true,
       nonEmpty: true,
+      itemNoun: 'choices',
+      maxItems: LIMITS.choices,
+      maxCharacters: LIMITS.characters,
+      maxTotalCharacters: LIMITS.characters,
     },
   },
-  check(params, context, reject) {
-    encodeChoices(params.choices, context).forEach((ids, index) => {
-      if (ids.length === 0) {
-        reject('choices', `\`choices[${index}]\` (${JSON.stringify(params.choices[index])}) encodes to no token`);
-      }
-      const outside = ids.find((id) => id < 0 || id >= context.vocabSize);
-      if (outside !== undefined) {
-        reject('choices', `\`choices[${index}]\` encodes to token ${outside}, outside [0, ${context.vocabSize})`);
-      }
-      if (ids.includes(context.eosTokenId)) {
-        reject('choices', `\`choices[${index}]\` encodes to the EOS token, which would end the output early`);
-      }
-    });
+  prepare(params, context, reject) {
+    const encoded = params.choices.map((text, index) => checkedEncoding(text, index, context, reject));
+    return TokenTrie.of(encoded);
   },
-  create: (params, context) =>
-    new ChoiceProcessor(encodeChoices(params.choices, context), context.eosTokenId, context.decoderPromptLength),
+  create: (params, context, trie) => new ChoiceProcessor(trie, context.eosTokenId, context.decoderPromptLength),
 });
+
+/** The tokens of one choice, refused when they are none, fall outside the row or hold EOS. */
+function checkedEncoding(
+  text: string,
+  index: number,
+  context: StaticContext,
+  reject: (parameter: string, detail: string) => never,
+): readonly number[] {
+  const ids = context.encodeText(text);
+  if (ids.length === 0) reject('choices', `\`choices[${index}]\` (${quoted(text)}) encodes to no token`);
+  const outside = ids.find((id) => id < 0 || id >= context.vocabSize);
+  if (outside !== undefined) {
+    reject('choices', `\`choices[${index}]\` encodes to token ${outside}, outside [0, ${context.vocabSize})`);
+  }
+  if (ids.includes(context.eosTokenId)) {
+    reject('choices', `\`choices[${index}]\` encodes to the EOS token, which would end the output early`);
+  }
+  return ids;
+}

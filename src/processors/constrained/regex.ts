@@ -2,57 +2,68 @@
  * `regex`: the decoded output must match a regular expression (as a whole).
  */
 import { defineProcessor } from '../define-processor.js';
+import { count, quoted } from '../echo.js';
+import { PROCESSOR_LIMITS } from '../limits.js';
 import type { LogitsProcessor, StaticContext, StepContext } from '../types.js';
-import { LazyDfa, type DfaState } from './regex/lazy-dfa.js';
-import { buildNfa, PatternTooLargeError, type Nfa } from './regex/nfa.js';
+import { DEAD, determinize, type Dfa } from './regex/dfa.js';
+import { buildNfa, PatternTooLargeError } from './regex/nfa.js';
 import { parseRegex, RegexSyntaxError } from './regex/parser.js';
-import { forEachOutputCodePoint } from './token-text.js';
-
-/** Compiles a pattern of the supported subset; throws `RegexSyntaxError` or `PatternTooLargeError`. */
-export function compileRegex(pattern: string): Nfa {
-  return buildNfa(parseRegex(pattern));
-}
+import { VocabularyClasses } from './regex/vocabulary-classes.js';
 
 /**
- * Runs a DFA built lazily from the pattern over the text the tokens spell (see `token-text.ts`): a token may
- * be chosen iff the automaton is still alive after its text — some continuation can still complete a match
- * — and EOS only in an accepting state. Special tokens other than EOS are never allowed.
+ * Compiles a pattern of the supported subset to its whole DFA; throws `RegexSyntaxError` or
+ * `PatternTooLargeError` (the message names the limit).
+ */
+export function compileRegex(pattern: string): Dfa {
+  return determinize(buildNfa(parseRegex(pattern)));
+}
+
+/** A pattern compiled for one tokenizer: its DFA, and every token's text in the DFA's alphabet. */
+export interface CompiledRegex {
+  readonly dfa: Dfa;
+  readonly vocabulary: VocabularyClasses;
+}
+
+/** Token masks one instance keeps at most (V/8 bytes each); past that the oldest are computed again when needed. */
+const MAX_KEPT_MASKS = 256;
+
+/**
+ * Runs the pattern's DFA (built whole at `Start`) over the text the tokens spell (see `token-text.ts`): a
+ * token may be chosen iff the automaton is still alive after its text — some continuation can still complete
+ * a match — and EOS only in an accepting state. Special tokens other than EOS are never allowed.
  *
  * The set of allowed tokens depends only on the DFA state (and on whether the output is still empty, since
  * the first token loses its leading space), so it is computed once per state by one scan of the vocabulary
- * and kept as a bitset (V/8 bytes) in this instance. Each step then costs one pass over the row. The DFA
- * state of the generated prefix is tracked token by token and survives rewinds: only the part of the history
- * that changed is re-read.
+ * and kept as a bitset (V/8 bytes) in this instance. A step therefore costs one pass over the row, plus one
+ * scan of the vocabulary when it reaches a state not seen yet. The DFA state of the generated prefix is
+ * tracked token by token and survives rewinds: only the part of the history that changed is re-read.
  *
  * A pattern whose matches the vocabulary cannot spell leaves an empty row eventually, which ends the stream
  * with an error naming this processor.
  */
 export class RegexProcessor implements LogitsProcessor {
   readonly name = 'regex';
-  private readonly dfa: LazyDfa;
-  private readonly masks = new Map<DfaState, Uint32Array>();
-  private readonly firstTokenMasks = new Map<DfaState, Uint32Array>();
+  private readonly masks = new Map<number, Uint32Array>();
+  private readonly firstTokenMasks = new Map<number, Uint32Array>();
   /** Generated tokens read so far, and after each: the DFA state and whether any text token was output. */
   private readonly readTokens: number[] = [];
-  private readonly statesAfter: (DfaState | null)[] = [];
+  private readonly statesAfter: number[] = [];
   private readonly startedAfter: boolean[] = [];
-  /** The state `feed` moves; a field so that the per-code-point callback is created once. */
-  private cursor: DfaState | null = null;
-  private readonly step = (codePoint: number): boolean => {
-    this.cursor = this.dfa.next(this.cursor!, codePoint);
-    return this.cursor !== null;
-  };
+  private readonly dfa: Dfa;
+  private readonly vocabulary: VocabularyClasses;
 
+  /** `compiled` is only read, so one serves every instance built from the same validated pattern. */
   constructor(
-    nfa: Nfa,
+    compiled: CompiledRegex,
     private readonly context: StaticContext,
   ) {
-    this.dfa = new LazyDfa(nfa);
+    this.dfa = compiled.dfa;
+    this.vocabulary = compiled.vocabulary;
   }
 
   apply(row: Float32Array, { history }: StepContext): void {
     const { state, started } = this.advance(history);
-    if (state === null) {
+    if (state === DEAD) {
       row.fill(-Infinity);
       return;
     }
@@ -75,7 +86,7 @@ export class RegexProcessor implements LogitsProcessor {
   }
 
   /** The DFA state after the generated tokens of `history`, re-reading only what changed since the last call. */
-  private advance(history: readonly number[]): { state: DfaState | null; started: boolean } {
+  private advance(history: readonly number[]): { state: number; started: boolean } {
     const offset = this.context.decoderPromptLength;
     const generated = Math.max(0, history.length - offset);
     let kept = 0;
@@ -87,7 +98,7 @@ export class RegexProcessor implements LogitsProcessor {
     let started = kept === 0 ? false : this.startedAfter[kept - 1]!;
     for (let i = kept; i < generated; i++) {
       const token = history[offset + i]!;
-      if (state !== null && !this.context.isSpecialToken(token)) {
+      if (state !== DEAD && !this.context.isSpecialToken(token)) {
         state = this.feed(state, token, !started);
         started = true;
       }
@@ -98,27 +109,28 @@ export class RegexProcessor implements LogitsProcessor {
     return { state, started };
   }
 
-  /** The state after `token`'s text, or null when the pattern cannot match any more (or the id has no text). */
-  private feed(state: DfaState, token: number, isFirstOfOutput: boolean): DfaState | null {
-    const piece = this.context.tokenString(token);
-    if (piece === undefined) return null;
-    this.cursor = state;
-    return forEachOutputCodePoint(piece, isFirstOfOutput, this.step) ? this.cursor : null;
+  /** The state after `token`'s text, or `DEAD` when the pattern cannot match any more (or the id has no text). */
+  private feed(state: number, token: number, isFirstOfOutput: boolean): number {
+    const { vocabulary, dfa } = this;
+    if (token < 0 || token >= this.context.vocabSize || !vocabulary.hasText(token)) return DEAD;
+    const { classes } = vocabulary;
+    const end = vocabulary.end(token);
+    for (let at = vocabulary.start(token, isFirstOfOutput); at < end && state !== DEAD; at++) state = dfa.move(state, classes[at]!);
+    return state;
   }
 
-  private maskFor(state: DfaState, isFirstOfOutput: boolean): Uint32Array {
+  private maskFor(state: number, isFirstOfOutput: boolean): Uint32Array {
     const cache = isFirstOfOutput ? this.firstTokenMasks : this.masks;
     let mask = cache.get(state);
     if (mask === undefined) {
       const { vocabSize, eosTokenId } = this.context;
       mask = new Uint32Array(Math.ceil(vocabSize / 32));
       for (let id = 0; id < vocabSize; id++) {
-        const allowed =
-          id === eosTokenId
-            ? state.accepting
-            : !this.context.isSpecialToken(id) && this.feed(state, id, isFirstOfOutput) !== null;
+        const allowed = id === eosTokenId ? this.dfa.isAccepting(state) : this.feed(state, id, isFirstOfOutput) !== DEAD;
         if (allowed) mask[id >>> 5]! |= 1 << (id & 31);
       }
+      // A stream that rewinds through many states keeps the most recent masks only.
+      if (cache.size === MAX_KEPT_MASKS) cache.delete(cache.keys().next().value!);
       cache.set(state, mask);
     }
     return mask;
@@ -132,19 +144,29 @@ export const regex = defineProcessor({
     '\\D \\W \\S \\n \\t \\xHH \\uHHHH), ., classes [...], groups (...), alternation |, quantifiers * + ? {m,n}; ' +
     'refused: backreferences, lookaround, \\b, anchors inside the pattern.',
   parameters: {
-    pattern: { type: 'string', description: 'The regular expression.', required: true },
+    pattern: {
+      type: 'string',
+      description:
+        `The regular expression. Groups nest at most ${count(PROCESSOR_LIMITS.regexGroupDepth)} deep and counts go up to ` +
+        `${count(PROCESSOR_LIMITS.regexRepeatCount)}; its automaton, built at Start, may have at most ` +
+        `${count(PROCESSOR_LIMITS.regexNfaStates)} states expanded, ${count(PROCESSOR_LIMITS.regexDfaStates)} deterministic ` +
+        `ones, and take at most ${count(PROCESSOR_LIMITS.regexBuildVisits)} state visits to build.`,
+      required: true,
+      maxCharacters: PROCESSOR_LIMITS.regexPatternCharacters,
+    },
   },
-  check(params, _context, reject) {
-    let nfa: Nfa;
+  prepare(params, context, reject): CompiledRegex {
+    let dfa: Dfa;
     try {
-      nfa = compileRegex(params.pattern);
+      dfa = compileRegex(params.pattern);
     } catch (error) {
       if (error instanceof RegexSyntaxError || error instanceof PatternTooLargeError) {
-        return reject('pattern', `\`pattern\` ${JSON.stringify(params.pattern)} cannot be used: ${error.message}`);
+        return reject('pattern', `\`pattern\` ${quoted(params.pattern)} cannot be used: ${error.message}`);
       }
       throw error;
     }
-    if (!nfa.live[nfa.start]) reject('pattern', `\`pattern\` ${JSON.stringify(params.pattern)} matches no text at all`);
+    if (dfa.start === DEAD) reject('pattern', `\`pattern\` ${quoted(params.pattern)} matches no text at all`);
+    return { dfa, vocabulary: VocabularyClasses.of(dfa.alphabet, context) };
   },
-  create: (params, context) => new RegexProcessor(compileRegex(params.pattern), context),
+  create: (_params, context, compiled) => new RegexProcessor(compiled, context),
 });

@@ -46,6 +46,11 @@ export class CharSet {
     return new CharSet(bounds);
   }
 
+  /** The same text for equal sets (they are kept in one canonical form). */
+  get key(): string {
+    return this.bounds.join(',');
+  }
+
   get isEmpty(): boolean {
     return this.bounds.length === 0;
   }

@@ -3,11 +3,13 @@
  * epsilon moves. States that cannot reach the accepting state are pruned afterwards, so that any non-empty
  * set of live states can still be completed to a match — the property the token masks rely on.
  */
+import { count } from '../../echo.js';
+import { PROCESSOR_LIMITS } from '../../limits.js';
 import type { CharSet } from './char-set.js';
 import type { RegexNode } from './parser.js';
 
 /** Most NFA states a pattern may expand to (repetitions copy their operand). */
-export const MAX_NFA_STATES = 20_000;
+export const MAX_NFA_STATES = PROCESSOR_LIMITS.regexNfaStates;
 
 export interface NfaEdge {
   readonly set: CharSet;
@@ -25,6 +27,7 @@ export interface Nfa {
   readonly live: readonly boolean[];
 }
 
+/** A pattern whose automaton would exceed one of the limits; the message names it. */
 export class PatternTooLargeError extends Error {
   override readonly name = 'PatternTooLargeError';
 }
@@ -34,7 +37,7 @@ export function buildNfa(root: RegexNode): Nfa {
   const epsilons: number[][] = [];
   const addState = (): number => {
     if (edges.length >= MAX_NFA_STATES) {
-      throw new PatternTooLargeError(`the pattern expands to more than ${MAX_NFA_STATES} automaton states`);
+      throw new PatternTooLargeError(`the pattern expands to more than ${count(MAX_NFA_STATES)} automaton states`);
     }
     edges.push([]);
     epsilons.push([]);
@@ -57,12 +60,10 @@ export function buildNfa(root: RegexNode): Nfa {
       case 'concat':
         return node.items.reduce((at, item) => build(item, at), from);
       case 'alternation': {
+        // The options start from `from` itself: no construction adds a move into the state it starts from, so
+        // no path leads from one option into another, and a closure holds one state for all the options.
         const end = addState();
-        for (const option of node.options) {
-          const start = addState();
-          connect(from, start);
-          connect(build(option, start), end);
-        }
+        for (const option of node.options) connect(build(option, from), end);
         return end;
       }
       case 'repeat': {

@@ -7,8 +7,15 @@
  *
  * Refused with a message saying why: backreferences, lookaround, word boundaries, anchors anywhere but at
  * the very start (`^`) and end (`$`) — the whole output is matched anyway —, Unicode property escapes,
- * inline flags, and repetition counts above `MAX_REPEAT`.
+ * inline flags, repetition counts above `MAX_REPEAT` and groups nested deeper than `MAX_GROUP_DEPTH` (the
+ * parser descends one level per group, on the serving thread's stack).
+ *
+ * Parts that can only match the empty string are left out of the tree (`()`, `(?:){3}`, `a{0}`), so that every
+ * node of it adds at least one state to the automaton: the automaton's size limit then bounds the work of
+ * building it, however the pattern repeats nothing.
  */
+import { count } from '../../echo.js';
+import { PROCESSOR_LIMITS } from '../../limits.js';
 import { CharSet, DIGIT, DOT, SPACE, WORD } from './char-set.js';
 
 export type RegexNode =
@@ -19,7 +26,9 @@ export type RegexNode =
   | { readonly type: 'repeat'; readonly item: RegexNode; readonly min: number; readonly max: number };
 
 /** Largest count in `{m,n}`. */
-export const MAX_REPEAT = 1000;
+export const MAX_REPEAT = PROCESSOR_LIMITS.regexRepeatCount;
+/** Most groups open at once. */
+export const MAX_GROUP_DEPTH = PROCESSOR_LIMITS.regexGroupDepth;
 
 export class RegexSyntaxError extends Error {
   override readonly name = 'RegexSyntaxError';
@@ -41,6 +50,7 @@ export function parseRegex(pattern: string): RegexNode {
 class Parser {
   private readonly chars: readonly string[];
   private position = 0;
+  private depth = 0;
 
   constructor(pattern: string) {
     this.chars = Array.from(pattern);
@@ -58,6 +68,7 @@ class Parser {
       this.position++;
       options.push(this.concatenation());
     }
+    if (options.every((option) => option === EMPTY)) return EMPTY;
     return options.length === 1 ? options[0]! : { type: 'alternation', options };
   }
 
@@ -66,8 +77,9 @@ class Parser {
     while (this.position < this.chars.length && this.peek() !== '|' && this.peek() !== ')') {
       items.push(this.quantified());
     }
-    if (items.length === 0) return EMPTY;
-    return items.length === 1 ? items[0]! : { type: 'concat', items };
+    const matching = items.filter((item) => item !== EMPTY);
+    if (matching.length === 0) return EMPTY;
+    return matching.length === 1 ? matching[0]! : { type: 'concat', items: matching };
   }
 
   private quantified(): RegexNode {
@@ -79,7 +91,8 @@ class Parser {
       if (bounds === undefined) break;
       if (++quantifiers > 1) this.fail('a quantifier cannot follow another quantifier; group the first one');
       if (node.type === 'empty' && this.chars[atomStart] !== '(') this.fail('nothing to repeat');
-      node = { type: 'repeat', item: node, min: bounds[0], max: bounds[1] };
+      // Repeating what matches only the empty string, or repeating anything zero times, matches only that.
+      node = node === EMPTY || bounds[1] === 0 ? EMPTY : { type: 'repeat', item: node, min: bounds[0], max: bounds[1] };
       if (this.peek() === '?') this.position++;
       else if (this.peek() === '+') this.fail('possessive quantifiers are not supported');
     }
@@ -102,7 +115,7 @@ class Parser {
     const max = match[2] === undefined ? min : match[3] === '' ? Infinity : Number(match[3]);
     if (max < min) this.fail(`quantifier {${min},${max}} has its maximum below its minimum`);
     if (min > MAX_REPEAT || (max !== Infinity && max > MAX_REPEAT)) {
-      this.fail(`repetition counts above ${MAX_REPEAT} are not supported`);
+      this.fail(`repetition counts above ${count(MAX_REPEAT)} are not supported`);
     }
     return [min, max];
   }
@@ -137,6 +150,7 @@ class Parser {
   }
 
   private group(): RegexNode {
+    if (++this.depth > MAX_GROUP_DEPTH) this.fail(`groups nest deeper than ${count(MAX_GROUP_DEPTH)} levels`);
     if (this.peek() === '?') {
       const opener = this.chars.slice(this.position, this.position + 3).join('');
       if (opener.startsWith('?:')) this.position += 2;
@@ -151,13 +165,15 @@ class Parser {
     }
     const inner = this.alternation();
     if (this.next() !== ')') this.fail('missing `)`');
+    this.depth--;
     return inner;
   }
 
   private charClass(): CharSet {
     const negated = this.peek() === '^';
     if (negated) this.position++;
-    let set = CharSet.EMPTY;
+    // Gathered first and merged once: a union per member would cost the square of the class's length.
+    const ranges: (readonly [number, number])[] = [];
     while (this.peek() !== ']') {
       if (this.position >= this.chars.length) this.fail('missing `]`');
       const low = this.classAtom();
@@ -166,12 +182,15 @@ class Parser {
         const high = this.classAtom();
         if (typeof low !== 'number' || typeof high !== 'number') this.fail('a class escape cannot bound a range');
         if (low > high) this.fail('range out of order in character class');
-        set = set.union(CharSet.range(low, high));
+        ranges.push([low, high]);
+      } else if (typeof low === 'number') {
+        ranges.push([low, low]);
       } else {
-        set = set.union(typeof low === 'number' ? CharSet.of(low) : low);
+        ranges.push(...low.ranges());
       }
     }
     this.position++;
+    const set = CharSet.fromRanges(ranges);
     return negated ? set.complement() : set;
   }
 
