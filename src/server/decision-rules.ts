@@ -4,7 +4,7 @@
  * anything of it is applied, so a refused decision changes nothing.
  */
 import type { StepDecision } from '../gen/stepwise/v1/stepwise.js';
-import type { PipelineChange } from '../processors/index.js';
+import { PROCESSOR_LIMITS, type PipelineChange } from '../processors/index.js';
 import { requireTokenId, requireTokenIds } from './request-checks.js';
 import { pipelineChangesFromWire } from './session-wire.js';
 import { invalidArgument, outOfRange } from './status.js';
@@ -19,8 +19,6 @@ export type DecisionAction =
 export interface DecisionContext {
   readonly ledger: Pick<TokenLedger, 'step' | 'left' | 'maxNewTokens'>;
   readonly vocabSize: number;
-  /** Most pipeline changes one decision may carry. */
-  readonly maxPipelineChanges: number;
   /** Applies pipeline changes (all or none); `field` names the list in errors. */
   changePipeline(changes: readonly PipelineChange[], field: string): void;
 }
@@ -29,10 +27,10 @@ const CHANGES_FIELD = 'decision.pipeline_changes';
 
 /** Checks `decision` at the current step, applies its pipeline changes, and returns what to do with the step. */
 export function applyDecision(decision: StepDecision, context: DecisionContext): DecisionAction {
-  if (decision.pipelineChanges.length > context.maxPipelineChanges) {
-    throw invalidArgument(
-      `\`${CHANGES_FIELD}\` must hold at most ${context.maxPipelineChanges} changes; given ${decision.pipelineChanges.length}`,
-    );
+  // Before the changes are converted: a huge list is refused for the price of reading its length.
+  const most = PROCESSOR_LIMITS.pipelineChanges;
+  if (decision.pipelineChanges.length > most) {
+    throw invalidArgument(`\`${CHANGES_FIELD}\` must hold at most ${most} changes; given ${decision.pipelineChanges.length}`);
   }
   const changes = pipelineChangesFromWire(decision.pipelineChanges, CHANGES_FIELD);
   const action = checkAction(decision, changes, context);

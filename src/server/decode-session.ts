@@ -69,8 +69,6 @@ export interface DecodeSessionParts {
   readonly startedAt: number;
   /** The server's turns of the event loop, shared by its streams. */
   readonly turns: EventLoopTurns;
-  /** Most pipeline changes one decision may carry (`ServerLimits.maxPipelineChanges`). */
-  readonly maxPipelineChanges: number;
   /** Hears of each decoder step and rewind (for the access log and the metrics). */
   readonly observer?: StreamObserver;
 }
@@ -112,7 +110,6 @@ export class DecodeSession {
     this.decisions = {
       ledger: this.ledger,
       vocabSize: model.info.vocabSize,
-      maxPipelineChanges: parts.maxPipelineChanges,
       changePipeline: (changes, field) => scoring.change(changes, field),
     };
   }

@@ -4,9 +4,27 @@ import type { GetModelInfoRequest, GetModelInfoResponse } from '../gen/stepwise/
 import type { ModelRuntime } from '../runtime/types.js';
 import { LOGGER, MODEL_RUNTIME, SERVER_LIMITS } from '../tokens.js';
 import type { Logger } from './logger.js';
+import { PROCESSOR_LIMITS } from '../processors/index.js';
 import type { ServerLimits } from './server-limits.js';
 import { specialTokenIds } from './special-ids.js';
 import { unaryHandler } from './unary-call.js';
+
+/** The processors' list bounds, by the "processor.parameter" they hold for. */
+const PROCESSOR_LIST_LIMITS: { [field: string]: number } = {
+  'ban_tokens.token_ids': PROCESSOR_LIMITS.tokenIds,
+  'allow_tokens.token_ids': PROCESSOR_LIMITS.tokenIds,
+  'suppress_tokens.suppress_tokens': PROCESSOR_LIMITS.tokenIds,
+  'begin_suppress_tokens.begin_suppress_tokens': PROCESSOR_LIMITS.tokenIds,
+  'bad_words_ids.bad_words_ids': PROCESSOR_LIMITS.tokenSequences,
+  'bad_words_ids.bad_words_ids[i]': PROCESSOR_LIMITS.tokenSequenceLength,
+  'sequence_bias.sequence_bias': PROCESSOR_LIMITS.tokenSequences,
+  'sequence_bias.sequence_bias[i]': PROCESSOR_LIMITS.tokenSequenceLength,
+  'force_token_at.schedule': PROCESSOR_LIMITS.forcedSteps,
+  'choice.choices': PROCESSOR_LIMITS.choices,
+  'choice.choices.total_characters': PROCESSOR_LIMITS.choiceCharacters,
+  'regex.pattern.characters': PROCESSOR_LIMITS.regexPatternCharacters,
+  'regex.automaton_states': PROCESSOR_LIMITS.regexDfaStates,
+};
 
 @injectable()
 export class ModelInfoHandler {
@@ -49,11 +67,11 @@ export class ModelInfoHandler {
         maxInputBytes: limits.maxInputBytes,
         maxStopSequences: limits.maxStopSequences,
         maxStopStringLength: limits.maxStopStringLength,
-        maxProcessors: limits.maxProcessors,
-        maxPipelineChanges: limits.maxPipelineChanges,
+        maxProcessors: PROCESSOR_LIMITS.pipelineProcessors,
+        maxPipelineChanges: PROCESSOR_LIMITS.pipelineChanges,
         maxTopNAlternatives: limits.maxTopNAlternatives,
         maxDetokenizeIds: limits.maxDetokenizeIds,
-        processorListLimits: {},
+        processorListLimits: PROCESSOR_LIST_LIMITS,
       },
     };
   }

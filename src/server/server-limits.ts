@@ -35,10 +35,6 @@ export interface ServerLimits {
   readonly maxStopSequences: number;
   /** Longest stop string, in characters (each is searched for after every token). */
   readonly maxStopStringLength: number;
-  /** Most processors in a `Start` pipeline. */
-  readonly maxProcessors: number;
-  /** Most pipeline changes in one decision. */
-  readonly maxPipelineChanges: number;
   /** Most ids one `Detokenize` takes. */
   readonly maxDetokenizeIds: number;
 }
@@ -56,8 +52,6 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxStopSequences: 32,
   maxInputBytes: 512 * INPUT_BYTES_PER_TOKEN,
   maxStopStringLength: 256,
-  maxProcessors: 64,
-  maxPipelineChanges: 64,
   maxDetokenizeIds: 16_384,
 };
 
@@ -82,8 +76,6 @@ export function resolveServerLimits(given: Partial<ServerLimits>, modelMaxInputL
     'maxSendMessageBytes',
     'maxStopSequences',
     'maxStopStringLength',
-    'maxProcessors',
-    'maxPipelineChanges',
     'maxDetokenizeIds',
   ];
   for (const key of positive) {

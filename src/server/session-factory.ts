@@ -70,7 +70,6 @@ export class SessionFactory {
       encoded: encoded!,
       ...io,
       turns: this.turns,
-      maxPipelineChanges: this.limits.maxPipelineChanges,
     });
   }
 

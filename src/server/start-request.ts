@@ -11,7 +11,7 @@ import {
   type GenerationConfig,
   type Start,
 } from '../gen/stepwise/v1/stepwise.js';
-import type { ProcessorSpec } from '../processors/types.js';
+import { PROCESSOR_LIMITS, type ProcessorSpec } from '../processors/index.js';
 import type { ModelRuntime } from '../runtime/types.js';
 import type { DecodePlan, RawLogitsFormat, StreamPlan } from './decode-plan.js';
 import { fromWireProcessorSpec } from './param-values.js';
@@ -66,7 +66,7 @@ export function resolveStart(
       stream: resolveStreamPlan(start, vocabSize, limits),
       mode: resolveMode(start.mode, rpc),
     },
-    processors: resolveProcessors(start, limits),
+    processors: resolveProcessors(start),
     generationConfig: start.generationConfig,
     minNewTokens: start.minNewTokens,
     selection: resolveSelection(start, defaults, defaultsFromModel),
@@ -98,10 +98,10 @@ function resolveStopConditions(start: Start, vocabSize: number, limits: ServerLi
 }
 
 /** The processors the client named, in order; each name once. */
-function resolveProcessors(start: Start, limits: ServerLimits): ProcessorSpec[] {
-  if (start.processors.length > limits.maxProcessors) {
-    throw invalidArgument(`\`processors\` must hold at most ${limits.maxProcessors} processors; given ${start.processors.length}`);
-  }
+function resolveProcessors(start: Start): ProcessorSpec[] {
+  // Before the parameters are converted: a huge list is refused for the price of reading its length.
+  const most = PROCESSOR_LIMITS.pipelineProcessors;
+  if (start.processors.length > most) throw invalidArgument(`\`processors\` must hold at most ${most} processors; given ${start.processors.length}`);
   const processors = start.processors.map((spec, i) => fromWireProcessorSpec(spec, `processors[${i}]`));
   processors.forEach((spec, i) => {
     const first = processors.findIndex((other) => other.name === spec.name);

@@ -153,8 +153,8 @@ describe('GetModelInfo documents the bounds', () => {
       maxInputBytes: limits.maxInputBytes,
       maxStopSequences: limits.maxStopSequences,
       maxStopStringLength: limits.maxStopStringLength,
-      maxProcessors: limits.maxProcessors,
-      maxPipelineChanges: limits.maxPipelineChanges,
+      maxProcessors: 64,
+      maxPipelineChanges: 64,
       maxTopNAlternatives: limits.maxTopNAlternatives,
       maxDetokenizeIds: limits.maxDetokenizeIds,
     });

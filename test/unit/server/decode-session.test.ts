@@ -81,7 +81,6 @@ async function startSession(options: Options = {}): Promise<Harness> {
     signal: controller.signal,
     startedAt: performance.now(),
     turns: new EventLoopTurns(),
-    maxPipelineChanges: 64,
   });
   const run = session.run().finally(() => session.dispose());
   run.catch(() => {});

@@ -1093,8 +1093,10 @@ export interface ServerLimits {
   /** Most ids one `Detokenize` takes. */
   maxDetokenizeIds: number;
   /**
-   * Most entries of the list parameters of the built-in processors, by "processor.parameter" (e.g.
-   * "ban_tokens.token_ids"); `ListProcessors` states the same in each parameter's range.
+   * Bounds on the list and text parameters of the built-in processors, by "processor.parameter" (e.g.
+   * "ban_tokens.token_ids"; "[i]" for each inner list, ".characters" for a text's length,
+   * "regex.automaton_states" for the automaton a pattern builds); `ListProcessors` states the same in each
+   * parameter's range.
    */
   processorListLimits: { [key: string]: number };
 }
