@@ -12,11 +12,11 @@ export const PROCESSOR_LIMITS = {
   /** Pipeline changes in one decision. */
   pipelineChanges: 64,
   /** Ids in one token list: `ban_tokens`, `allow_tokens`, `suppress_tokens`, `begin_suppress_tokens`. */
-  tokenIds: 65_536,
+  tokenIds: 32_768,
   /** Token sequences in `bad_words_ids`, and `[sequence, bias]` pairs in `sequence_bias`. */
-  tokenSequences: 4_096,
+  tokenSequences: 1_024,
   /** Ids in one sequence of `bad_words_ids` or `sequence_bias`. */
-  tokenSequenceLength: 64,
+  tokenSequenceLength: 32,
   /** `[step, token_id]` pairs in a `force_token_at` schedule. */
   forcedSteps: 4_096,
   /** Strings in a `choice`'s `choices`. */

@@ -21,7 +21,8 @@ export interface ServerLimits {
   readonly maxNewTokens: number;
   /**
    * Largest client message, in bytes (grpc-js answers RESOURCE_EXHAUSTED beyond). A `Start` carries at most
-   * an input, a pipeline and stop sequences, so a few MiB is plenty.
+   * an input (8 KiB of text by default), a pipeline and stop sequences, so 1 MiB is plenty; and grpc-js
+   * decodes every message on the serving thread, so a larger one would hold it longer.
    */
   readonly maxReceiveMessageBytes: number;
   /**
@@ -46,7 +47,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxConcurrentStreams: 64,
   maxInputTokens: 512,
   maxNewTokens: 512,
-  maxReceiveMessageBytes: 4 * 1024 * 1024,
+  maxReceiveMessageBytes: 1024 * 1024,
   maxSendMessageBytes: 64 * 1024 * 1024,
   maxTopNAlternatives: 64,
   maxStopSequences: 32,

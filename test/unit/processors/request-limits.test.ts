@@ -82,14 +82,14 @@ describe('inputs that crashed the server or froze its serving thread are refused
 
   it('ban_tokens with 800,000 ids is refused by their number', () => {
     expect(refusal('ban_tokens', { token_ids: range(800_000).map((n) => n % 1000) })).toBe(
-      '`token_ids` must hold at most 65,536 ids; given 800,000',
+      '`token_ids` must hold at most 32,768 ids; given 800,000',
     );
   });
 
   it('bad_words_ids with 200,000 sequences of 3 is refused by their number', () => {
     const sequences = range(200_000).map((n) => [3 + (n % 1000), 5, 6]);
     expect(refusal('bad_words_ids', { bad_words_ids: sequences })).toBe(
-      '`bad_words_ids` must hold at most 4,096 sequences; given 200,000',
+      '`bad_words_ids` must hold at most 1,024 sequences; given 200,000',
     );
   });
 
@@ -109,35 +109,35 @@ describe('inputs that crashed the server or froze its serving thread are refused
 });
 
 describe('each limit is enforced at its boundary: at the limit accepted, one more refused', () => {
-  it.each(['ban_tokens', 'allow_tokens'])('%s holds at most 65,536 ids', (name) => {
+  it.each(['ban_tokens', 'allow_tokens'])('%s holds at most 32,768 ids', (name) => {
     expect(() => accepts(name, { token_ids: range(LIMITS.tokenIds) })).not.toThrow();
-    expect(refusal(name, { token_ids: range(LIMITS.tokenIds + 1) })).toBe('`token_ids` must hold at most 65,536 ids; given 65,537');
+    expect(refusal(name, { token_ids: range(LIMITS.tokenIds + 1) })).toBe('`token_ids` must hold at most 32,768 ids; given 32,769');
   });
 
-  it.each(['suppress_tokens', 'begin_suppress_tokens'])('%s holds at most 65,536 ids', (name) => {
+  it.each(['suppress_tokens', 'begin_suppress_tokens'])('%s holds at most 32,768 ids', (name) => {
     expect(() => accepts(name, { [name]: range(LIMITS.tokenIds) })).not.toThrow();
-    expect(refusal(name, { [name]: range(LIMITS.tokenIds + 1) })).toBe(`\`${name}\` must hold at most 65,536 ids; given 65,537`);
+    expect(refusal(name, { [name]: range(LIMITS.tokenIds + 1) })).toBe(`\`${name}\` must hold at most 32,768 ids; given 32,769`);
   });
 
-  it('bad_words_ids holds at most 4,096 sequences of at most 64 ids', () => {
+  it('bad_words_ids holds at most 1,024 sequences of at most 32 ids', () => {
     const sequences = (count: number, length: number) => range(count).map((n) => [...range(length - 1, 10), 2 + n]);
     expect(() => accepts('bad_words_ids', { bad_words_ids: sequences(LIMITS.tokenSequences, LIMITS.tokenSequenceLength) })).not.toThrow();
     expect(refusal('bad_words_ids', { bad_words_ids: sequences(LIMITS.tokenSequences + 1, 2) })).toBe(
-      '`bad_words_ids` must hold at most 4,096 sequences; given 4,097',
+      '`bad_words_ids` must hold at most 1,024 sequences; given 1,025',
     );
     expect(refusal('bad_words_ids', { bad_words_ids: [[3], range(LIMITS.tokenSequenceLength + 1, 10)] })).toBe(
-      '`bad_words_ids[1]` must hold at most 64 ids; given 65',
+      '`bad_words_ids[1]` must hold at most 32 ids; given 33',
     );
   });
 
-  it('sequence_bias holds at most 4,096 pairs whose sequences hold at most 64 ids', () => {
+  it('sequence_bias holds at most 1,024 pairs whose sequences hold at most 32 ids', () => {
     const pairs = (count: number, length: number) => range(count).map((n) => [[...range(length - 1, 10), 2 + n], 0.5]);
     expect(() => accepts('sequence_bias', { sequence_bias: pairs(LIMITS.tokenSequences, LIMITS.tokenSequenceLength) })).not.toThrow();
     expect(refusal('sequence_bias', { sequence_bias: pairs(LIMITS.tokenSequences + 1, 1) })).toBe(
-      '`sequence_bias` must hold at most 4,096 pairs; given 4,097',
+      '`sequence_bias` must hold at most 1,024 pairs; given 1,025',
     );
     expect(refusal('sequence_bias', { sequence_bias: [[range(LIMITS.tokenSequenceLength + 1, 10), 0.5]] })).toBe(
-      '`sequence_bias[0][0]` must hold at most 64 ids; given 65',
+      '`sequence_bias[0][0]` must hold at most 32 ids; given 33',
     );
   });
 

@@ -168,7 +168,7 @@ describe('ListProcessors descriptions come from the same schemas', () => {
 
   it('token-id lists describe their length and their element range', () => {
     expect(registry.get('suppress_tokens').parameters[0]).toEqual(
-      expect.objectContaining({ type: 'int_list', range: 'at most 65,536 ids; each [0, vocab_size)' }),
+      expect.objectContaining({ type: 'int_list', range: 'at most 32,768 ids; each [0, vocab_size)' }),
     );
   });
 
