@@ -18,6 +18,7 @@ import { routeGrpcLogs, routeProcessWarnings } from '../server/log-routing.js';
 import type { Logger } from '../server/logger.js';
 import { createLogger } from '../server/pino-logger.js';
 import { addOptions, resolveOptions } from './option-table.js';
+import { ReadyFile } from './ready-file.js';
 import { securitySettings } from './security-settings.js';
 import { SERVE_OPTIONS, type ServeSettings } from './serve-options.js';
 
@@ -52,6 +53,8 @@ export function register(program: Command): void {
 
 async function serve(settings: ServeSettings, logger: Logger): Promise<void> {
   const security = securitySettings(settings);
+  const readyFile = settings.readyFile === undefined ? undefined : new ReadyFile(settings.readyFile);
+  await readyFile?.clear();
   let modelDir = settings.model;
   if (modelDir === undefined) {
     const embedded = await ensureEmbeddedModel();
@@ -94,6 +97,7 @@ async function serve(settings: ServeSettings, logger: Logger): Promise<void> {
       process.exit(128 + constants.signals[signal]);
     }
     shuttingDown = true;
+    readyFile?.withdraw();
     const stopping = performance.now();
     logger.info(`${signal} received; shutting down (send it again to exit at once)`, { signal, openStreams: app.server.openStreams });
     app.dispose().then(
@@ -108,7 +112,8 @@ async function serve(settings: ServeSettings, logger: Logger): Promise<void> {
     );
   };
   try {
-    await app.server.start({ host: settings.host, port: settings.port });
+    const port = await app.server.start({ host: settings.host, port: settings.port });
+    await readyFile?.announce(settings.host, port);
   } catch (error) {
     await app.dispose();
     throw error;

@@ -46,6 +46,13 @@ export const SERVE_OPTIONS = {
     defaultValue: 50051,
     read: read.integerIn(0, 65535),
   }),
+  readyFile: option({
+    flag: '--ready-file <file>',
+    env: 'STEPWISE_READY_FILE',
+    description:
+      'once serving, write {"address","host","port","pid"} as JSON to this file (whole: written aside, then renamed; removed again at shutdown); "-" prints it as one line on stdout',
+    read: read.text,
+  }),
   // Limits.
   maxStreams: option({
     flag: '--max-streams <n>',
