@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
- * Fails (exit 1) when `src/gen/` is not exactly what `buf generate` makes of `proto/` today, or when the
- * proto no longer passes `buf lint`. Generation runs into a temporary folder, so the working tree is never
- * touched: a stale checkout stays visible instead of being silently repaired.
+ * Fails (exit 1) when `src/gen/` or the client package's copy `clients/ts/gen/` is not exactly what
+ * `buf generate` makes of `proto/` today, or when the proto no longer passes `buf lint`. Generation runs into
+ * a temporary folder, so the working tree is never touched: a stale checkout stays visible instead of being
+ * silently repaired.
  *
  * Usage: `npm run check:generated` (also run by the unit test `test/unit/server/generated-code.test.ts`).
- * An optional argument names another folder to check in place of `src/gen/` (the test uses it to prove
- * that a stale copy is caught).
+ * An optional argument names another folder to check in place of `src/gen/`, and `--client DIR` one in
+ * place of `clients/ts/gen/` (the test uses them to prove that a stale copy is caught).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -15,7 +16,14 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const committedDir = process.argv[2] ?? join(root, 'src', 'gen');
+const args = process.argv.slice(2);
+const clientFlag = args.indexOf('--client');
+const clientOverride = clientFlag >= 0 ? args.splice(clientFlag, 2)[1] : undefined;
+/** Each output of buf.gen.yaml (relative to the root, as `buf generate -o` writes it) and the folder to compare with it. */
+const outputs = [
+  ['src/gen', args[0] ?? join(root, 'src', 'gen')],
+  ['clients/ts/gen', clientOverride ?? join(root, 'clients', 'ts', 'gen')],
+];
 const buf = join(root, 'node_modules', '.bin', 'buf');
 
 /** Runs buf in the repository root; returns its combined output, or throws with it when buf fails. */
@@ -61,13 +69,21 @@ function compareTrees(committed, fresh) {
   return problems;
 }
 
+/** A folder as messages name it: relative to the root when inside it. */
+function shown(dir) {
+  const path = relative(root, dir);
+  return path !== '' && !path.startsWith('..') ? path : dir;
+}
+
 const scratch = mkdtempSync(join(tmpdir(), 'stepwise-gen-'));
 let problems;
 try {
   runBuf(['lint']);
-  // `-o` prefixes the template's `out: src/gen`, so the fresh tree lands in <scratch>/src/gen.
+  // `-o` prefixes each output of the template (`out: src/gen`), so the fresh tree lands in <scratch>/src/gen.
   runBuf(['generate', '-o', scratch]);
-  problems = compareTrees(committedDir, join(scratch, 'src', 'gen'));
+  problems = outputs.flatMap(([out, committedDir]) =>
+    compareTrees(committedDir, join(scratch, out)).map((problem) => `${shown(committedDir)}: ${problem}`),
+  );
 } catch (error) {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
@@ -75,10 +91,11 @@ try {
   rmSync(scratch, { recursive: true, force: true });
 }
 
+const checked = outputs.map(([, committedDir]) => `${shown(committedDir)}/`).join(' and ');
 if (problems.length > 0) {
   process.stderr.write(
-    `${relative(root, committedDir) || committedDir}/ does not match proto/ (run \`npm run generate\` and commit the result):\n  ${problems.join('\n  ')}\n`,
+    `${checked} do not match proto/ (run \`npm run generate\` and commit the result):\n  ${problems.join('\n  ')}\n`,
   );
   process.exit(1);
 }
-process.stdout.write(`${relative(root, committedDir) || committedDir}/ is up to date with proto/\n`);
+process.stdout.write(`${checked} are up to date with proto/\n`);

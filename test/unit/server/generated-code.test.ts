@@ -1,6 +1,6 @@
 /**
- * `src/gen/` must be exactly what buf + ts-proto make of `proto/`: `npm test` fails on stale code, the
- * same way the CI check does.
+ * `src/gen/` and the client package's copy `clients/ts/gen/` must be exactly what buf + ts-proto make of
+ * `proto/`: `npm test` fails on stale code, the same way the CI check does.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
@@ -21,21 +21,33 @@ describe('generated code', () => {
     for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('src/gen matches a fresh buf generate of proto/ and the proto passes buf lint', () => {
+  it('src/gen and clients/ts/gen match a fresh buf generate of proto/ and the proto passes buf lint', () => {
     const { status, output } = runCheck();
-    expect(output).toContain('is up to date with proto/');
+    expect(output).toContain('src/gen/ and clients/ts/gen/ are up to date with proto/');
     expect(status).toBe(0);
   });
 
-  it('a copy of src/gen with one edited file is reported as stale', () => {
+  /** A copy of `folder` (relative to the root) with one generated file edited by hand. */
+  function editedCopy(folder: string): string {
     const copy = mkdtempSync(join(tmpdir(), 'stepwise-stale-gen-'));
     scratchDirs.push(copy);
-    cpSync(join(process.cwd(), 'src', 'gen'), copy, { recursive: true });
+    cpSync(join(process.cwd(), folder), copy, { recursive: true });
     const file = join(copy, 'stepwise', 'v1', 'stepwise.ts');
     writeFileSync(file, `${readFileSync(file, 'utf8')}\n// edited by hand\n`);
+    return copy;
+  }
 
+  it('a copy of src/gen with one edited file is reported as stale', () => {
+    const copy = editedCopy('src/gen');
     const { status, output } = runCheck(copy);
     expect(status).toBe(1);
-    expect(output).toContain('stale:   stepwise/v1/stepwise.ts');
+    expect(output).toContain(`${copy}: stale:   stepwise/v1/stepwise.ts`);
+  });
+
+  it("a copy of the client package's clients/ts/gen with one edited file is reported as stale", () => {
+    const copy = editedCopy('clients/ts/gen');
+    const { status, output } = runCheck('--client', copy);
+    expect(status).toBe(1);
+    expect(output).toContain(`${copy}: stale:   stepwise/v1/stepwise.ts`);
   });
 });
