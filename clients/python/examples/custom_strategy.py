@@ -12,8 +12,8 @@ and whether the constraint holds.
 
 from __future__ import annotations
 
-from _common import connect, parse_arguments
-from stepwise_client import accept, force, pb
+from _common import connect, parse_arguments, run_example
+from stepwise_client import TokenSource, accept, force
 
 
 def contains_run(ids: list[int], run: list[int]) -> bool:
@@ -51,9 +51,10 @@ def main() -> None:
     else:
         print("the model produced the word on its own")
     print(f"constrained:   {run.finished.text!r}")
-    print(f"forced steps: {[step.step for step in steps if step.token.source == pb.TOKEN_SOURCE_FORCED]}")
+    print(f"forced steps: {[step.step for step in steps if step.token.source is TokenSource.FORCED]}")
     print(f"constraint holds: {contains_run(ids, word_ids)}")
+    print(f"finished: {run.finished.reason}")
 
 
 if __name__ == "__main__":
-    main()
+    run_example(main)

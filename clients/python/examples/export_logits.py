@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from _common import connect, parse_arguments
+from _common import connect, parse_arguments, run_example
 
 
 def main() -> None:
@@ -34,4 +34,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_example(main)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from _common import connect, parse_arguments
+from _common import connect, parse_arguments, run_example
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -25,8 +25,9 @@ def main() -> None:
     rows = []
     with connect(arguments) as client:
         run = client.decode(arguments.text, max_new_tokens=arguments.max_new_tokens, selection="greedy")
-        print(f"{'step':>4}  {'token':<16} {'prob':>7}  {'entropy':>7}  {'margin':>7}")
         for step in run:
+            if not rows:
+                print(f"{'step':>4}  {'token':<16} {'prob':>7}  {'entropy':>7}  {'margin':>7}")
             log_probabilities = log_softmax(step.logits)
             probabilities = np.exp(log_probabilities)
             entropy = float(-(probabilities * log_probabilities).sum())
@@ -44,4 +45,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_example(main)

@@ -1,7 +1,9 @@
 """Stepwise's Python client: decode step by step on a Stepwise server, reading every step's raw logits as a
 NumPy array and answering each step (accept, force, reconfigure, rewind, stop).
 
-The protobuf modules are generated from the repository's ``proto/`` on first import (see ``stubs``).
+Results are typed: dataclasses with the proto's field names (``results``), enums as Python enums
+(``FinishReason.EOS``), logits as float32 NumPy arrays. The protobuf modules are generated ahead of time and
+ship with the package (``pb`` holds them, for building a message by hand).
 """
 
 from .channel_security import DEFAULT_ADDRESS, BearerToken, open_channel
@@ -18,32 +20,74 @@ from .decisions import (
     rewind,
     stop,
 )
+from .enums import DataType, DecodeMode, FinishReason, LogitsFormat, ParamType, PipelineScope, SelectionMode, TokenSource
 from .errors import StepwiseCallError
-from .events import AppliedEvent, DecodeEvent, FinishedEvent, StartedEvent, StepEvent, TokenEvent, tensor_to_numpy
+from .events import AppliedEvent, DecodeEvent, FinishedEvent, StartedEvent, StepEvent, TokenEvent
 from .lockstep import DecideContext, DecodedStep, LockstepDecode
-from .session import DecodeSession
-from .stubs import load as load_protocol
+from .protocol import pb
+from .results import (
+    Alternative,
+    Applied,
+    Finished,
+    ModelConfigSummary,
+    ModelInfo,
+    ParameterDescription,
+    ProcessorDescription,
+    ProcessorSpec,
+    ServerLimits,
+    SpecialTokenIds,
+    Started,
+    Timings,
+    TokenChosen,
+    Tokenized,
+    TopLogits,
+    tensor_to_numpy,
+)
+from .session import DecodeSession, Metadata
 
-pb = load_protocol()
-"""The generated messages and enums of ``stepwise.v1`` (``pb.FINISH_REASON_EOS``, ``pb.Start``...)."""
+__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_ADDRESS",
+    "Alternative",
+    "Applied",
     "AppliedEvent",
     "BearerToken",
     "Client",
+    "DataType",
     "DecideContext",
     "Decision",
     "DecodeEvent",
+    "DecodeMode",
     "DecodeSession",
     "DecodedStep",
+    "FinishReason",
+    "Finished",
     "FinishedEvent",
     "LockstepDecode",
+    "LogitsFormat",
+    "Metadata",
+    "ModelConfigSummary",
+    "ModelInfo",
+    "ParamType",
+    "ParameterDescription",
     "PipelineChange",
+    "PipelineScope",
+    "ProcessorDescription",
+    "ProcessorSpec",
+    "SelectionMode",
+    "ServerLimits",
+    "SpecialTokenIds",
     "StartedEvent",
+    "Started",
     "StepEvent",
     "StepwiseCallError",
+    "Timings",
+    "TokenChosen",
     "TokenEvent",
+    "TokenSource",
+    "Tokenized",
+    "TopLogits",
     "accept",
     "add_processor",
     "force",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import collections
 import os
 import re
-from typing import Any, Optional
+from typing import Optional
 
 import grpc
 
@@ -91,7 +91,7 @@ class BearerToken(
             raise ValueError("a token must be visible ASCII characters without spaces")
         self._header = ("authorization", f"Bearer {token}")
 
-    def _details(self, details: Any) -> _CallDetails:
+    def _details(self, details: grpc.ClientCallDetails) -> _CallDetails:
         metadata = [*(details.metadata or ()), self._header]
         return _CallDetails(
             details.method,

@@ -3,32 +3,41 @@
 >>> from stepwise_client import Client, accept, force
 >>> with Client("127.0.0.1:50051") as client:
 ...     print(client.get_model_info().vocab_size)
->>> # a secured server: TLS (client certificate for mutual TLS) and a bearer token ($STEPWISE_TOKEN by default)
->>> secured = Client("models.example.com:443", ca_file="ca.pem", cert_file="me.pem", key_file="me.key", token="...")
 ...     for step in client.decode("translate English to German: The house is wonderful.", max_new_tokens=20):
 ...         print(step.step, repr(step.token.text), step.logits.max())
+>>> # a secured server: TLS (client certificate for mutual TLS) and a bearer token ($STEPWISE_TOKEN by default)
+>>> secured = Client("models.example.com:443", ca_file="ca.pem", cert_file="me.pem", key_file="me.key", token="...")
+>>> # call metadata: with every call, or with one
+>>> traced = Client("127.0.0.1:50051", metadata=[("x-request-id", "run-7")])
+>>> traced.get_model_info(metadata=[("x-attempt", "2")])
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Optional
+from typing import Callable, Optional, Union
 
 import grpc
+from google.protobuf.message import Message
 
-from .channel_security import DEFAULT_ADDRESS, default_address, default_token, open_channel, with_token
-from .decisions import accept
+from .channel_security import default_address, default_token, open_channel, with_token
+from .decisions import Decision, accept
 from .errors import call_failure
-from .events import DecodeEvent, FinishedEvent, to_event
-from .lockstep import DecideStep, LockstepDecode
-from .session import DecodeSession
-from .start_options import to_start_message
-from .stubs import load
+from .events import DecodeEvent, FinishedEvent, StepEvent, to_event
+from .lockstep import DecideContext, DecideStep, LockstepDecode
+from .params import ProcessorInput
+from .protocol import pb
+from .results import ModelInfo, ProcessorDescription, Tokenized
+from .session import DecodeSession, Metadata
+from .start_options import GenerationConfigInput, to_start_message
 
-pb = load()
+StartOption = Union[
+    int, bool, str, None, Sequence[int], Sequence[str], Sequence[Sequence[int]], Sequence[ProcessorInput], GenerationConfigInput
+]
+"""A keyword argument of ``to_start_message`` (``max_new_tokens=20``, ``selection="greedy"``...)."""
 
 
-def _accept_every_step(step: Any, context: Any) -> Any:
+def _accept_every_step(step: StepEvent, context: DecideContext) -> Decision:
     return accept()
 
 
@@ -39,7 +48,8 @@ class Client:
     any file is given: ``ca_file`` is the CA that signed the server's certificate (default: the system's
     roots), ``cert_file`` and ``key_file`` this client's certificate for mutual TLS. ``token`` is sent as
     ``authorization: Bearer <token>`` with every call; it defaults to ``$STEPWISE_TOKEN`` (``""``: none).
-    ``channel`` replaces the channel these options would open (a token is still added to it)."""
+    ``metadata`` (``(key, value)`` pairs) is sent with every call, and each call's ``metadata`` argument
+    adds to it. ``channel`` replaces the channel these options would open (a token is still added to it)."""
 
     def __init__(
         self,
@@ -50,6 +60,7 @@ class Client:
         cert_file: Optional[str] = None,
         key_file: Optional[str] = None,
         token: Optional[str] = None,
+        metadata: Metadata = (),
         channel: Optional[grpc.Channel] = None,
     ):
         self.address = address or default_address()
@@ -59,9 +70,11 @@ class Client:
         elif token:
             channel = with_token(channel, token)
         self.channel = channel
+        self.metadata: tuple[tuple[str, str], ...] = tuple(metadata)
+        """Sent with every call."""
         self.stub = pb.StepwiseServiceStub(self.channel)
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -70,28 +83,41 @@ class Client:
     def close(self) -> None:
         self.channel.close()
 
-    def open_decode(self, text: Optional[str] = None, *, timeout: Optional[float] = None, **start: Any) -> DecodeSession:
+    def _metadata(self, extra: Metadata) -> tuple[tuple[str, str], ...]:
+        return (*self.metadata, *extra)
+
+    def open_decode(
+        self, text: Optional[str] = None, *, timeout: Optional[float] = None, metadata: Metadata = (), **start: StartOption
+    ) -> DecodeSession:
         """Opens a ``Decode`` stream and sends its start (keyword arguments of ``to_start_message``)."""
-        return DecodeSession(self.stub, to_start_message(text, **start), timeout=timeout)
+        return DecodeSession(self.stub, to_start_message(text, **start), timeout=timeout, metadata=self._metadata(metadata))
 
     def decode(
-        self, text: Optional[str] = None, *, decide: DecideStep = _accept_every_step, timeout: Optional[float] = None, **start: Any
+        self,
+        text: Optional[str] = None,
+        *,
+        decide: DecideStep = _accept_every_step,
+        timeout: Optional[float] = None,
+        metadata: Metadata = (),
+        **start: StartOption,
     ) -> LockstepDecode:
         """A lockstep decode in which ``decide(step, context)`` answers every step (default: accept);
         iterate it for the decoded steps, whose ``logits`` are float32 NumPy arrays."""
         if start.get("mode", "lockstep") != "lockstep":
             raise ValueError(f"decode(..., decide) runs in lockstep mode; given mode {start['mode']!r}")
-        return LockstepDecode(self.open_decode(text, timeout=timeout, **{**start, "mode": "lockstep"}), decide)
+        return LockstepDecode(self.open_decode(text, timeout=timeout, metadata=metadata, **{**start, "mode": "lockstep"}), decide)
 
-    def generate(self, text: Optional[str] = None, *, timeout: Optional[float] = None, **start: Any) -> Iterator[DecodeEvent]:
+    def generate(
+        self, text: Optional[str] = None, *, timeout: Optional[float] = None, metadata: Metadata = (), **start: StartOption
+    ) -> Iterator[DecodeEvent]:
         """A ``Generate`` stream (auto mode): the same events as a decode, no decisions."""
         if start.get("mode", "auto") != "auto":
             raise ValueError(f"generate runs in auto mode; given mode {start['mode']!r}")
         request = pb.GenerateRequest(start=to_start_message(text, **{**start, "mode": None}))
-        return self._generate_events(self.stub.Generate(request, timeout=timeout))
+        return self._generate_events(self.stub.Generate(request, timeout=timeout, metadata=self._metadata(metadata)))
 
     @staticmethod
-    def _generate_events(call: Any) -> Iterator[DecodeEvent]:
+    def _generate_events(call: grpc.Call) -> Iterator[DecodeEvent]:
         finished = False
         try:
             for response in call:
@@ -106,29 +132,36 @@ class Client:
             if not finished:
                 call.cancel()  # left early: the server frees the stream at once
 
-    def get_model_info(self, timeout: Optional[float] = None) -> Any:
+    def get_model_info(self, timeout: Optional[float] = None, metadata: Metadata = ()) -> ModelInfo:
         """The served model: name, vocabulary size, special ids, limits, architecture."""
-        return self._unary("GetModelInfo", self.stub.GetModelInfo, pb.GetModelInfoRequest(), timeout)
+        reply = self._unary("GetModelInfo", self.stub.GetModelInfo, pb.GetModelInfoRequest(), timeout, metadata)
+        return ModelInfo.from_proto(reply)
 
-    def list_processors(self, timeout: Optional[float] = None) -> list[Any]:
+    def list_processors(self, timeout: Optional[float] = None, metadata: Metadata = ()) -> list[ProcessorDescription]:
         """Every registered processor with its parameters."""
-        return list(self._unary("ListProcessors", self.stub.ListProcessors, pb.ListProcessorsRequest(), timeout).processors)
+        reply = self._unary("ListProcessors", self.stub.ListProcessors, pb.ListProcessorsRequest(), timeout, metadata)
+        return [ProcessorDescription.from_proto(processor) for processor in reply.processors]
 
-    def tokenize(self, text: str, add_special_tokens: Optional[bool] = None, timeout: Optional[float] = None) -> Any:
+    def tokenize(
+        self, text: str, add_special_tokens: Optional[bool] = None, timeout: Optional[float] = None, metadata: Metadata = ()
+    ) -> Tokenized:
         """Token ids (and vocabulary strings) of ``text``; ``</s>`` is appended unless ``add_special_tokens`` is False."""
         request = pb.TokenizeRequest(text=text)
         if add_special_tokens is not None:
             request.add_special_tokens = add_special_tokens
-        return self._unary("Tokenize", self.stub.Tokenize, request, timeout)
+        return Tokenized.from_proto(self._unary("Tokenize", self.stub.Tokenize, request, timeout, metadata))
 
-    def detokenize(self, token_ids: Sequence[int], skip_special_tokens: bool = False, timeout: Optional[float] = None) -> str:
+    def detokenize(
+        self, token_ids: Sequence[int], skip_special_tokens: bool = False, timeout: Optional[float] = None, metadata: Metadata = ()
+    ) -> str:
         """The text of ``token_ids``."""
         request = pb.DetokenizeRequest(token_ids=token_ids, skip_special_tokens=skip_special_tokens)
-        return self._unary("Detokenize", self.stub.Detokenize, request, timeout).text
+        return self._unary("Detokenize", self.stub.Detokenize, request, timeout, metadata).text
 
-    @staticmethod
-    def _unary(rpc: str, method: Any, request: Any, timeout: Optional[float]) -> Any:
+    def _unary(
+        self, rpc: str, method: Callable[..., Message], request: Message, timeout: Optional[float], metadata: Metadata
+    ) -> Message:
         try:
-            return method(request, timeout=timeout)
+            return method(request, timeout=timeout, metadata=self._metadata(metadata))
         except grpc.RpcError as error:
             raise call_failure(rpc, error) from None

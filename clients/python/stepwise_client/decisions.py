@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import Literal, Optional
 
+from google.protobuf.message import Message
+
+from .enums import PipelineScope
 from .params import ParamInput, to_processor_spec
-from .stubs import load
-
-pb = load()
+from .protocol import pb
 
 ChangeScope = Literal["this-step", "from-now-on"]
 
@@ -95,13 +96,13 @@ def remove_processor(name: str, scope: ChangeScope | None = None) -> PipelineCha
 
 
 _SCOPES = {
-    None: pb.PIPELINE_SCOPE_UNSPECIFIED,
-    "this-step": pb.PIPELINE_SCOPE_THIS_STEP,
-    "from-now-on": pb.PIPELINE_SCOPE_FROM_NOW_ON,
+    None: PipelineScope.UNSPECIFIED,
+    "this-step": PipelineScope.THIS_STEP,
+    "from-now-on": PipelineScope.FROM_NOW_ON,
 }
 
 
-def _to_pipeline_change(change: PipelineChange) -> Any:
+def _to_pipeline_change(change: PipelineChange) -> Message:
     if change.scope not in _SCOPES:
         raise ValueError(f"pipeline change scope must be 'this-step' or 'from-now-on'; given {change.scope!r}")
     message = pb.PipelineChange(scope=_SCOPES[change.scope])
@@ -117,7 +118,7 @@ def _to_pipeline_change(change: PipelineChange) -> Any:
     return message
 
 
-def to_decode_request(step: int, decision: Decision) -> Any:
+def to_decode_request(step: int, decision: Decision) -> Message:
     """The request that carries ``decision`` as the answer to ``step``."""
     if decision.action == "stop":
         return pb.DecodeRequest(stop=pb.Stop())

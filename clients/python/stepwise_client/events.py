@@ -1,33 +1,22 @@
-"""The messages of a ``Decode`` or ``Generate`` stream as events, with each step's raw logits as a NumPy array."""
+"""The messages of a ``Decode`` or ``Generate`` stream as typed events, with each step's raw logits as a
+NumPy array."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
+from google.protobuf.message import Message
 
-from .stubs import load
-
-pb = load()
-
-
-def tensor_to_numpy(tensor: Any) -> np.ndarray:
-    """The tensor as a float32 NumPy array: a read-only view over the received bytes for FLOAT32 (no copy),
-    a converted array for FLOAT16."""
-    shape = tuple(tensor.shape)
-    if tensor.dtype == pb.DATA_TYPE_FLOAT32:
-        return np.frombuffer(tensor.data, dtype="<f4").reshape(shape)
-    if tensor.dtype == pb.DATA_TYPE_FLOAT16:
-        return np.frombuffer(tensor.data, dtype="<f2").astype(np.float32).reshape(shape)
-    raise ValueError(f"tensor dtype must be FLOAT32 or FLOAT16; given {pb.DataType.Name(tensor.dtype)}")
+from .results import Applied, Finished, Started, TokenChosen, TopLogits, tensor_to_numpy
 
 
 @dataclass(frozen=True)
 class StartedEvent:
     """The stream was accepted: what the server resolved (vocabulary size, pipeline, seed, mode...)."""
 
-    started: Any
+    started: Started
 
 
 @dataclass(frozen=True)
@@ -38,49 +27,48 @@ class StepEvent:
     awaits_decision: bool
     logits: Optional[np.ndarray]
     """The raw logits (``vocab_size`` float32) for the FLOAT32 and FLOAT16 formats."""
-    top: Optional[Any]
-    """The highest raw logits (``TopLogits``) for the TOP_K format."""
-    message: Any
+    top: Optional[TopLogits]
+    """The highest raw logits for the TOP_K format."""
 
 
 @dataclass(frozen=True)
 class TokenEvent:
-    """The token taken at a step (``TokenChosen``)."""
+    """The token taken at a step."""
 
-    token: Any
+    token: TokenChosen
 
 
 @dataclass(frozen=True)
 class AppliedEvent:
     """Auto mode: a client message took effect from ``applied.from_step``."""
 
-    applied: Any
+    applied: Applied
 
 
 @dataclass(frozen=True)
 class FinishedEvent:
     """The end of the stream: reason, generated ids and text, timings."""
 
-    finished: Any
+    finished: Finished
 
 
 DecodeEvent = Union[StartedEvent, StepEvent, TokenEvent, AppliedEvent, FinishedEvent]
 
 
-def to_event(response: Any, awaits_decision: bool) -> DecodeEvent:
-    """The event of one server message."""
+def to_event(response: Message, awaits_decision: bool) -> DecodeEvent:
+    """The event of one server message (a ``DecodeResponse`` or ``GenerateResponse``)."""
     kind = response.WhichOneof("message")
     if kind == "started":
-        return StartedEvent(response.started)
+        return StartedEvent(Started.from_proto(response.started))
     if kind == "logits":
         message = response.logits
         logits = tensor_to_numpy(message.raw) if message.HasField("raw") else None
-        top = message.top if message.HasField("top") else None
-        return StepEvent(message.step, awaits_decision, logits, top, message)
+        top = TopLogits.from_proto(message.top) if message.HasField("top") else None
+        return StepEvent(message.step, awaits_decision, logits, top)
     if kind == "token":
-        return TokenEvent(response.token)
+        return TokenEvent(TokenChosen.from_proto(response.token))
     if kind == "applied":
-        return AppliedEvent(response.applied)
+        return AppliedEvent(Applied.from_proto(response.applied))
     if kind == "finished":
-        return FinishedEvent(response.finished)
+        return FinishedEvent(Finished.from_proto(response.finished))
     raise ValueError("the server sent a stream message with no content")

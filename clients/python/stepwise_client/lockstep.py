@@ -4,19 +4,20 @@ decoded step with its raw logits (a NumPy array) and its token.
 >>> run = client.decode("translate English to German: Hello", decide=lambda step, context: accept())
 >>> for step in run:
 ...     print(step.step, step.token.text, step.logits[step.token.token_id])
->>> run.finished.reason
+>>> run.finished.reason                    # FinishReason.MAX_NEW_TOKENS
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
 from .decisions import Decision
 from .events import StepEvent, TokenEvent
+from .results import Finished, Started, TokenChosen, TopLogits
 from .session import DecodeSession
 
 
@@ -27,16 +28,17 @@ class DecodedStep:
     step: int
     logits: Optional[np.ndarray]
     """The raw logits (float32, ``vocab_size`` long) for the FLOAT32 and FLOAT16 formats."""
-    top: Optional[Any]
-    token: Any
-    """The ``TokenChosen`` message."""
+    top: Optional[TopLogits]
+    """The highest raw logits for the TOP_K format."""
+    token: TokenChosen
+    """The token taken: id, text, log-probabilities, source (forced or selected)."""
 
 
 @dataclass(frozen=True)
 class DecideContext:
     """What ``decide`` knows besides the step itself."""
 
-    started: Any
+    started: Started
     token_ids: tuple[int, ...]
     """The tokens generated so far (after any rewinds)."""
 
@@ -45,6 +47,8 @@ DecideStep = Callable[[StepEvent, DecideContext], Decision]
 
 
 class LockstepDecode:
+    """A lockstep decode whose steps ``decide`` answers; iterate it once for the decoded steps."""
+
     def __init__(self, session: DecodeSession, decide: DecideStep):
         self.session = session
         self._decide = decide
@@ -52,11 +56,12 @@ class LockstepDecode:
         self._iterated = False
 
     @property
-    def started(self) -> Optional[Any]:
+    def started(self) -> Optional[Started]:
+        """What the server resolved from the start, once the decode began."""
         return self.session.started
 
     @property
-    def finished(self) -> Optional[Any]:
+    def finished(self) -> Optional[Finished]:
         """How the decode ended, once its steps were all read."""
         return self.session.finished
 
@@ -67,8 +72,8 @@ class LockstepDecode:
         self._iterated = True
         return self._steps
 
-    def result(self) -> Any:
-        """Runs the decode to its end (or what is left of it) and returns the ``Finished`` message."""
+    def result(self) -> Finished:
+        """Runs the decode to its end (or what is left of it) and returns how it finished."""
         self._iterated = True
         for _ in self._steps:
             pass
@@ -85,6 +90,7 @@ class LockstepDecode:
                     pending[event.step] = event
                     if not event.awaits_decision:
                         continue
+                    assert self.session.started is not None  # the server sends Started before any step
                     decision = self._decide(event, DecideContext(self.session.started, tuple(token_ids)))
                     self.session.decide(event.step, decision)
                     if decision.action == "rewind":

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Union
 
-from .stubs import load
+from google.protobuf.message import Message
 
-pb = load()
+from .protocol import pb
 
 ParamInput = Union[int, float, bool, str, Sequence["ParamInput"]]
 """A parameter: ``int`` travels as ``int_value``, ``float`` as ``float_value``, lists recursively."""
 
-ProcessorInput = Union[Mapping[str, Any], tuple]
+ProcessorInput = Union[Mapping[str, object], tuple[str, Mapping[str, ParamInput]], tuple[str]]
 """A processor: ``{"name": "top_p", "params": {"top_p": 0.9}}`` or ``("top_p", {"top_p": 0.9})``."""
 
 
-def to_param_value(value: ParamInput, path: str) -> Any:
+def to_param_value(value: ParamInput, path: str) -> Message:
     """Encodes one plain value; ``path`` names it in the error for a value that has no encoding."""
     # bool before int: in Python, True is an int.
     if isinstance(value, bool):
@@ -36,7 +36,17 @@ def to_param_value(value: ParamInput, path: str) -> Any:
     raise TypeError(f"parameter {path} must be an int, float, bool, str or list; given {type(value).__name__}")
 
 
-def to_processor_spec(processor: ProcessorInput) -> Any:
+def from_param_value(message: Message) -> ParamInput:
+    """The plain value of a ``ParamValue`` (a list for ``list_value``), the inverse of ``to_param_value``."""
+    kind = message.WhichOneof("kind")
+    if kind == "list_value":
+        return [from_param_value(item) for item in message.list_value.values]
+    if kind is None:
+        raise ValueError("the server sent a parameter value with no kind")
+    return getattr(message, kind)
+
+
+def to_processor_spec(processor: ProcessorInput) -> Message:
     """Encodes a processor and its parameters."""
     if isinstance(processor, tuple):
         name, params = processor if len(processor) == 2 else (processor[0], {})

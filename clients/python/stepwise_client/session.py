@@ -13,35 +13,42 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Iterator, Sequence
-from typing import Any, Optional
+from typing import Optional
 
 import grpc
+from google.protobuf.message import Message
 
+from ._gen.stepwise_pb2_grpc import StepwiseServiceStub
 from .decisions import Decision, PipelineChange, accept, force, reconfigure, rewind, steps_decided_ahead, stop, to_decode_request
+from .enums import DecodeMode
 from .errors import call_failure
 from .events import DecodeEvent, FinishedEvent, StartedEvent, to_event
-from .stubs import load
-
-pb = load()
+from .protocol import pb
+from .results import Finished, Started
 
 _END_OF_REQUESTS = None
 
+Metadata = Sequence[tuple[str, str]]
+"""gRPC call metadata: ``(key, value)`` pairs, keys in lower case (``[("x-request-id", "42")]``)."""
+
 
 class DecodeSession:
-    def __init__(self, stub: Any, start: Any, timeout: Optional[float] = None, metadata: Sequence[tuple[str, str]] = ()):
+    """One ``Decode`` stream: ``start`` is a ``pb.Start`` message; ``metadata`` is sent with the call."""
+
+    def __init__(self, stub: StepwiseServiceStub, start: Message, timeout: Optional[float] = None, metadata: Metadata = ()):
         # gRPC's Python API reads client messages from an iterator on its own thread; a queue feeds it.
-        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[Optional[Message]] = queue.SimpleQueue()
         self._requests.put(pb.DecodeRequest(start=start))
-        self._call = stub.Decode(self._request_stream(), timeout=timeout, metadata=metadata)
-        self.started: Optional[Any] = None
+        self._call = stub.Decode(self._request_stream(), timeout=timeout, metadata=tuple(metadata))
+        self.started: Optional[Started] = None
         """What the server resolved from the start, once the started event was read."""
-        self.finished: Optional[Any] = None
+        self.finished: Optional[Finished] = None
         """The stream's end (reason, ids, text, timings), once the finished event was read."""
         self._steps_already_decided = 0
         self._stopped = False
         self._iterated = False
 
-    def _request_stream(self) -> Iterator[Any]:
+    def _request_stream(self) -> Iterator[Message]:
         while True:
             request = self._requests.get()
             if request is _END_OF_REQUESTS:
@@ -109,10 +116,10 @@ class DecodeSession:
         if self._stopped:
             raise RuntimeError(f"cannot {what}: the decode has already been stopped")
 
-    def _observe(self, response: Any) -> DecodeEvent:
+    def _observe(self, response: Message) -> DecodeEvent:
         awaits_decision = False
         if response.WhichOneof("message") == "logits":
-            lockstep = self.started is None or self.started.mode != pb.DECODE_MODE_AUTO
+            lockstep = self.started is None or self.started.mode != DecodeMode.AUTO
             awaits_decision = lockstep and self._steps_already_decided == 0
             self._steps_already_decided = max(0, self._steps_already_decided - 1)
         event = to_event(response, awaits_decision)

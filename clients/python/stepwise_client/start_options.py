@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Optional
+from typing import Literal, Optional, Union
 
+from google.protobuf.message import Message
+
+from .enums import DecodeMode, LogitsFormat, SelectionMode
 from .params import ProcessorInput, to_processor_spec
-from .stubs import load
-
-pb = load()
+from .protocol import pb
 
 RawLogitsFormat = Literal["float32", "float16", "top-k", "none"]
 
+GenerationConfigInput = Mapping[str, Union[bool, int, float, Sequence[int], Sequence[Sequence[int]], Mapping[str, object]]]
+"""Hugging Face ``GenerationConfig`` settings by the proto's snake_case names (``{"top_p": 0.9}``)."""
+
 _RAW_LOGITS_FORMATS = {
-    "float32": pb.LOGITS_FORMAT_FLOAT32,
-    "float16": pb.LOGITS_FORMAT_FLOAT16,
-    "top-k": pb.LOGITS_FORMAT_TOP_K,
-    "none": pb.LOGITS_FORMAT_NONE,
+    "float32": LogitsFormat.FLOAT32,
+    "float16": LogitsFormat.FLOAT16,
+    "top-k": LogitsFormat.TOP_K,
+    "none": LogitsFormat.NONE,
 }
-_MODES = {None: pb.DECODE_MODE_UNSPECIFIED, "lockstep": pb.DECODE_MODE_LOCKSTEP, "auto": pb.DECODE_MODE_AUTO}
-_SELECTIONS = {"greedy": pb.SELECTION_MODE_GREEDY, "sample": pb.SELECTION_MODE_SAMPLE}
+_MODES = {None: DecodeMode.UNSPECIFIED, "lockstep": DecodeMode.LOCKSTEP, "auto": DecodeMode.AUTO}
+_SELECTIONS = {"greedy": SelectionMode.GREEDY, "sample": SelectionMode.SAMPLE}
 
 
 def to_start_message(
@@ -32,7 +36,7 @@ def to_start_message(
     stop_strings: Sequence[str] = (),
     stop_token_sequences: Sequence[Sequence[int]] = (),
     processors: Sequence[ProcessorInput] = (),
-    generation_config: Optional[Mapping[str, Any]] = None,
+    generation_config: Optional[GenerationConfigInput] = None,
     selection: Optional[Literal["greedy", "sample"]] = None,
     seed: Optional[int] = None,
     raw_logits: RawLogitsFormat = "float32",
@@ -41,7 +45,7 @@ def to_start_message(
     top_n_alternatives: int = 0,
     entropy: bool = False,
     mode: Optional[Literal["lockstep", "auto"]] = None,
-) -> Any:
+) -> Message:
     """Encodes a start. ``max_new_tokens=0`` means the server's limit; ``selection=None`` follows
     ``generation_config["do_sample"]``; ``generation_config`` takes the proto's snake_case names
     (``{"top_p": 0.9, "temperature": 0.7}``)."""

@@ -66,6 +66,14 @@ class SecuredServerTest(unittest.TestCase):
             self.assertEqual(refused.code, grpc.StatusCode.UNAUTHENTICATED)
             self.assertIn("authorization: Bearer <token>", refused.details)
 
+    def test_a_token_passed_as_call_metadata_authenticates_like_the_token_option(self):
+        header = ("authorization", f"Bearer {TOKEN}")
+        with Client(SERVER, ca_file=CA, cert_file=CERT, key_file=KEY, token="", metadata=[header]) as client:
+            self.assertGreater(client.get_model_info(timeout=30).vocab_size, 0)
+            self.assertEqual(len(list(client.decode(TEXT, max_new_tokens=2, timeout=60))), 2)
+        with Client(SERVER, ca_file=CA, cert_file=CERT, key_file=KEY, token="") as client:
+            self.assertGreater(len(client.tokenize("house", timeout=30, metadata=[header]).token_ids), 0)
+
     def test_a_wrong_token_is_unauthenticated(self):
         with Client(SERVER, ca_file=CA, cert_file=CERT, key_file=KEY, token=TOKEN + "x") as client:
             with self.assertRaises(StepwiseCallError) as refused:

@@ -1,4 +1,5 @@
-"""Shared by the tests: the import path of the client, the server under test, and the repository root."""
+"""Shared by the tests: the import path of the client (and of ``generate_stubs``), the server under test, and
+the repository root."""
 
 from __future__ import annotations
 

@@ -12,15 +12,20 @@ from pathlib import Path
 import numpy as np
 
 from support import REPOSITORY_ROOT, SERVER, TEXT
+import grpc
+
 from stepwise_client import (
     Client,
+    FinishReason,
+    ModelInfo,
+    ParamType,
     StepEvent,
     StepwiseCallError,
     TokenEvent,
+    TokenSource,
     accept,
     add_processor,
     force,
-    pb,
     reconfigure,
     rewind,
 )
@@ -45,8 +50,17 @@ class LiveServerTest(unittest.TestCase):
 
 class DecodeTest(LiveServerTest):
     def test_model_info_describes_the_logits_width(self):
+        self.assertIsInstance(self.info, ModelInfo)
         self.assertGreater(self.info.vocab_size, 0)
         self.assertLessEqual(self.info.tokenizer_size, self.info.vocab_size)
+        self.assertGreater(self.info.limits.max_new_tokens, 0)
+        self.assertIn("ban_tokens.token_ids", self.info.limits.processor_list_limits)
+
+    def test_processors_describe_their_parameters_with_typed_kinds(self):
+        processors = {processor.name: processor for processor in self.client.list_processors(timeout=30)}
+        (token_ids,) = [p for p in processors["ban_tokens"].parameters if p.name == "token_ids"]
+        self.assertIs(token_ids.type, ParamType.INT_LIST)
+        self.assertTrue(token_ids.required)
 
     def test_step_logits_are_float32_arrays_over_the_received_bytes(self):
         logits = self.greedy[0].logits
@@ -59,7 +73,7 @@ class DecodeTest(LiveServerTest):
     def test_a_greedy_token_is_the_argmax_of_its_raw_logits(self):
         for step in self.greedy:
             self.assertEqual(step.token.token_id, int(step.logits.argmax()), f"step {step.step}")
-            self.assertEqual(step.token.source, pb.TOKEN_SOURCE_SELECTED)
+            self.assertIs(step.token.source, TokenSource.SELECTED)
 
     def test_forcing_a_token_changes_the_continuation(self):
         greedy_token = self.greedy[1].token.token_id
@@ -74,7 +88,7 @@ class DecodeTest(LiveServerTest):
         steps = list(run)
         self.assertNotEqual(other, greedy_token)
         self.assertEqual(steps[1].token.token_id, other)
-        self.assertEqual(steps[1].token.source, pb.TOKEN_SOURCE_FORCED)
+        self.assertIs(steps[1].token.source, TokenSource.FORCED)
         self.assertIn(other, list(run.finished.token_ids))
         np.testing.assert_array_equal(steps[1].logits, self.greedy[1].logits)  # before the force: unchanged
         self.assertFalse(np.array_equal(steps[2].logits, self.greedy[2].logits))  # after it: a new history
@@ -126,7 +140,7 @@ class DecodeTest(LiveServerTest):
                         session.stop()
                     else:
                         session.accept(event.step)
-        self.assertEqual(session.finished.reason, pb.FINISH_REASON_CLIENT_STOP)
+        self.assertIs(session.finished.reason, FinishReason.CLIENT_STOP)
         self.assertEqual(list(session.finished.token_ids), [step.token.token_id for step in self.greedy[:2]])
 
     def test_a_deadline_ends_a_decode_that_waits_for_its_client(self):
@@ -135,6 +149,12 @@ class DecodeTest(LiveServerTest):
                 for _ in session:
                     pass  # never answers step 0
         self.assertEqual(raised.exception.code.name, "DEADLINE_EXCEEDED")
+
+    def test_a_decode_to_its_limit_finishes_with_max_new_tokens(self):
+        finished = self.client.decode(TEXT, max_new_tokens=2, selection="greedy", timeout=60).result()
+        self.assertIs(finished.reason, FinishReason.MAX_NEW_TOKENS)
+        self.assertEqual(str(finished.reason), "FinishReason.MAX_NEW_TOKENS")
+        self.assertEqual(len(finished.token_ids), 2)
 
     def test_generate_streams_the_tokens_of_the_lockstep_greedy_decode(self):
         events = list(self.client.generate(TEXT, max_new_tokens=MAX_NEW_TOKENS, selection="greedy", timeout=60))
@@ -154,6 +174,35 @@ class DecodeTest(LiveServerTest):
         self.assertEqual(raised.exception.code.name, "INVALID_ARGUMENT")
         self.assertIn("top_p", raised.exception.details)
         self.assertIn("1.5", raised.exception.details)
+
+
+class _RecordMetadata(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Keeps the metadata of every call leaving the channel (what gRPC then sends), by method."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+
+    def _record(self, continuation, details, request):
+        self.seen.append((details.method.rsplit("/", 1)[-1], tuple(details.metadata or ())))
+        return continuation(details, request)
+
+    intercept_unary_unary = intercept_unary_stream = intercept_stream_stream = _record
+
+
+class CallMetadataTest(unittest.TestCase):
+    def test_client_and_call_metadata_and_the_token_go_with_every_kind_of_call(self):
+        recorder = _RecordMetadata()
+        channel = grpc.intercept_channel(grpc.insecure_channel(SERVER), recorder)
+        with Client(SERVER, channel=channel, token="t0ken", metadata=[("x-run", "7")]) as client:
+            client.get_model_info(timeout=30, metadata=[("x-call", "info")])
+            list(client.decode(TEXT, max_new_tokens=1, timeout=60, metadata=[("x-call", "decode")]))
+            list(client.generate(TEXT, max_new_tokens=1, timeout=60, metadata=[("x-call", "generate")]))
+            client.tokenize("house", timeout=30)
+        self.assertEqual([method for method, _ in recorder.seen], ["GetModelInfo", "Decode", "Generate", "Tokenize"])
+        for (method, metadata), call in zip(recorder.seen, ["info", "decode", "generate", None]):
+            self.assertIn(("x-run", "7"), metadata, method)
+            self.assertIn(("authorization", "Bearer t0ken"), metadata, method)
+            self.assertEqual([value for key, value in metadata if key == "x-call"], [call] if call else [], method)
 
 
 class TypeScriptClientAgreementTest(LiveServerTest):

@@ -26,6 +26,9 @@ function python(args: readonly string[], cwd?: string): Promise<PythonOutcome> {
   return runPython(args, { cwd, server: server.address });
 }
 
+/** `stepwise serve` from this checkout, for the suite's own test of `stepwise_client.testing.start_server`. */
+const SERVE_COMMAND = `'${process.execPath}' --import tsx src/cli.ts serve --model '${tinyModels.reluTied}'`;
+
 /** The README's example command lines (`/usr/bin/python3 clients/python/examples/NAME.py ...`), by example. */
 function readmeExampleCommands(): Map<string, string[]> {
   const commands = new Map<string, string[]>();
@@ -54,9 +57,6 @@ function optionValue(args: readonly string[], name: string): string {
 beforeAll(async () => {
   await requirePythonPackages();
   server = await startTestServer({ modelDir: tinyModels.reluTied });
-  // Generate the protobuf modules once, before several Python processes would import them.
-  const generated = await python(['-m', 'stepwise_client.stubs'], 'clients/python');
-  if (generated.code !== 0) throw new Error(`generating the Python protobuf modules failed:\n${generated.stderr}`);
 });
 afterAll(async () => {
   rmSync(folder, { recursive: true, force: true });
@@ -65,7 +65,10 @@ afterAll(async () => {
 
 describe('Python client', () => {
   it('passes its unittest suite against the live server, every test run and none skipped', async () => {
-    const outcome = await python(['-m', 'unittest', 'discover', '-s', 'clients/python/tests', '-v']);
+    const outcome = await runPython(['-m', 'unittest', 'discover', '-s', 'clients/python/tests', '-v'], {
+      server: server.address,
+      env: { STEPWISE_SERVE_COMMAND: SERVE_COMMAND },
+    });
     const report = outcome.stderr; // unittest reports on stderr
     expect(outcome.code, report).toBe(0);
     const declared = readdirSync('clients/python/tests')
@@ -79,6 +82,17 @@ describe('Python client', () => {
 
 describe('Python examples, as the README runs them', () => {
   const commands = readmeExampleCommands();
+
+  it('each example says in one line, without a traceback, that no server answers, and exits 2', async () => {
+    for (const [name, args] of commands) {
+      const outcome = await runPython([...args, '--server', '127.0.0.1:1'], { server: '' });
+      expect(outcome.code, name).toBe(2);
+      expect(outcome.stdout, name).toBe('');
+      expect(outcome.stderr.trim().split('\n'), name).toEqual([
+        expect.stringMatching(new RegExp(`^${name}\\.py: no Stepwise server answers at 127\\.0\\.0\\.1:1 \\(.+\\); start one with \`npm start\`, or name another with --server HOST:PORT$`)),
+      ]);
+    }
+  });
 
   it('the README runs each of the three examples', () => {
     expect([...commands.keys()].sort()).toEqual(['custom_strategy', 'export_logits', 'uncertainty']);
