@@ -1,8 +1,9 @@
 /**
  * The code in clients/README.md runs as written against the server `npm start` runs (`stepwise serve` with
- * its embedded model, on a free port that replaces the README's): both TypeScript snippets, the Python
- * snippet, and the `stepwise decode` command, whose output must be the one the README shows.
- * The example scripts and the grpcurl calls of the README are run by the Python tests.
+ * its embedded model, on a free port that replaces the README's): both TypeScript snippets, the first Python
+ * snippet, and the `stepwise-client decode` command, whose output must be the one the README shows.
+ * The example scripts and the grpcurl calls of the README are run by the Python tests, the pytest snippets
+ * by python-package.test.ts.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -17,10 +18,22 @@ const execute = promisify(execFile);
 const README_ADDRESS = '127.0.0.1:50051';
 const SNIPPET_FOLDER = '.cache/readme-snippets';
 
-/** The README's fenced code blocks of one language, in order. */
+/** The README's fenced code blocks of one language ('' for those without one), in order, each ending with a newline. */
 function codeBlocks(language: string): string[] {
-  const readme = readFileSync('clients/README.md', 'utf8');
-  return [...readme.matchAll(new RegExp('^```' + language + '\\n([\\s\\S]*?)^```$', 'gm'))].map((match) => match[1]!);
+  const blocks: string[] = [];
+  let open: { language: string; lines: string[] } | undefined;
+  for (const line of readFileSync('clients/README.md', 'utf8').split('\n')) {
+    const fence = /^```(\w*)$/.exec(line);
+    if (open === undefined) {
+      if (fence !== null) open = { language: fence[1]!, lines: [] };
+    } else if (line === '```') {
+      if (open.language === language) blocks.push(`${open.lines.join('\n')}\n`);
+      open = undefined;
+    } else {
+      open.lines.push(line);
+    }
+  }
+  return blocks;
 }
 
 /** `stepwise serve --port 0`, as `npm start` runs it, and the address it reports. */
@@ -69,7 +82,8 @@ afterAll(async () => {
 describe('clients/README.md', () => {
   it('has the two TypeScript snippets, the Python snippet and the decode command run here', () => {
     expect(codeBlocks('ts')).toHaveLength(2);
-    expect(codeBlocks('python')).toHaveLength(1);
+    // The first; the other two (a pytest test and its conftest.py) are run by python-package.test.ts.
+    expect(codeBlocks('python')).toHaveLength(3);
     expect(codeBlocks('sh').join('\n')).toContain('npm run -s client -- decode ');
   });
 
