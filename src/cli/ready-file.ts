@@ -33,7 +33,12 @@ export class ReadyFile {
 
   /** Removes what an earlier run left, so that a parent waiting for the file sees only this run's. */
   async clear(): Promise<void> {
-    if (this.target !== '-') await rm(this.target, { force: true });
+    if (this.target === '-') return;
+    try {
+      await rm(this.target, { force: true });
+    } catch (error) {
+      throw new Error(`cannot remove the earlier ready file ${this.target} (--ready-file): ${reasonOf(error)}`);
+    }
   }
 
   /** Writes (or prints) the announcement for the bound address; a file that cannot be written is one line naming it. */
@@ -50,8 +55,7 @@ export class ReadyFile {
       await rename(temporary, this.target);
     } catch (error) {
       await rm(temporary, { force: true });
-      const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
-      throw new Error(`cannot write the ready file ${this.target} (--ready-file): ${reason}`);
+      throw new Error(`cannot write the ready file ${this.target} (--ready-file): ${reasonOf(error)}`);
     }
     return announcement;
   }
@@ -66,4 +70,9 @@ export class ReadyFile {
 export function readyAnnouncement(host: string, port: number, pid: number): ReadyAnnouncement {
   const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
   return { address, host, port, pid };
+}
+
+/** A file error's code (`ENOENT`, `EISDIR`...), else its message. */
+function reasonOf(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
 }

@@ -106,6 +106,13 @@ describe('stepwise serve --ready-file', () => {
     expect(served.stderr()).toContain(`cannot start: cannot write the ready file ${file} (--ready-file): ENOENT`);
     expect(served.stderr()).not.toMatch(/\n\s+at /); // no stack trace
   });
+
+  it('a ready file path that is a folder is refused at start-up, naming it', async () => {
+    const served = serve(['--ready-file', folder]);
+    const [code] = (await once(served.child, 'exit')) as [number | null];
+    expect(code).toBe(1);
+    expect(served.stderr()).toContain(`cannot start: cannot remove the earlier ready file ${folder} (--ready-file): `);
+  });
 });
 
 describe('the ready announcement', () => {
