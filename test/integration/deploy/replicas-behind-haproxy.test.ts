@@ -1,7 +1,9 @@
 /**
  * Several `stepwise serve` replicas behind HAProxy, configured by `deploy/haproxy/generate-config.mjs`: the
  * streams of one client connection are spread over every replica, and a replica sent SIGTERM leaves the
- * rotation while its live streams run to `finished`; no stream fails, before, during or after.
+ * rotation while its live streams run to `finished`; no stream fails, before, during or after. Without a
+ * balancer, a client with gRPC's `round_robin` policy over the replicas' addresses spreads its streams too
+ * (what a client does with a headless Service, deploy/kubernetes/README.md).
  *
  * Which replica serves a stream is read from the replicas themselves: `stepwise_streams_open` on each one's
  * metrics port while streams are held, and each one's access lines once they ended.
@@ -80,8 +82,30 @@ describe('replicas behind HAProxy', () => {
     for (const count of spread) expect(count).toBeGreaterThanOrEqual(5);
   });
 
+  it('without a balancer, a client with the round_robin policy over the three addresses spreads its streams too', async () => {
+    const before = accessLines('Generate').map((lines) => lines.length);
+    const target = `ipv4:${replicas.map((replica) => replica.address).join(',')}`;
+    const balancing = new StepwiseServiceClient(target, credentials.createInsecure(), {
+      'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+    });
+    try {
+      // One after another: calls started before every address is connected all go to the first one connected.
+      for (let index = 0; index < 15; index++) {
+        expect((await generateAll(balancing, { input: HELD_TEXT, maxNewTokens: 3 })).status.code).toBe(Status.OK);
+      }
+    } finally {
+      balancing.close();
+    }
+    await until('access lines of the 15 streams', () => total(accessLines('Generate').map((lines) => lines.length)) === total(before) + 15);
+    const counts = accessLines('Generate').map((lines, index) => lines.length - before[index]!);
+    console.log(`15 Generate streams from a round_robin client over the three addresses: ${counts.join(' / ')}`);
+    for (const count of counts) expect(count).toBeGreaterThanOrEqual(3);
+  });
+
   it('a replica sent SIGTERM leaves the rotation, its live streams finish, new streams go to the others, none fails', async () => {
     const [leaving, ...staying] = replicas as [ServeProcess, ...ServeProcess[]];
+    const generatedBefore = accessLines('Generate').map((lines) => lines.length);
+    const generated = (): number[] => accessLines('Generate').map((lines, index) => lines.length - generatedBefore[index]!);
     const signalled = performance.now();
     leaving.child.kill('SIGTERM');
 
@@ -96,15 +120,15 @@ describe('replicas behind HAProxy', () => {
     }
     const delayed = await Promise.all(duringDelay);
     for (const call of delayed) expect(call.status).toEqual({ code: Status.OK, details: 'OK' });
-    await until('access lines of the streams opened during the delay', () => total(accessLines('Generate').map((lines) => lines.length)) === delayed.length);
-    const servedDuringDelay = accessLines('Generate').map((lines) => lines.length);
+    await until('access lines of the streams opened during the delay', () => total(generated()) === delayed.length);
+    const servedDuringDelay = generated();
 
     // Out of rotation and past its delay (new calls there would now be refused): all go to the other two.
     await until('the shutdown delay has passed', () => performance.now() - signalled > SHUTDOWN_DELAY_S * 1000 + 200);
     const after = await Promise.all(Array.from({ length: 15 }, () => generateAll(client!, { input: HELD_TEXT, maxNewTokens: 3 })));
     for (const call of after) expect(call.status).toEqual({ code: Status.OK, details: 'OK' });
-    await until('access lines of the streams opened after', () => total(accessLines('Generate').map((lines) => lines.length)) === delayed.length + after.length);
-    const servedAfter = accessLines('Generate').map((lines, index) => lines.length - servedDuringDelay[index]!);
+    await until('access lines of the streams opened after', () => total(generated()) === delayed.length + after.length);
+    const servedAfter = generated().map((count, index) => count - servedDuringDelay[index]!);
     expect(servedAfter[0]).toBe(0);
     expect(total(servedAfter)).toBe(15);
 
