@@ -19,7 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -155,37 +155,55 @@ async function writeModelFiles(writer: FolderWriter, options: ModelOptions, toke
  * (or a concurrent `ensureModel`) never sees a half-written folder, and a failed build leaves the old one.
  */
 export async function buildModel(options: BuildModelOptions): Promise<ModelSpec> {
-  validateModelOptions(options);
-  const out = resolve(options.out);
-  await checkReplaceable(out, options.force ?? false);
-  const tokenizer = options.tokenizerPath === undefined ? builtInTokenizer() : await tokenizerFromFile(options.tokenizerPath);
-  const staging = `${out}.partial-${process.pid}-${Date.now()}`;
-  await onFile('create a folder in', dirname(out), () => mkdir(staging, { recursive: true }));
-  try {
-    const writer = new FolderWriter(staging, out, options.onProgress);
-    const spec = await writeModelFiles(writer, options, tokenizer);
-    await writer.write(buildStampFile, json(await buildStamp(options)));
-    await onFile('replace', out, () => rm(out, { recursive: true, force: true }));
-    await onFile('move the finished model to', out, () => rename(staging, out));
-    return spec;
-  } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    throw error;
-  }
+  return (await buildFolder(options, false)).spec;
 }
 
 /**
  * Builds `options.out` only if it is missing or was built with other options or by another version of
  * the builder. Returns true when it (re)built the folder. Like `buildModel`, it replaces a folder only
- * when the builder wrote it (or with `force`).
+ * when the builder wrote it (or with `force`). Processes that ensure the same folder at once (replicas
+ * started together on a fresh installation) all end up with it: whichever finishes first moves its copy
+ * in, and the others keep that one rather than replace it under a process already reading it.
  */
 export async function ensureModel(options: BuildModelOptions): Promise<boolean> {
   validateModelOptions(options);
-  const stampPath = join(resolve(options.out), buildStampFile);
-  if (existsSync(stampPath)) {
-    const existing = await readFile(stampPath, 'utf8');
-    if (existing === json(await buildStamp(options))) return false;
+  const out = resolve(options.out);
+  if (await isCurrent(out, json(await buildStamp(options)))) return false;
+  return (await buildFolder(options, true)).built;
+}
+
+/** Whether `out` holds a build recorded exactly as `stamp`. */
+async function isCurrent(out: string, stamp: string): Promise<boolean> {
+  const stampPath = join(out, buildStampFile);
+  return existsSync(stampPath) && (await readFile(stampPath, 'utf8').catch(() => '')) === stamp;
+}
+
+/** Writes the folder; with `keepCurrent`, a copy another process moved in meanwhile is kept instead. */
+async function buildFolder(options: BuildModelOptions, keepCurrent: boolean): Promise<{ spec: ModelSpec; built: boolean }> {
+  validateModelOptions(options);
+  const out = resolve(options.out);
+  await checkReplaceable(out, options.force ?? false);
+  const tokenizer = options.tokenizerPath === undefined ? builtInTokenizer() : await tokenizerFromFile(options.tokenizerPath);
+  const staging = await onFile('create a folder in', dirname(out), async () => {
+    await mkdir(dirname(out), { recursive: true });
+    return mkdtemp(`${out}.partial-`);
+  });
+  try {
+    const writer = new FolderWriter(staging, out, options.onProgress);
+    const spec = await writeModelFiles(writer, options, tokenizer);
+    const stamp = json(await buildStamp(options));
+    await writer.write(buildStampFile, stamp);
+    const builtElsewhere = async (): Promise<boolean> => keepCurrent && (await isCurrent(out, stamp));
+    if (await builtElsewhere()) return { spec, built: false };
+    await onFile('replace', out, () => rm(out, { recursive: true, force: true }));
+    try {
+      await onFile('move the finished model to', out, () => rename(staging, out));
+    } catch (error) {
+      if (await builtElsewhere()) return { spec, built: false };
+      throw error;
+    }
+    return { spec, built: true };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
   }
-  await buildModel(options);
-  return true;
 }

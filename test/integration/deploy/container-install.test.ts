@@ -8,7 +8,7 @@
  */
 import { credentials, status as Status } from '@grpc/grpc-js';
 import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +33,8 @@ function copyContext(): string {
   const context = join(scratch, 'context');
   const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { encoding: 'utf8' }).split('\0').filter(Boolean);
   for (const file of files) {
-    if (!existsSync(file)) continue; // deleted in the working tree, not yet in git
+    // Deleted in the working tree but not yet in git; or a link to a shared folder (node_modules in a worktree).
+    if (!existsSync(file) || lstatSync(file).isSymbolicLink()) continue;
     mkdirSync(join(context, dirname(file)), { recursive: true });
     cpSync(file, join(context, file));
   }

@@ -52,6 +52,14 @@ describe('ensureModel', () => {
     for (const { file, bytes } of reported) expect(statSync(join(progressOut, file)).size, file).toBe(bytes);
   });
 
+  it('several builds of one folder at once all succeed and leave one current folder, no temporary one', async () => {
+    const shared = join(scratch, 'shared');
+    const results = await Promise.all(Array.from({ length: 4 }, () => ensureModel({ preset: 'tiny', seed: 9, out: shared })));
+    expect(results).toContain(true);
+    expect(await ensureModel({ preset: 'tiny', seed: 9, out: shared })).toBe(false);
+    expect(readdirSync(scratch).filter((name) => name.includes('.partial-'))).toEqual([]);
+  });
+
   it('fails on an unreadable tokenizer file, naming it, and leaves no temporary folder behind', async () => {
     await expect(buildModel({ preset: 'tiny', tokenizerPath: join(scratch, 'missing.json'), out: join(scratch, 'failed') })).rejects.toThrow(/`tokenizer`: cannot read .*missing\.json/);
     expect(readdirSync(scratch).filter((name) => name.includes('.partial-'))).toEqual([]);
