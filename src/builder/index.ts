@@ -8,5 +8,7 @@
  * const built = await ensureModel({ preset: 'tiny', seed: 0, out: '.cache/models/default' }); // false: already there
  * ```
  */
-export { buildModel, ensureModel, type BuildModelOptions } from './build-model.js';
-export { presetNames, presets, type FeedForwardProj, type ModelOptions, type PresetName } from './model-spec.js';
+export { buildModel, ensureModel, type BuildModelOptions, type BuildProgress } from './build-model.js';
+export { BuildFileError } from './file-errors.js';
+export { decoderFileChoices, presetNames, presets, type DecoderFiles, type FeedForwardProj, type ModelOptions, type PresetName } from './model-spec.js';
+export { OutputFolderRefused } from './output-folder.js';

@@ -10,6 +10,14 @@ export type { T5Shapes };
 export type FeedForwardProj = 'relu' | 'gated-gelu';
 export const feedForwardProjs: readonly FeedForwardProj[] = ['relu', 'gated-gelu'];
 
+/**
+ * Which decoder files to write: the merged decoder alone (what transformers.js and `stepwise serve` load
+ * by default), the split pair alone (`decoder_model` + `decoder_with_past_model`), or both. The split pair
+ * doubles the decoder weights on disk (t5-small: about 1 GB in all with both).
+ */
+export type DecoderFiles = 'merged' | 'split' | 'both';
+export const decoderFileChoices: readonly DecoderFiles[] = ['merged', 'split', 'both'];
+
 export interface Preset extends T5Shapes {
   /** Logits width when no tokenizer file is given; undefined: the built-in tokenizer's size. */
   readonly vocabSize: number | undefined;
@@ -60,6 +68,8 @@ export interface ModelOptions {
   readonly tokenizerPath?: string;
   /** Rounds `vocab_size` up to a multiple of this (e.g. 128: 32100 → 32128), widening the logits. */
   readonly padVocabToMultiple?: number;
+  /** Which decoder files to write; default `both`. */
+  readonly decoders?: DecoderFiles;
 }
 
 /** Everything needed to write the weights and graphs. */
@@ -89,6 +99,9 @@ export function validateModelOptions(options: ModelOptions): void {
   const multiple = options.padVocabToMultiple;
   if (multiple !== undefined && !(Number.isInteger(multiple) && multiple >= 1 && multiple <= 65536)) {
     throw new Error(`\`pad-vocab-to-multiple\` must be an integer in [1, 65536]; given ${multiple}`);
+  }
+  if (options.decoders !== undefined && !decoderFileChoices.includes(options.decoders)) {
+    throw new Error(`\`decoders\` must be one of ${decoderFileChoices.join(', ')}; given ${JSON.stringify(options.decoders)}`);
   }
 }
 

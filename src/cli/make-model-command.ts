@@ -1,13 +1,23 @@
 /**
  * `stepwise make-model`: writes a random-weight T5 model folder in the Optimum / transformers.js
- * layout (config, tokenizer, safetensors weights, the four ONNX files).
+ * layout (config, tokenizer, safetensors weights, the ONNX files). It refuses to replace a folder it did not
+ * write (`--force` replaces it), reports each file on stderr as it is written (a t5-small build takes
+ * seconds), and a failure is one line on stderr naming the file, with exit code 1.
  */
 import { statSync, readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { buildModel } from '../builder/build-model.js';
-import { feedForwardProjs, presetNames, type FeedForwardProj, type PresetName } from '../builder/model-spec.js';
+import { buildModel, type BuildProgress } from '../builder/build-model.js';
+import {
+  decoderFileChoices,
+  feedForwardProjs,
+  presetNames,
+  type DecoderFiles,
+  type FeedForwardProj,
+  type ModelSpec,
+  type PresetName,
+} from '../builder/model-spec.js';
 
 function integerOption(flag: string, min: number, max: number) {
   return (value: string): number => {
@@ -27,6 +37,25 @@ interface MakeModelFlags {
   tieWordEmbeddings: boolean;
   tokenizer?: string;
   padVocabToMultiple?: number;
+  decoders: DecoderFiles;
+  force: boolean;
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(3).padStart(10)} MB`;
+}
+
+function describeShape(spec: ModelSpec): string {
+  return `d_model ${spec.dModel}, ${spec.numLayers}+${spec.numDecoderLayers} layers, ${spec.numHeads} heads, d_kv ${spec.dKv}, d_ff ${spec.dFf}, vocab ${spec.vocabSize}, ${spec.feedForwardProj}, ${spec.tieWordEmbeddings ? 'tied' : 'untied'}`;
+}
+
+/** Builds quicker than this (the tiny preset) print no progress, only the summary. */
+const PROGRESS_AFTER_MS = 1_000;
+
+/** One progress line on stderr per file written, once the build has taken a second. */
+function reportProgress({ file, bytes, elapsedMs }: BuildProgress): void {
+  if (elapsedMs < PROGRESS_AFTER_MS) return;
+  process.stderr.write(`  wrote ${file.padEnd(36)} ${megabytes(bytes)}  at ${(elapsedMs / 1000).toFixed(1)} s\n`);
 }
 
 function listFiles(folder: string): Array<[string, number]> {
@@ -44,29 +73,48 @@ export function register(program: Command): void {
     .command('make-model')
     .description('Write a random-weight T5 model folder (config, tokenizer, model.safetensors, onnx/*.onnx) in the Optimum layout.')
     .addOption(new Option('--preset <name>', 'model shapes').choices(presetNames).makeOptionMandatory())
-    .requiredOption('--out <dir>', 'folder to write (replaced if it exists)')
+    .requiredOption('--out <dir>', 'folder to write: a new or empty folder, or one make-model wrote before (replaced)')
+    .option('--force', 'replace --out even when it is not a model folder make-model wrote, with everything in it', false)
+    .addOption(
+      new Option('--decoders <which>', 'decoder files: merged (what stepwise serve and transformers.js load), split (decoder_model + decoder_with_past_model), or both')
+        .choices(decoderFileChoices)
+        .default('both'),
+    )
     .option('--seed <n>', 'seed of the random weights; the same seed gives identical files', integerOption('--seed', 0, 0xffffffff), 0)
     .addOption(new Option('--feed-forward-proj <kind>', 'feed-forward of every block').choices(feedForwardProjs).default('relu'))
     .option('--no-tie-word-embeddings', 'separate lm_head (and no d_model**-0.5 scaling of the logits)')
     .option('--tokenizer <path>', 'a tokenizer.json to ship instead of the built-in one; vocab_size follows its size')
     .option('--pad-vocab-to-multiple <n>', 'round vocab_size up to a multiple of n (t5-small: 32100 -> 32128 with 128)', integerOption('--pad-vocab-to-multiple', 1, 65536))
     .action(async (flags: MakeModelFlags) => {
-      const started = performance.now();
-      const spec = await buildModel({
-        preset: flags.preset,
-        out: flags.out,
-        seed: flags.seed,
-        feedForwardProj: flags.feedForwardProj,
-        tieWordEmbeddings: flags.tieWordEmbeddings,
-        ...(flags.tokenizer === undefined ? {} : { tokenizerPath: flags.tokenizer }),
-        ...(flags.padVocabToMultiple === undefined ? {} : { padVocabToMultiple: flags.padVocabToMultiple }),
-      });
-      const seconds = (performance.now() - started) / 1000;
-      const out = resolve(flags.out);
-      const shape = `d_model ${spec.dModel}, ${spec.numLayers}+${spec.numDecoderLayers} layers, ${spec.numHeads} heads, d_kv ${spec.dKv}, d_ff ${spec.dFf}, vocab ${spec.vocabSize}, ${spec.feedForwardProj}, ${spec.tieWordEmbeddings ? 'tied' : 'untied'}`;
-      process.stdout.write(`Wrote ${out} (${spec.presetName}: ${shape}; seed ${spec.seed}) in ${seconds.toFixed(2)} s\n`);
-      for (const [path, size] of listFiles(out).sort()) {
-        process.stdout.write(`  ${relative(out, path).padEnd(36)} ${(size / 1e6).toFixed(3).padStart(10)} MB\n`);
+      try {
+        await makeModel(flags);
+      } catch (error) {
+        // Refusals, bad options and file failures (EACCES, ENOSPC, ...) are one line naming the cause, no stack.
+        process.stderr.write(`make-model: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exitCode = 1;
       }
     });
+}
+
+async function makeModel(flags: MakeModelFlags): Promise<void> {
+  const started = performance.now();
+  const out = resolve(flags.out);
+  process.stderr.write(`make-model: building ${flags.preset} (seed ${flags.seed}, decoders ${flags.decoders}) into ${out}\n`);
+  const spec = await buildModel({
+    preset: flags.preset,
+    out: flags.out,
+    force: flags.force,
+    decoders: flags.decoders,
+    seed: flags.seed,
+    feedForwardProj: flags.feedForwardProj,
+    tieWordEmbeddings: flags.tieWordEmbeddings,
+    ...(flags.tokenizer === undefined ? {} : { tokenizerPath: flags.tokenizer }),
+    ...(flags.padVocabToMultiple === undefined ? {} : { padVocabToMultiple: flags.padVocabToMultiple }),
+    onProgress: reportProgress,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  process.stdout.write(`Wrote ${out} (${spec.presetName}: ${describeShape(spec)}; seed ${spec.seed}) in ${seconds.toFixed(2)} s\n`);
+  for (const [path, size] of listFiles(out).sort()) {
+    process.stdout.write(`  ${relative(out, path).padEnd(36)} ${megabytes(size)}\n`);
+  }
 }

@@ -80,6 +80,7 @@ async function serve(settings: ServeSettings, logger: Logger): Promise<void> {
     },
     security,
     lifecycle: {
+      shutdownDelayMs: settings.shutdownDelay,
       drainTimeoutMs: settings.drainTimeout,
       decisionTimeoutMs: settings.decisionTimeout,
       queueTimeoutMs: settings.queueTimeout,

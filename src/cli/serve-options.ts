@@ -144,6 +144,14 @@ export const SERVE_OPTIONS = {
   }),
 
   // Lifecycle: drain, timeouts, keepalive, queueing.
+  shutdownDelay: option({
+    flag: '--shutdown-delay <s>',
+    env: 'STEPWISE_SHUTDOWN_DELAY',
+    description:
+      'on SIGTERM/SIGINT, seconds health says NOT_SERVING (and /readyz 503) while new calls are still served, so load balancers stop sending them first; then the drain begins',
+    defaultValue: 0,
+    read: read.seconds(3600),
+  }),
   drainTimeout: option({
     flag: '--drain-timeout <s>',
     env: 'STEPWISE_DRAIN_TIMEOUT',

@@ -8,6 +8,12 @@ import type { ChannelOptions } from '@grpc/grpc-js';
 
 export interface LifecycleOptions {
   /**
+   * How long, once shutdown began, new calls are still served while health already says NOT_SERVING, so
+   * that load balancers polling health take the server out of rotation before it refuses calls; the drain
+   * begins after it. 0: new calls are refused at once.
+   */
+  readonly shutdownDelayMs: number;
+  /**
    * How long open streams may run on after shutdown began (while new calls are refused) before the rest
    * end with UNAVAILABLE. 0: they end at once.
    */
@@ -40,6 +46,7 @@ export interface LifecycleOptions {
 
 /** The defaults of a server composed in code: no drain (shutdown ends open streams at once, as tests want). */
 export const DEFAULT_LIFECYCLE: LifecycleOptions = {
+  shutdownDelayMs: 0,
   drainTimeoutMs: 0,
   decisionTimeoutMs: 60_000,
   queueTimeoutMs: 0,

@@ -7,8 +7,9 @@
  * (`ModelRuntime.onStatus`): NOT_SERVING from the moment the model thread stops (the cause goes to the
  * log; requests get UNAVAILABLE), SERVING again once a new thread is warmed up, unless shutdown began.
  *
- * Shutdown drains: health goes NOT_SERVING and new calls (streaming and unary) are refused with
- * UNAVAILABLE at once, streams waiting for a slot too; open streams run on to their end for up to the
+ * Shutdown drains: health goes NOT_SERVING at once, and new calls (streaming and unary) are refused with
+ * UNAVAILABLE, streams waiting for a slot too, at once or after the shutdown delay
+ * (`LifecycleOptions.shutdownDelayMs`, time for load balancers to notice); open streams run on to their end for up to the
  * drain timeout (`LifecycleOptions.drainTimeoutMs`), then those left end with UNAVAILABLE (their decode
  * states freed), then the server closes; calls still open after the grace period are cut. A drain
  * timeout of 0 ends open streams at once.
@@ -153,11 +154,20 @@ export class StepwiseServer {
   private async stopNow(): Promise<void> {
     this.unsubscribeStatus();
     this.setHealth('NOT_SERVING');
+    await this.delayShutdown();
     this.shutdown.beginDrain();
     this.slots.refuseWaiting(shuttingDown());
     await this.drain();
     this.shutdown.raise();
     await this.close();
+  }
+
+  /** Serves new calls for the shutdown delay, health NOT_SERVING, while load balancers take the server out. */
+  private async delayShutdown(): Promise<void> {
+    const { shutdownDelayMs } = this.lifecycle;
+    if (shutdownDelayMs === 0) return;
+    this.logger.info(`health NOT_SERVING; new calls are still served for ${inSeconds(shutdownDelayMs)} (--shutdown-delay), then refused`);
+    await new Promise((resolve) => setTimeout(resolve, shutdownDelayMs));
   }
 
   /** Waits for the open streams to end, up to the drain timeout. */

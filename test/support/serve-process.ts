@@ -18,6 +18,8 @@ export interface ServeProcess {
   readonly child: ChildProcessWithoutNullStreams;
   /** `127.0.0.1:PORT`. */
   readonly address: string;
+  /** The port of /metrics, /healthz and /readyz, when started with `--metrics-port`. */
+  readonly metricsPort: number | undefined;
   /** Everything it logged so far (stdout and stderr). */
   log(): string;
   /** Resolves when it exits, with its exit code (or the signal that ended it). */
@@ -47,11 +49,14 @@ export async function startServeProcess(args: readonly string[]): Promise<ServeP
     void exited.then(({ code }) => reject(new Error(`stepwise serve exited (${code}) before serving:\n${log}`)));
   });
   const address = `127.0.0.1:${port}`;
+  // The endpoint starts before the gRPC port: its line is in the log by now.
+  const metrics = /metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(log);
   const HealthClient = makeGenericClientConstructor(healthService, 'Health');
   const healthClient = new HealthClient(address, credentials.createInsecure());
   return {
     child,
     address,
+    metricsPort: metrics ? Number(metrics[1]) : undefined,
     log: () => log,
     exited,
     health: () =>

@@ -13,6 +13,7 @@ import { tinyModels } from '../../fixtures/models.js';
 import { DecodeStream, generateAll, unary, type CallStatus } from '../../support/decode-client.js';
 import { acceptToEnd, HELD_TEXT as TEXT, lockstepAwaitingStep0, stalledAuto, until } from '../../support/held-streams.js';
 import { ACCEPT } from '../../support/lockstep.js';
+import { probe } from '../../support/metrics-client.js';
 import { isServiceError, startTestServer, type TestServer, type TestServerOptions } from '../../support/test-server.js';
 
 let server: TestServer | undefined;
@@ -72,6 +73,23 @@ describe('shutdown drains', () => {
     await stopping;
     expect(own.app.model.liveStates).toBe(0);
     expect(own.logger.lines.some((line) => line.includes('drain timeout passed with 2 streams open'))).toBe(true);
+  });
+});
+
+describe('shutdown delay', () => {
+  it('health says NOT_SERVING and /readyz 503 at once, new calls are still served until the delay passes, then refused', async () => {
+    const own = await serve({ lifecycle: { shutdownDelayMs: 2_000, drainTimeoutMs: 60_000 }, metrics: true });
+    const lockstep = await lockstepAwaitingStep0(own.newClient());
+    const stopping = own.app.server.stop();
+    await own.waitForHealth('NOT_SERVING');
+    expect(await probe(own.app.metricsPort!, '/readyz')).toBe(503);
+    const during = await generateAll(own.client, { input: TEXT, maxNewTokens: 2 });
+    expect(during.status.code).toBe(Status.OK);
+    expect(during.messages.at(-1)?.$case).toBe('finished');
+    await until('new calls refused', async () => (await generateAll(own.client, { input: TEXT, maxNewTokens: 2 })).status.code === Status.UNAVAILABLE);
+    expect(await acceptToEnd(lockstep)).toEqual({ finished: true, status: { code: Status.OK, details: 'OK' } });
+    await stopping;
+    expect(own.logger.lines.some((line) => line.includes('new calls are still served for 2 s (--shutdown-delay), then refused'))).toBe(true);
   });
 });
 
