@@ -12,6 +12,8 @@
  *   gets `encoder_hidden_states` only when it declares that input (it is unused there, and some
  *   exports drop it).
  *
+ * - `runLogits`: the first-step run for its logits alone, over whole targets (scoring, no cache kept).
+ *
  * Everything that does not change between steps (names, fetch lists, the branch flags, the empty
  * past tensors per batch size) is built once.
  */
@@ -35,6 +37,8 @@ export interface EncoderFeeds {
   readonly hiddenStates: Tensor;
   readonly attentionMask: Tensor;
 }
+
+const LOGITS_ONLY: readonly string[] = ['logits'];
 
 export type DecoderSessions =
   | { readonly layout: 'merged'; readonly merged: InferenceSession }
@@ -69,23 +73,21 @@ export class DecoderRunner {
 
   /** `inputIds` is int64 `[B, T]`: every token of each sequence, start token first. */
   async runFirst(inputIds: Tensor, encoder: EncoderFeeds): Promise<FirstStepOutputs> {
-    const feeds: Record<string, Tensor> = {
-      input_ids: inputIds,
-      encoder_hidden_states: encoder.hiddenStates,
-      encoder_attention_mask: encoder.attentionMask,
-    };
-    if (this.merged) {
-      const emptyPast = this.emptyPast(inputIds.dims[0]!);
-      for (const name of this.names.pastDecoder) feeds[name] = emptyPast;
-      for (const name of this.names.pastEncoder) feeds[name] = emptyPast;
-      feeds.use_cache_branch = this.useCacheBranchFalse;
-    }
-    const outputs = await this.firstStepSession.run(feeds, this.firstStepFetches);
+    const outputs = await this.firstStepSession.run(this.firstStepFeeds(inputIds, encoder), this.firstStepFetches);
     return {
       logits: outputs.logits as Tensor,
       selfKv: this.names.presentDecoder.map((name) => outputs[name] as Tensor),
       crossKv: this.names.presentEncoder.map((name) => outputs[name] as Tensor),
     };
+  }
+
+  /**
+   * The first-step decoder for its logits alone (`[B, T, V]`), when no cache is kept: scoring whole
+   * targets. The presents are not fetched, so no tensor is made for them.
+   */
+  async runLogits(inputIds: Tensor, encoder: EncoderFeeds): Promise<Tensor> {
+    const outputs = await this.firstStepSession.run(this.firstStepFeeds(inputIds, encoder), LOGITS_ONLY);
+    return outputs.logits as Tensor;
   }
 
   /**
@@ -111,6 +113,21 @@ export class DecoderRunner {
       logits: outputs.logits as Tensor,
       selfKv: this.names.presentDecoder.map((name) => outputs[name] as Tensor),
     };
+  }
+
+  private firstStepFeeds(inputIds: Tensor, encoder: EncoderFeeds): Record<string, Tensor> {
+    const feeds: Record<string, Tensor> = {
+      input_ids: inputIds,
+      encoder_hidden_states: encoder.hiddenStates,
+      encoder_attention_mask: encoder.attentionMask,
+    };
+    if (this.merged) {
+      const emptyPast = this.emptyPast(inputIds.dims[0]!);
+      for (const name of this.names.pastDecoder) feeds[name] = emptyPast;
+      for (const name of this.names.pastEncoder) feeds[name] = emptyPast;
+      feeds.use_cache_branch = this.useCacheBranchFalse;
+    }
+    return feeds;
   }
 
   async release(): Promise<void> {

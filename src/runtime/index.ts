@@ -1,6 +1,7 @@
 /**
  * The runtime: loads a T5 model folder (Optimum / transformers.js layout), encodes once, steps the
- * decoder with its KV cache, and rewinds by slicing the cache. It knows nothing of gRPC or logits
+ * decoder with its KV cache, rewinds by slicing the cache, and scores whole targets in one decoder pass
+ * (`score`). It knows nothing of gRPC or logits
  * processors; it shares only the greedy rule with them (`processors/selection/argmax.ts`), which the
  * model thread applies when it runs a greedy stream's next step ahead.
  *
@@ -21,6 +22,7 @@
  */
 export { loadModel, DEFAULT_MAX_INPUT_LENGTH, INTRA_OP_SPINNING, isIntraOpSpinning, spinningSessionEntries } from './load-model.js';
 export { readModelConfig } from './model-config.js';
+export { SCORE_RUN_LOGITS_BYTES, scoreRunRows } from './score-runs.js';
 export { HuggingFaceTextTokenizer } from './text-tokenizer.js';
 export {
   DEFAULT_SCHEDULER_OPTIONS,
@@ -47,6 +49,7 @@ export type {
   ModelStatusListener,
   NextTokenHint,
   RewindOptions,
+  ScoreTarget,
   SpecialIds,
   T5Config,
   TextTokenizer,

@@ -33,6 +33,10 @@
  *   run can start once every stream has chosen, while the messages are built and sent.
  * - Encoder runs go before decoder runs, so new streams reach their first step together; encode
  *   requests made in the same turn of the event loop share one run.
+ * - Scoring runs (`score`) take the targets of every waiting call, oldest first, up to the run bound
+ *   (`scoreRunRows`); a call's targets beyond it go to the next scoring run. Calls made in the same turn
+ *   share a run. When steps and scores both wait, scoring runs and step runs take turns, so a long scoring
+ *   workload delays a stream by at most one scoring run per step, and streams never starve the scores.
  *
  * Each state's result is exactly what the model below returns for it (which, for the in-process and
  * worker runtimes, is what it gets when run alone).
@@ -42,8 +46,18 @@
  * on their own, which rejects them, and never share a run with states made after a restart.
  */
 import { InvalidInputError, StateError } from './errors.js';
+import { checkScoreTargets, scoreRunRows, scoreSequenceLength, splitScoreRuns } from './score-runs.js';
 import { checkStepStates } from './step-checks.js';
-import type { DecodeState, EncodedInput, ModelInfo, ModelRuntime, ModelStatus, ModelStatusListener, TextTokenizer } from './types.js';
+import type {
+  DecodeState,
+  EncodedInput,
+  ModelInfo,
+  ModelRuntime,
+  ModelStatus,
+  ModelStatusListener,
+  ScoreTarget,
+  TextTokenizer,
+} from './types.js';
 
 export interface StepSchedulerOptions {
   /** Most states in one decoder run, and most inputs in one encoder run; default 16. */
@@ -74,14 +88,20 @@ export interface SchedulerStats {
   readonly encodedInputs: number;
   /** Inputs that shared their encoder run with at least one other. */
   readonly batchedInputs: number;
-  /** Milliseconds during which a run (decoder or encoder) was under way in the model below. */
+  /** Scoring runs started (calls of the model's `score`, one decoder run each). */
+  readonly scoreRuns: number;
+  /** Targets scored. */
+  readonly scoredTargets: number;
+  /** Scoring runs that held the targets of more than one `score` call. */
+  readonly sharedScoreRuns: number;
+  /** Milliseconds during which a run (decoder, encoder or scoring) was under way in the model below. */
   readonly busyMs: number;
 }
 
 /** One run the scheduler finished (for whoever watches it, e.g. the server's metrics). */
 export interface SchedulerRun {
-  readonly kind: 'decoder' | 'encoder';
-  /** States stepped (decoder) or inputs encoded (encoder) together. */
+  readonly kind: 'decoder' | 'encoder' | 'score';
+  /** States stepped (decoder), inputs encoded (encoder) or targets scored (score) together. */
   readonly size: number;
   /** How long the model below took. */
   readonly ms: number;
@@ -102,6 +122,27 @@ interface PendingEncode {
   readonly inputs: readonly (readonly number[])[];
   readonly resolve: (encoded: EncodedInput[]) => void;
   readonly reject: (error: unknown) => void;
+}
+
+/** A `score` call whose targets are not all scored yet. */
+interface PendingScore {
+  readonly targets: readonly ScoreTarget[];
+  /** Each target's rows, filled in as its run ends. */
+  readonly rows: Float32Array[];
+  /** Targets handed to runs so far (they go in order). */
+  taken: number;
+  /** Targets whose rows came back. */
+  done: number;
+  failed: boolean;
+  readonly resolve: (rows: Float32Array[]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** The consecutive targets `[from, to)` of one call in a scoring run. */
+interface ScorePart {
+  readonly pending: PendingScore;
+  readonly from: number;
+  readonly to: number;
 }
 
 /** Where a state's next decoder run is: a key that only states able to share the run have in common. */
@@ -129,6 +170,10 @@ export class StepScheduler implements ModelRuntime {
   private readonly unsubscribe: () => void;
   private pendingSteps: PendingStep[] = [];
   private pendingEncodes: PendingEncode[] = [];
+  /** Score calls with targets not yet handed to a run, oldest first. */
+  private pendingScores: PendingScore[] = [];
+  /** Whether the last run was a scoring run: steps waiting then go first. */
+  private lastRunScored = false;
   private busy = false;
   /** Set from the end of an encoder run to the end of that turn of the event loop. */
   private settling = false;
@@ -136,7 +181,18 @@ export class StepScheduler implements ModelRuntime {
   /** A run that waits only for late states: it starts at the end of this turn of the event loop. */
   private turn: NodeJS.Immediate | undefined;
   private isDisposed = false;
-  private counters = { stepRuns: 0, steps: 0, batchedSteps: 0, encodeRuns: 0, encodedInputs: 0, batchedInputs: 0, busyMs: 0 };
+  private counters = {
+    stepRuns: 0,
+    steps: 0,
+    batchedSteps: 0,
+    encodeRuns: 0,
+    encodedInputs: 0,
+    batchedInputs: 0,
+    scoreRuns: 0,
+    scoredTargets: 0,
+    sharedScoreRuns: 0,
+    busyMs: 0,
+  };
   /** When the run under way started. */
   private busySince = 0;
   private readonly runListeners = new Set<SchedulerRunListener>();
@@ -227,6 +283,19 @@ export class StepScheduler implements ModelRuntime {
     return Promise.all(rows);
   }
 
+  async score(targets: readonly ScoreTarget[]): Promise<Float32Array[]> {
+    this.checkOpen('score');
+    // The checks the models make, except whose encoder output it is (the model below answers for that),
+    // so that one call's bad target never fails a run it shares with others.
+    checkScoreTargets(targets, (encoded): encoded is EncodedInput => typeof encoded === 'object' && encoded !== null, this.info.vocabSize);
+    if (targets.length === 0) return [];
+    return new Promise((resolve, reject) => {
+      this.pendingScores.push({ targets, rows: [], taken: 0, done: 0, failed: false, resolve, reject });
+      // Calls made in the same turn of the event loop share one run.
+      if (this.pendingScores.length === 1) setImmediate(() => this.schedule());
+    });
+  }
+
   warmUp(): Promise<void> {
     return this.model.warmUp();
   }
@@ -239,6 +308,7 @@ export class StepScheduler implements ModelRuntime {
     const closed = new StateError(`model ${this.info.name} was disposed before this request ran`);
     this.pendingSteps.splice(0).forEach((pending) => pending.reject(closed));
     this.pendingEncodes.splice(0).forEach((pending) => pending.reject(closed));
+    this.pendingScores.splice(0).forEach((pending) => pending.reject(closed));
     this.queued.clear();
     this.known.clear();
     this.unsubscribe();
@@ -279,6 +349,10 @@ export class StepScheduler implements ModelRuntime {
       return;
     }
     this.settleDisposedSteps();
+    if (this.pendingScores.length > 0 && (!this.lastRunScored || this.pendingSteps.length === 0)) {
+      void this.runScore(this.takeScoreRun());
+      return;
+    }
     const group = this.nextGroup();
     if (group === undefined) return;
     const expected = timedOut || group.members.length >= this.options.maxBatch ? undefined : this.expected(group);
@@ -345,6 +419,7 @@ export class StepScheduler implements ModelRuntime {
     this.counters.stepRuns += 1;
     this.counters.steps += batch.length;
     if (batch.length > 1) this.counters.batchedSteps += batch.length;
+    this.lastRunScored = false;
     try {
       const rows = await this.model.step(batch.map((pending) => pending.state));
       batch.forEach((pending) => this.queued.delete(pending.state));
@@ -388,6 +463,73 @@ export class StepScheduler implements ModelRuntime {
       });
       this.finishRun('encoder', inputs.length);
     }
+  }
+
+  /**
+   * One decoder run for the targets in `parts`. When it fails and holds several calls' targets, each call's
+   * part runs again alone, so that an error reaches only the call that caused it (an encoder output lost
+   * with a stopped model thread fails its own call, not the calls batched with it).
+   */
+  private async runScore(parts: ScorePart[]): Promise<void> {
+    this.startRun();
+    const targets = parts.flatMap(({ pending, from, to }) => pending.targets.slice(from, to));
+    this.counters.scoreRuns += 1;
+    this.counters.scoredTargets += targets.length;
+    if (new Set(parts.map((part) => part.pending)).size > 1) this.counters.sharedScoreRuns += 1;
+    try {
+      const rows = await this.model.score(targets);
+      let next = 0;
+      for (const part of parts) {
+        this.scored(part, rows.slice(next, next + part.to - part.from));
+        next += part.to - part.from;
+      }
+    } catch (error) {
+      if (parts.length === 1) this.scoreFailed(parts[0]!.pending, error);
+      else {
+        for (const part of parts) {
+          if (part.pending.failed) continue;
+          await this.model.score(part.pending.targets.slice(part.from, part.to)).then(
+            (rows) => this.scored(part, rows),
+            (reason: unknown) => this.scoreFailed(part.pending, reason),
+          );
+        }
+      }
+    } finally {
+      this.lastRunScored = true;
+      this.finishRun('score', targets.length);
+    }
+  }
+
+  /** The rows of a part came back: its call resolves once all its targets have theirs. */
+  private scored({ pending, from }: ScorePart, rows: readonly Float32Array[]): void {
+    if (pending.failed) return;
+    rows.forEach((row, index) => (pending.rows[from + index] = row));
+    pending.done += rows.length;
+    if (pending.done === pending.targets.length) pending.resolve(pending.rows);
+  }
+
+  /** A call fails as a whole: its targets not yet taken leave the queue. */
+  private scoreFailed(pending: PendingScore, error: unknown): void {
+    if (pending.failed) return;
+    pending.failed = true;
+    this.pendingScores = this.pendingScores.filter((waiting) => waiting !== pending);
+    pending.reject(error);
+  }
+
+  /** The targets of the next scoring run: the waiting calls' in arrival order, up to the run bound. */
+  private takeScoreRun(): ScorePart[] {
+    const rows = scoreRunRows(this.info.vocabSize);
+    const queue = this.pendingScores.flatMap((pending) => pending.targets.slice(pending.taken).map((target) => ({ pending, target })));
+    const [run = []] = splitScoreRuns(queue, ({ target }) => scoreSequenceLength(target), rows);
+    const parts: ScorePart[] = [];
+    for (const { pending } of run) {
+      const last = parts[parts.length - 1];
+      if (last?.pending === pending) parts[parts.length - 1] = { pending, from: last.from, to: last.to + 1 };
+      else parts.push({ pending, from: pending.taken, to: pending.taken + 1 });
+    }
+    for (const part of parts) part.pending.taken = part.to;
+    this.pendingScores = this.pendingScores.filter((pending) => pending.taken < pending.targets.length);
+    return parts;
   }
 
   private startRun(): void {

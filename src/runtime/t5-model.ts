@@ -14,10 +14,14 @@
  * same number of tokens to feed run the first-step decoder together; cached sequences at the same
  * position run the cached decoder together. Encoder lengths may differ within a run: shorter ones are
  * padded and masked, which changes no sequence's result.
+ *
+ * `score(targets)` runs the same first-step decoder over whole targets at once (teacher forcing) and keeps
+ * no cache: each target's rows are views of the run's logits.
  */
 import { Tensor } from 'onnxruntime-node';
 
-import type { DecoderRunner } from './decoder-runner.js';
+import { stackRows } from './batch-tensors.js';
+import type { DecoderRunner, EncoderFeeds } from './decoder-runner.js';
 import { type DecodeStateOwner, T5DecodeState } from './decode-state.js';
 import { T5EncodedInput } from './encoded-input.js';
 import type { EncoderRunner } from './encoder-runner.js';
@@ -25,8 +29,9 @@ import { InvalidInputError, StateError } from './errors.js';
 import { checkTokenIds } from './id-validation.js';
 import { checkStepStates } from './step-checks.js';
 import { SequenceCache } from './kv-cache.js';
+import { checkScoreTargets, scoreRunRows, scoreSequenceLength, splitScoreRuns } from './score-runs.js';
 import type { ModelTokenizer } from './text-tokenizer.js';
-import type { DecodeState, EncodedInput, ModelInfo, ModelRuntime, ModelStatus, ModelStatusListener } from './types.js';
+import type { DecodeState, EncodedInput, ModelInfo, ModelRuntime, ModelStatus, ModelStatusListener, ScoreTarget } from './types.js';
 
 /** Everything `loadModel` opened and validated. */
 export interface T5ModelParts {
@@ -108,6 +113,14 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
     return members.map((state) => rows.get(state) ?? EMPTY_ROW);
   }
 
+  async score(targets: readonly ScoreTarget[]): Promise<Float32Array[]> {
+    this.checkOpen('score');
+    const own = checkScoreTargets(targets, (encoded): encoded is T5EncodedInput => encoded instanceof T5EncodedInput && encoded.owner === this, this.vocabSize);
+    const rows: Float32Array[] = [];
+    for (const run of splitScoreRuns(own, scoreSequenceLength, scoreRunRows(this.vocabSize))) rows.push(...(await this.runScore(run)));
+    return rows;
+  }
+
   async warmUp(): Promise<void> {
     const [encoded] = await this.encode([[this.info.specialIds.eos]]);
     const state = this.createState(encoded!);
@@ -171,6 +184,28 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
     else this.releaseDisposed(group);
   }
 
+  /**
+   * One decoder run without cache over the targets' whole sequences, right-padded to the longest (causal
+   * self-attention: a pad token never changes the positions before it); each target gets a view of its
+   * rows in the `[B, T, V]` output, which are contiguous.
+   */
+  private async runScore(run: readonly (ScoreTarget & { readonly encoded: T5EncodedInput })[]): Promise<Float32Array[]> {
+    const length = Math.max(...run.map(scoreSequenceLength));
+    const inputIds = new BigInt64Array(run.length * length).fill(BigInt(this.info.specialIds.pad));
+    run.forEach((target, row) => {
+      const sequence = [this.info.specialIds.decoderStart, ...(target.prefix ?? []), ...target.tokens.slice(0, -1)];
+      sequence.forEach((token, i) => (inputIds[row * length + i] = BigInt(token)));
+    });
+    const logits = await this.decoder.runLogits(new Tensor('int64', inputIds, [run.length, length]), encoderFeeds(run.map((target) => target.encoded)));
+    const width = logits.dims[2]!;
+    if (width !== this.vocabSize) throw new Error(`the decoder returned logits ${width} wide; config.json vocab_size is ${this.vocabSize}`);
+    const data = logits.data as Float32Array;
+    return run.map((target, row) => {
+      const first = row * length + (target.prefix?.length ?? 0);
+      return data.subarray(first * width, (first + target.tokens.length) * width);
+    });
+  }
+
   /** Each state's logits row at its last position, as a view of the `[B, T, V]` output. */
   private collectRows(group: readonly T5DecodeState[], logits: Tensor, rows: Map<T5DecodeState, Float32Array>): void {
     const [, length, width] = logits.dims as [number, number, number];
@@ -208,6 +243,19 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
     if (this.isDisposed) throw new StateError(`cannot ${action}: model ${this.info.name} is disposed`);
   }
 }
+
+/** The encoder side of a scoring run: each target's input, padded to the longest and masked. */
+function encoderFeeds(inputs: readonly T5EncodedInput[]): EncoderFeeds {
+  if (inputs.length === 1) return { hiddenStates: inputs[0]!.hiddenStatesTensor, attentionMask: inputs[0]!.attentionMask };
+  const length = Math.max(...inputs.map((input) => input.length));
+  return {
+    hiddenStates: stackRows(inputs.map((input) => input.hiddenStatesTensor), ENCODER_LENGTH_AXIS, length),
+    attentionMask: stackRows(inputs.map((input) => input.attentionMask), ENCODER_LENGTH_AXIS, length),
+  };
+}
+
+/** Axis of the sequence length in `[B, S, d_model]` hidden states and `[B, S]` masks. */
+const ENCODER_LENGTH_AXIS = 1;
 
 /** What `step` returns for a state disposed while the step ran: nobody reads it any more. */
 const EMPTY_ROW = new Float32Array(0);

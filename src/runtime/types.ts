@@ -144,6 +144,19 @@ export type NextTokenHint =
   | { readonly kind: 'token'; readonly token: number }
   | { readonly kind: 'argmax'; readonly unless: readonly number[] };
 
+/**
+ * One target of `ModelRuntime.score`: tokens to score after an encoded input and a decoder prompt, in one
+ * teacher-forced pass (Hugging Face's `labels`).
+ */
+export interface ScoreTarget {
+  /** The encoder output the decoder attends to (from this model's `encode`). */
+  readonly encoded: EncodedInput;
+  /** Decoder tokens after the start token and before the target (a decoder prompt); not scored. */
+  readonly prefix?: readonly number[];
+  /** The tokens scored, at least one, each in `[0, vocabSize)`. */
+  readonly tokens: readonly number[];
+}
+
 /** Weight formats a model folder can hold; each picks a file-name suffix (`q8` → `_quantized`). */
 export type ModelDtype = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4';
 
@@ -261,6 +274,18 @@ export interface ModelRuntime {
    * a disposed state, one already stepping, or one with no token appended since its last step.
    */
   step(states: readonly DecodeState[]): Promise<Float32Array[]>;
+  /**
+   * Scores each target in one pass of the decoder without cache over its whole shifted sequence
+   * (`[decoderStart, ...prefix, ...tokens]` less the last token), as Hugging Face's `labels` do, and
+   * returns per target `tokens.length` logits rows, `tokens.length × vocabSize` floats: row i is the
+   * model's output after `[decoderStart, ...prefix, ...tokens.slice(0, i)]`, the row that scores
+   * `tokens[i]`, which is the row `step` returns for a state with that history. Targets of any lengths and
+   * inputs share runs (right-padded, encoder lengths padded and masked), which changes no target's rows;
+   * the runs are bounded (`scoreRunRows`). The arrays are the caller's to keep.
+   * Throws `InvalidInputError` for an encoder output of another model, an empty target, or an id outside
+   * `[0, vocabSize)`.
+   */
+  score(targets: readonly ScoreTarget[]): Promise<Float32Array[]>;
   /** Runs the encoder and one decoder step on a short input, so the first request pays no warm-up cost. */
   warmUp(): Promise<void>;
   /** Disposes every live state and releases the ONNX sessions; idempotent. */

@@ -71,6 +71,8 @@ export class ModelInfoHandler {
         maxPipelineChanges: PROCESSOR_LIMITS.pipelineChanges,
         maxTopNAlternatives: limits.maxTopNAlternatives,
         maxDetokenizeIds: limits.maxDetokenizeIds,
+        maxScoreTargets: limits.maxScoreTargets,
+        maxScoreTokens: limits.maxScoreTokens,
         processorListLimits: PROCESSOR_LIST_LIMITS,
       },
     };

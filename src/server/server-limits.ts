@@ -38,6 +38,15 @@ export interface ServerLimits {
   readonly maxStopStringLength: number;
   /** Most ids one `Detokenize` takes. */
   readonly maxDetokenizeIds: number;
+  /** Most targets of one `Score` or `ScoreBatch` call, its requests together. */
+  readonly maxScoreTargets: number;
+  /**
+   * Most target tokens of one `Score` or `ScoreBatch` call, its targets together. Each costs one logits row
+   * (`vocab_size` float32: 128 KiB for t5-small), held on the serving thread until the call's statistics are
+   * computed; the default bounds a call at 128 MiB of rows for t5-small. Each target also holds at most
+   * `maxNewTokens`, the most a `Decode` could force.
+   */
+  readonly maxScoreTokens: number;
 }
 
 /** UTF-8 bytes per input token behind the default `maxInputBytes` (English averages about 4–5). */
@@ -54,6 +63,8 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxInputBytes: 512 * INPUT_BYTES_PER_TOKEN,
   maxStopStringLength: 256,
   maxDetokenizeIds: 16_384,
+  maxScoreTargets: 64,
+  maxScoreTokens: 1_024,
 };
 
 /**
@@ -78,6 +89,8 @@ export function resolveServerLimits(given: Partial<ServerLimits>, modelMaxInputL
     'maxStopSequences',
     'maxStopStringLength',
     'maxDetokenizeIds',
+    'maxScoreTargets',
+    'maxScoreTokens',
   ];
   for (const key of positive) {
     const value = limits[key];

@@ -29,6 +29,8 @@ import type { Logger } from './logger.js';
 import { ModelInfoHandler } from './model-info-handler.js';
 import { STEPWISE_SERVICE_NAME } from './proto-files.js';
 import { createReflectionService } from './reflection.js';
+import { ScoreBatchHandler } from './score-batch-handler.js';
+import { ScoreHandler } from './score-handler.js';
 import type { ServerLimits } from './server-limits.js';
 import type { ResponseEncoder } from './response-encoder.js';
 import { stepwiseServerDefinition } from './service-definition.js';
@@ -71,6 +73,8 @@ export class StepwiseServer {
     @inject(ListProcessorsHandler) listProcessors: ListProcessorsHandler,
     @inject(TokenizeHandler) tokenize: TokenizeHandler,
     @inject(DetokenizeHandler) detokenize: DetokenizeHandler,
+    @inject(ScoreHandler) score: ScoreHandler,
+    @inject(ScoreBatchHandler) scoreBatch: ScoreBatchHandler,
     @inject(TRANSPORT_SECURITY) private readonly security: TransportSecurity,
     @inject(LIFECYCLE_OPTIONS) private readonly lifecycle: LifecycleOptions,
     @inject(AccessLog) access: AccessLog,
@@ -91,6 +95,8 @@ export class StepwiseServer {
       listProcessors: unary(access.unary('ListProcessors', listProcessors.handle)),
       tokenize: unary(access.unary('Tokenize', tokenize.handle)),
       detokenize: unary(access.unary('Detokenize', detokenize.handle)),
+      score: unary(access.unary('Score', score.handle)),
+      scoreBatch: unary(access.unary('ScoreBatch', scoreBatch.handle)),
     };
     this.server.addService(stepwiseServerDefinition(encoder), implementation);
     this.health.addToServer(this.server);

@@ -18,6 +18,8 @@ import {
   GenerateRequest,
   GetModelInfoRequest,
   ListProcessorsRequest,
+  ScoreBatchRequest,
+  ScoreRequest,
   StepwiseServiceService,
   TokenizeRequest,
 } from '../gen/stepwise/v1/stepwise.js';
@@ -98,6 +100,14 @@ export function stepwiseServerDefinition(encoder: Pick<ResponseEncoder, 'seriali
     detokenize: {
       ...generated.detokenize,
       requestDeserialize: decodeOrMark(DetokenizeRequest, 'stepwise.v1.DetokenizeRequest'),
+    },
+    score: {
+      ...generated.score,
+      requestDeserialize: decodeOrMark(ScoreRequest, 'stepwise.v1.ScoreRequest'),
+    },
+    scoreBatch: {
+      ...generated.scoreBatch,
+      requestDeserialize: decodeOrMark(ScoreBatchRequest, 'stepwise.v1.ScoreBatchRequest'),
     },
   } as const;
 }

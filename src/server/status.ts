@@ -39,6 +39,7 @@ export const resourceExhausted = (message: string): ServerError =>
   new ServerError(Status.RESOURCE_EXHAUSTED, message);
 export const unavailable = (message: string): ServerError => new ServerError(Status.UNAVAILABLE, message);
 export const deadlineExceeded = (message: string): ServerError => new ServerError(Status.DEADLINE_EXCEEDED, message);
+export const cancelled = (message: string): ServerError => new ServerError(Status.CANCELLED, message);
 
 /**
  * Longest status message sent, in characters. Messages quote client input (names, values), which the

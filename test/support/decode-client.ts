@@ -9,6 +9,8 @@ import {
   GenerateRequest,
   GetModelInfoRequest,
   ListProcessorsRequest,
+  ScoreBatchRequest,
+  ScoreRequest,
   Start,
   StepDecision,
   TokenizeRequest,
@@ -17,6 +19,8 @@ import {
   type GenerateResponse,
   type GetModelInfoResponse,
   type ListProcessorsResponse,
+  type ScoreBatchResponse,
+  type ScoreResponse,
   type StepwiseServiceClient,
   type TokenizeResponse,
 } from '../../src/gen/stepwise/v1/stepwise.js';
@@ -139,12 +143,16 @@ const UNARY_REQUESTS = {
   listProcessors: ListProcessorsRequest,
   tokenize: TokenizeRequest,
   detokenize: DetokenizeRequest,
+  score: ScoreRequest,
+  scoreBatch: ScoreBatchRequest,
 };
 interface UnaryResponses {
   getModelInfo: GetModelInfoResponse;
   listProcessors: ListProcessorsResponse;
   tokenize: TokenizeResponse;
   detokenize: DetokenizeResponse;
+  score: ScoreResponse;
+  scoreBatch: ScoreBatchResponse;
 }
 type UnaryMethod = keyof UnaryResponses;
 

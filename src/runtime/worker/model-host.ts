@@ -12,6 +12,7 @@ import type { DecodeState, EncodedInput, ModelRuntime } from '../types.js';
 import { RowSlotWriter } from './row-slots.js';
 import { RunAhead } from './run-ahead.js';
 import {
+  type ScoreMember,
   type StepMember,
   type ThreadReply,
   type ThreadRequest,
@@ -80,6 +81,8 @@ export class ModelHost {
           return await this.encode(requestId, request.inputs);
         case 'step':
           return await this.step(requestId, request.members);
+        case 'score':
+          return await this.score(requestId, request.targets);
         case 'warm-up':
           await this.model.warmUp();
           return this.post({ kind: 'done', requestId }, []);
@@ -121,6 +124,18 @@ export class ModelHost {
     const hiddenStates = results.map((result) => result.hiddenStates.slice());
     const encodeMs = results[0]?.encodeMs ?? 0;
     this.post({ kind: 'encoded', requestId, encodedIds, hiddenStates, encodeMs }, hiddenStates.map((rows) => rows.buffer as ArrayBuffer));
+  }
+
+  private async score(requestId: number, members: readonly ScoreMember[]): Promise<void> {
+    const targets = members.map(({ encodedId, prefix, tokens }) => {
+      const encoded = this.encoded.get(encodedId);
+      if (encoded === undefined) throw new StateError(`encoder output ${encodedId} was already released`);
+      return { encoded, prefix, tokens };
+    });
+    // The model's rows view its run's output; each target's are copied once into a buffer of its own, which
+    // moves to the main thread without another copy.
+    const rows = (await this.model.score(targets)).map((view) => view.slice());
+    this.post({ kind: 'scored', requestId, rows }, rows.map((target) => target.buffer as ArrayBuffer));
   }
 
   private createState(stateId: number, encodedId: number, prefix: readonly number[]): void {

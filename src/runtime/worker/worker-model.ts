@@ -28,6 +28,7 @@ import { isDeepStrictEqual } from 'node:util';
 
 import { InvalidInputError, ModelUnavailableError, StateError } from '../errors.js';
 import { checkTokenIds } from '../id-validation.js';
+import { checkScoreTargets } from '../score-runs.js';
 import { checkStepStates } from '../step-checks.js';
 import { HuggingFaceTextTokenizer } from '../text-tokenizer.js';
 import type {
@@ -39,6 +40,7 @@ import type {
   ModelStatus,
   ModelStatusEvent,
   ModelStatusListener,
+  ScoreTarget,
 } from '../types.js';
 import { RowSlotReader } from './row-slots.js';
 import { type ThreadCall, ThreadChannel, type ThreadDeath } from './thread-channel.js';
@@ -284,6 +286,22 @@ export class WorkerModel implements ModelRuntime, WorkerStateOwner {
       // A state disposed while its step ran gets an empty row, as in-process: nobody reads it any more.
       return slot < 0 || state.disposed ? EMPTY_ROW : serving.rowSlots.row(slot);
     });
+  }
+
+  async score(targets: readonly ScoreTarget[]): Promise<Float32Array[]> {
+    this.checkOpen('score');
+    const own = checkScoreTargets(targets, (encoded): encoded is WorkerEncodedInput => encoded instanceof WorkerEncodedInput && encoded.owner === this, this.vocabSize);
+    const link = this.link;
+    own.forEach((target, index) => {
+      const thread = target.encoded.thread as ThreadLink;
+      if (thread !== link) throw lost(thread, `the encoder output of targets[${index}] was on it`);
+    });
+    if (own.length === 0) return [];
+    const members = own.map((target) => ({ encodedId: target.encoded.encodedId, prefix: [...(target.prefix ?? [])], tokens: [...target.tokens] }));
+    const reply = await this.serving('score').channel.request({ kind: 'score', targets: members });
+    if (reply.kind === 'failed') throw restoreError(reply.error);
+    if (reply.kind !== 'scored') throw new Error(`the model thread answered a score with ${reply.kind}`);
+    return [...reply.rows];
   }
 
   async warmUp(): Promise<void> {

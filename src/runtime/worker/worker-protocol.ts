@@ -6,8 +6,8 @@
  * the others (creating and disposing states, releasing encoder outputs) are fire-and-forget and rely on
  * the channel's ordering: a state created before a step is known to the thread when that step arrives.
  *
- * Logits rows are written to shared memory (`row-slots.ts`), two slots per state used in turn; encoder outputs travel
- * as transferred `ArrayBuffer`s.
+ * Logits rows are written to shared memory (`row-slots.ts`), two slots per state used in turn; encoder outputs
+ * and the rows of scored targets travel as transferred `ArrayBuffer`s.
  */
 import { InvalidInputError, ModelFolderError, ModelRuntimeError, OutOfRangeError, StateError } from '../errors.js';
 import type { LoadModelOptions, ModelInfo, NextTokenHint } from '../types.js';
@@ -37,9 +37,17 @@ export interface StepMember {
   readonly next?: NextTokenHint;
 }
 
+/** One target of a score request: the thread's encoder output, the decoder prefix and the tokens scored. */
+export interface ScoreMember {
+  readonly encodedId: number;
+  readonly prefix: readonly number[];
+  readonly tokens: readonly number[];
+}
+
 export type ThreadRequest =
   | { readonly kind: 'encode'; readonly requestId: number; readonly inputs: readonly (readonly number[])[] }
   | { readonly kind: 'step'; readonly requestId: number; readonly members: readonly StepMember[] }
+  | { readonly kind: 'score'; readonly requestId: number; readonly targets: readonly ScoreMember[] }
   | { readonly kind: 'warm-up'; readonly requestId: number }
   | { readonly kind: 'live-states'; readonly requestId: number }
   | { readonly kind: 'memory'; readonly requestId: number }
@@ -72,6 +80,12 @@ export type ThreadReply =
       readonly newChunks: readonly SharedArrayBuffer[];
       /** Each member's cached length after the step, so the handles mirror the thread exactly. */
       readonly cachedLengths: readonly number[];
+    }
+  | {
+      readonly kind: 'scored';
+      readonly requestId: number;
+      /** One buffer per target: its `tokens.length × vocab_size` logits, transferred (not copied). */
+      readonly rows: readonly Float32Array[];
     }
   | { readonly kind: 'done'; readonly requestId: number; readonly value?: number }
   | { readonly kind: 'memory'; readonly requestId: number; readonly usage: ThreadMemoryUsage }

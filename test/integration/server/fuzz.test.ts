@@ -202,8 +202,59 @@ describe('fuzzed requests get a documented status', () => {
     );
   });
 
+  it('Score and ScoreBatch', async () => {
+    const target = fc.oneof(
+      text.map((value) => ({ target: { $case: 'text' as const, value } })),
+      ids.map((list) => ({ target: { $case: 'tokenIds' as const, value: { ids: list } } })),
+      fc.constant({}),
+    );
+    /** Requests that pass validation, so that fuzzed ones share scoring runs with them. */
+    const sensibleScore = fc.record({
+      input: fc.string({ maxLength: 40 }).map((value) => ({ $case: 'text' as const, value })),
+      targets: fc.array(
+        fc.array(fc.integer({ min: 0, max: 605 }), { minLength: 1, maxLength: 8 }).map((list) => ({ target: { $case: 'tokenIds' as const, value: { ids: list } } })),
+        { minLength: 1, maxLength: 4 },
+      ),
+      topNAlternatives: fc.integer({ min: 0, max: 5 }),
+      entropy: fc.boolean(),
+      rawLogits: fc.constantFrom(0, 1, 2, 4),
+    });
+    const wildScore = fc.record(
+      {
+        input: fc.oneof(
+          text.map((value) => ({ $case: 'text' as const, value })),
+          ids.map((list) => ({ $case: 'tokenIds' as const, value: { ids: list } })),
+        ),
+        targets: fc.array(target, { maxLength: 6 }),
+        decoderPrefixIds: fc.array(extremeInt, { maxLength: 3 }),
+        topNAlternatives: fc.oneof(smallCount, extremeInt),
+        entropy: fc.boolean(),
+        rawLogits: enumValue,
+        rawTopK: extremeInt,
+      },
+      { requiredKeys: [] },
+    );
+    const scoreRequest = fc.oneof({ weight: 2, arbitrary: sensibleScore }, { weight: 1, arbitrary: wildScore });
+    const call = async (rpc: 'score' | 'scoreBatch', request: object) => {
+      try {
+        await unary(server.client, rpc, request as never);
+        record(rpc, Status.OK, '');
+      } catch (error) {
+        const failed = error as ServiceError;
+        record(rpc, failed.code, failed.details);
+      }
+    };
+    await fc.assert(
+      fc.asyncProperty(scoreRequest, fc.array(scoreRequest, { maxLength: 3 }), async (request, requests) => {
+        await call('score', request);
+        await call('scoreBatch', { requests });
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it('random bytes as the request of every method', async () => {
-    const methods = ['Decode', 'Generate', 'GetModelInfo', 'ListProcessors', 'Tokenize', 'Detokenize'] as const;
+    const methods = ['Decode', 'Generate', 'GetModelInfo', 'ListProcessors', 'Tokenize', 'Detokenize', 'Score', 'ScoreBatch'] as const;
     const raw = (name: string, stream: { request: boolean; response: boolean }) => ({
       path: `/stepwise.v1.StepwiseService/${name}`,
       requestStream: stream.request,
@@ -221,6 +272,8 @@ describe('fuzzed requests get a documented status', () => {
         ListProcessors: raw('ListProcessors', { request: false, response: false }),
         Tokenize: raw('Tokenize', { request: false, response: false }),
         Detokenize: raw('Detokenize', { request: false, response: false }),
+        Score: raw('Score', { request: false, response: false }),
+        ScoreBatch: raw('ScoreBatch', { request: false, response: false }),
       },
       'RawStepwise',
     );

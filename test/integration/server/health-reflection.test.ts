@@ -100,6 +100,8 @@ describe('reflection', () => {
       'ListProcessors',
       'Tokenize',
       'Detokenize',
+      'Score',
+      'ScoreBatch',
     ]);
   });
 });

@@ -5,7 +5,16 @@
  *
  * The row for history h prefers `preferred(h)` (score 5) over every other id (scores ≤ 0); EOS is id 1.
  */
-import type { DecodeState, EncodedInput, ModelInfo, ModelRuntime, ModelStatus, NextTokenHint, TextTokenizer } from '../../../src/runtime/types.js';
+import type {
+  DecodeState,
+  EncodedInput,
+  ModelInfo,
+  ModelRuntime,
+  ModelStatus,
+  NextTokenHint,
+  ScoreTarget,
+  TextTokenizer,
+} from '../../../src/runtime/types.js';
 
 export const FAKE_VOCAB = 16;
 export const FAKE_EOS = 1;
@@ -132,6 +141,16 @@ export class FakeModel implements ModelRuntime {
       this.steps.push({ history: [...own.tokens], hint: own.takeHint() });
       own.cachedLength = own.tokens.length;
       return rowAfter(own.tokens);
+    });
+  }
+
+  /** Each target's rows, as a step would return them after each of its prefixes. */
+  async score(targets: readonly ScoreTarget[]): Promise<Float32Array[]> {
+    await new Promise((resolve) => setImmediate(resolve));
+    return targets.map(({ prefix = [], tokens }) => {
+      const rows = new Float32Array(tokens.length * FAKE_VOCAB);
+      tokens.forEach((_, i) => rows.set(rowAfter([0, ...prefix, ...tokens.slice(0, i)]), i * FAKE_VOCAB));
+      return rows;
     });
   }
 
