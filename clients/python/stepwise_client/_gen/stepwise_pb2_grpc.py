@@ -44,6 +44,16 @@ class StepwiseServiceStub(object):
         request_serializer=stepwise_dot_v1_dot_stepwise__pb2.DetokenizeRequest.SerializeToString,
         response_deserializer=stepwise_dot_v1_dot_stepwise__pb2.DetokenizeResponse.FromString,
         )
+    self.Score = channel.unary_unary(
+        '/stepwise.v1.StepwiseService/Score',
+        request_serializer=stepwise_dot_v1_dot_stepwise__pb2.ScoreRequest.SerializeToString,
+        response_deserializer=stepwise_dot_v1_dot_stepwise__pb2.ScoreResponse.FromString,
+        )
+    self.ScoreBatch = channel.unary_unary(
+        '/stepwise.v1.StepwiseService/ScoreBatch',
+        request_serializer=stepwise_dot_v1_dot_stepwise__pb2.ScoreBatchRequest.SerializeToString,
+        response_deserializer=stepwise_dot_v1_dot_stepwise__pb2.ScoreBatchResponse.FromString,
+        )
 
 
 class StepwiseServiceServicer(object):
@@ -92,6 +102,22 @@ class StepwiseServiceServicer(object):
     context.set_details('Method not implemented!')
     raise NotImplementedError('Method not implemented!')
 
+  def Score(self, request, context):
+    """Scores given targets for an input in one teacher-forced decoder pass (Hugging Face's `labels`): each
+    target token's raw log-probability, rank, alternatives and entropy, the same numbers a `Decode` that
+    forces the target reports.
+    """
+    context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+    context.set_details('Method not implemented!')
+    raise NotImplementedError('Method not implemented!')
+
+  def ScoreBatch(self, request, context):
+    """`Score` for several inputs in one call: their encoder runs and decoder runs are shared.
+    """
+    context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+    context.set_details('Method not implemented!')
+    raise NotImplementedError('Method not implemented!')
+
 
 def add_StepwiseServiceServicer_to_server(servicer, server):
   rpc_method_handlers = {
@@ -124,6 +150,16 @@ def add_StepwiseServiceServicer_to_server(servicer, server):
           servicer.Detokenize,
           request_deserializer=stepwise_dot_v1_dot_stepwise__pb2.DetokenizeRequest.FromString,
           response_serializer=stepwise_dot_v1_dot_stepwise__pb2.DetokenizeResponse.SerializeToString,
+      ),
+      'Score': grpc.unary_unary_rpc_method_handler(
+          servicer.Score,
+          request_deserializer=stepwise_dot_v1_dot_stepwise__pb2.ScoreRequest.FromString,
+          response_serializer=stepwise_dot_v1_dot_stepwise__pb2.ScoreResponse.SerializeToString,
+      ),
+      'ScoreBatch': grpc.unary_unary_rpc_method_handler(
+          servicer.ScoreBatch,
+          request_deserializer=stepwise_dot_v1_dot_stepwise__pb2.ScoreBatchRequest.FromString,
+          response_serializer=stepwise_dot_v1_dot_stepwise__pb2.ScoreBatchResponse.SerializeToString,
       ),
   }
   generic_handler = grpc.method_handlers_generic_handler(

@@ -1092,6 +1092,13 @@ export interface ServerLimits {
   maxTopNAlternatives: number;
   /** Most ids one `Detokenize` takes. */
   maxDetokenizeIds: number;
+  /** Most targets of one `Score` or `ScoreBatch` call, its requests together. */
+  maxScoreTargets: number;
+  /**
+   * Most target tokens of one `Score` or `ScoreBatch` call, its targets together (each target holds at
+   * most `max_new_tokens`). A target token costs one logits row (`vocab_size` float32) on the server.
+   */
+  maxScoreTokens: number;
   /**
    * Bounds on the list and text parameters of the built-in processors, by "processor.parameter" (e.g.
    * "ban_tokens.token_ids"; "[i]" for each inner list, ".characters" for a text's length,
@@ -1170,6 +1177,146 @@ export interface DetokenizeRequest {
 export interface DetokenizeResponse {
   /** The text. */
   text: string;
+}
+
+/**
+ * Targets to score for one input. Each target is scored on its own, after the same input and decoder
+ * prompt, in one pass of the decoder without cache over the whole shifted target (as Hugging Face's
+ * `labels` do): target token i is scored by the model's raw logits after the decoder start token, the
+ * `decoder_prefix_ids` and the target's tokens before i, exactly the row `Decode` streams at that step
+ * when it forces the same tokens. No processor applies.
+ */
+export interface ScoreRequest {
+  /** The encoder input. */
+  input:
+    | //
+    /** Text, tokenized by the model's tokenizer (which appends `</s>`), as `Start.text`. */
+    { $case: "text"; value: string }
+    | //
+    /** Encoder input ids, used as given, as `Start.token_ids`. */
+    { $case: "tokenIds"; value: TokenIds }
+    | undefined;
+  /** The targets, at least one; at most `ServerLimits.max_score_targets` and `max_score_tokens` per call. */
+  targets: ScoreTarget[];
+  /**
+   * Tokens fed to the decoder after its start token and before every target (a decoder prompt, as
+   * `Start.decoder_prefix_ids`); they are not scored. At most `max_new_tokens` ids.
+   */
+  decoderPrefixIds: number[];
+  /**
+   * Also report this many most likely tokens at each target position (at most
+   * `ServerLimits.max_top_n_alternatives`).
+   */
+  topNAlternatives: number;
+  /** Also report the entropy of each target position's distribution. */
+  entropy: boolean;
+  /**
+   * Also send each target position's raw logits in this format; UNSPECIFIED means NONE here (a row is
+   * `vocab_size` floats per token: ask for them when you need them). The whole response must fit the
+   * server's largest message (64 MiB by default).
+   */
+  rawLogits: LogitsFormat;
+  /** With `raw_logits` TOP_K: how many of the highest raw logits to send, in [1, vocab_size]. */
+  rawTopK: number;
+}
+
+/** One sequence to score. */
+export interface ScoreTarget {
+  /** The target's tokens. */
+  target:
+    | //
+    /**
+     * Text, tokenized by the model's tokenizer with `</s>` appended, as Hugging Face tokenizes `labels`
+     * (`tokenizer(text_target=...)`): the EOS token is scored too, as the last token.
+     */
+    { $case: "text"; value: string }
+    | //
+    /**
+     * Ids, scored as given, at least one and at most `max_new_tokens` (append the EOS id to score the
+     * end of the sequence), each in [0, vocab_size).
+     */
+    { $case: "tokenIds"; value: TokenIds }
+    | undefined;
+}
+
+/** The scores of every target of a `ScoreRequest`. */
+export interface ScoreResponse {
+  /** One per target, in the request's order. */
+  results: TargetScore[];
+  /** The encoder input ids (the tokenized text, or the ids given). */
+  inputIds: number[];
+  /** What the decoder sees before every target: the decoder start token and `decoder_prefix_ids`. */
+  decoderPromptIds: number[];
+  /** Server-side timings. */
+  timings: ScoreTimings | undefined;
+}
+
+/** The scores of one target. */
+export interface TargetScore {
+  /** One per target token, in order. */
+  tokens: TokenScore[];
+  /** Sum of the tokens' `logprob` (in float64): the target's log-likelihood given the input and the prompt. */
+  logprobSum: number;
+  /** Mean of the tokens' `logprob`; Hugging Face's loss with `labels` is its negative. */
+  logprobMean: number;
+  /** The target's ids decoded, special tokens skipped (as `Finished.text`). */
+  text: string;
+}
+
+/** One target token and its scores under the raw distribution at its position. */
+export interface TokenScore {
+  /** The token id. */
+  tokenId: number;
+  /** Log-probability of the token under the raw distribution, as `TokenChosen.raw_logprob`. */
+  logprob: number;
+  /** The text this token adds to the target's text, as `TokenChosen.text`. */
+  text: string;
+  /**
+   * 1 + the number of ids whose raw logit is strictly higher than this token's: 1 when no token is more
+   * likely (ties share a rank).
+   */
+  rank: number;
+  /**
+   * With `top_n_alternatives`: the most likely tokens at this position, most likely first (the lower id
+   * first among equal logits); `logprob` and `raw_logprob` are equal (no processor applies), `text` is
+   * what each would have added in place of this token.
+   */
+  alternatives: Alternative[];
+  /** With `entropy`: the entropy of the raw distribution at this position. */
+  entropy?:
+    | number
+    | undefined;
+  /**
+   * With `raw_logits` FLOAT32 or FLOAT16: the position's raw logits, shape [vocab_size], as
+   * `StepLogits.raw`.
+   */
+  raw:
+    | Tensor
+    | undefined;
+  /** With `raw_logits` TOP_K: the position's highest raw logits, as `StepLogits.top`. */
+  top: TopLogits | undefined;
+}
+
+/** Server-side timings of a `ScoreRequest`, in milliseconds. */
+export interface ScoreTimings {
+  /** The encoder run that encoded the input (shared with the other inputs encoded with it). */
+  encodeMs: number;
+  /** From asking for the targets' rows to having them all: the decoder runs, and the wait for runs ahead. */
+  decodeMs: number;
+  /** From the call's arrival to its response, statistics included. */
+  totalMs: number;
+}
+
+/** Several `ScoreRequest`s in one call. */
+export interface ScoreBatchRequest {
+  /** The requests, at least one; their targets together are bounded as one `Score` call's. */
+  requests: ScoreRequest[];
+}
+
+/** The answers of a `ScoreBatchRequest`. */
+export interface ScoreBatchResponse {
+  /** One per request, in the request's order. */
+  responses: ScoreResponse[];
 }
 
 function createBaseDecodeRequest(): DecodeRequest {
@@ -6216,6 +6363,8 @@ function createBaseServerLimits(): ServerLimits {
     maxPipelineChanges: 0,
     maxTopNAlternatives: 0,
     maxDetokenizeIds: 0,
+    maxScoreTargets: 0,
+    maxScoreTokens: 0,
     processorListLimits: {},
   };
 }
@@ -6254,6 +6403,12 @@ export const ServerLimits: MessageFns<ServerLimits> = {
     }
     if (message.maxDetokenizeIds !== 0) {
       writer.uint32(88).uint32(message.maxDetokenizeIds);
+    }
+    if (message.maxScoreTargets !== 0) {
+      writer.uint32(104).uint32(message.maxScoreTargets);
+    }
+    if (message.maxScoreTokens !== 0) {
+      writer.uint32(112).uint32(message.maxScoreTokens);
     }
     globalThis.Object.entries(message.processorListLimits).forEach(([key, value]: [string, number]) => {
       ServerLimits_ProcessorListLimitsEntry.encode({ key: key as any, value }, writer.uint32(98).fork()).join();
@@ -6362,6 +6517,22 @@ export const ServerLimits: MessageFns<ServerLimits> = {
             message.maxDetokenizeIds = reader.uint32();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.maxScoreTargets = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.maxScoreTokens = reader.uint32();
+            continue;
+          }
           case 12: {
             if (tag !== 98) {
               break;
@@ -6442,6 +6613,16 @@ export const ServerLimits: MessageFns<ServerLimits> = {
         : isSet(object.max_detokenize_ids)
         ? globalThis.Number(object.max_detokenize_ids)
         : 0,
+      maxScoreTargets: isSet(object.maxScoreTargets)
+        ? globalThis.Number(object.maxScoreTargets)
+        : isSet(object.max_score_targets)
+        ? globalThis.Number(object.max_score_targets)
+        : 0,
+      maxScoreTokens: isSet(object.maxScoreTokens)
+        ? globalThis.Number(object.maxScoreTokens)
+        : isSet(object.max_score_tokens)
+        ? globalThis.Number(object.max_score_tokens)
+        : 0,
       processorListLimits: isObject(object.processorListLimits)
         ? (globalThis.Object.entries(object.processorListLimits) as [string, any][]).reduce(
           (acc: { [key: string]: number }, [key, value]: [string, any]) => {
@@ -6507,6 +6688,12 @@ export const ServerLimits: MessageFns<ServerLimits> = {
     if (message.maxDetokenizeIds !== 0) {
       obj.maxDetokenizeIds = Math.round(message.maxDetokenizeIds);
     }
+    if (message.maxScoreTargets !== 0) {
+      obj.maxScoreTargets = Math.round(message.maxScoreTargets);
+    }
+    if (message.maxScoreTokens !== 0) {
+      obj.maxScoreTokens = Math.round(message.maxScoreTokens);
+    }
     if (message.processorListLimits) {
       const entries = globalThis.Object.entries(message.processorListLimits) as [string, number][];
       if (entries.length > 0) {
@@ -6535,6 +6722,8 @@ export const ServerLimits: MessageFns<ServerLimits> = {
     message.maxPipelineChanges = object.maxPipelineChanges ?? 0;
     message.maxTopNAlternatives = object.maxTopNAlternatives ?? 0;
     message.maxDetokenizeIds = object.maxDetokenizeIds ?? 0;
+    message.maxScoreTargets = object.maxScoreTargets ?? 0;
+    message.maxScoreTokens = object.maxScoreTokens ?? 0;
     message.processorListLimits = (globalThis.Object.entries(object.processorListLimits ?? {}) as [string, number][])
       .reduce((acc: { [key: string]: number }, [key, value]: [string, number]) => {
         if (value !== undefined) {
@@ -7376,6 +7565,1077 @@ export const DetokenizeResponse: MessageFns<DetokenizeResponse> = {
   },
 };
 
+function createBaseScoreRequest(): ScoreRequest {
+  return {
+    input: undefined,
+    targets: [],
+    decoderPrefixIds: [],
+    topNAlternatives: 0,
+    entropy: false,
+    rawLogits: 0,
+    rawTopK: 0,
+  };
+}
+
+export const ScoreRequest: MessageFns<ScoreRequest> = {
+  encode(message: ScoreRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.input?.$case) {
+      case "text":
+        writer.uint32(10).string(message.input.value);
+        break;
+      case "tokenIds":
+        TokenIds.encode(message.input.value, writer.uint32(18).fork()).join();
+        break;
+    }
+    for (const v of message.targets) {
+      ScoreTarget.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.decoderPrefixIds.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.decoderPrefixIds) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.topNAlternatives !== 0) {
+      writer.uint32(40).uint32(message.topNAlternatives);
+    }
+    if (message.entropy !== false) {
+      writer.uint32(48).bool(message.entropy);
+    }
+    if (message.rawLogits !== 0) {
+      writer.uint32(56).int32(message.rawLogits);
+    }
+    if (message.rawTopK !== 0) {
+      writer.uint32(64).uint32(message.rawTopK);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScoreRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScoreRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.input = { $case: "text", value: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.input = { $case: "tokenIds", value: TokenIds.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.targets.push(ScoreTarget.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag === 32) {
+              message.decoderPrefixIds.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.decoderPrefixIds.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.topNAlternatives = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.entropy = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.rawLogits = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.rawTopK = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScoreRequest {
+    return {
+      input: isSet(object.text)
+        ? { $case: "text", value: globalThis.String(object.text) }
+        : isSet(object.tokenIds)
+        ? { $case: "tokenIds", value: TokenIds.fromJSON(object.tokenIds) }
+        : isSet(object.token_ids)
+        ? { $case: "tokenIds", value: TokenIds.fromJSON(object.token_ids) }
+        : undefined,
+      targets: globalThis.Array.isArray(object?.targets) ? object.targets.map((e: any) => ScoreTarget.fromJSON(e)) : [],
+      decoderPrefixIds: globalThis.Array.isArray(object?.decoderPrefixIds)
+        ? object.decoderPrefixIds.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.decoder_prefix_ids)
+        ? object.decoder_prefix_ids.map((e: any) => globalThis.Number(e))
+        : [],
+      topNAlternatives: isSet(object.topNAlternatives)
+        ? globalThis.Number(object.topNAlternatives)
+        : isSet(object.top_n_alternatives)
+        ? globalThis.Number(object.top_n_alternatives)
+        : 0,
+      entropy: isSet(object.entropy) ? globalThis.Boolean(object.entropy) : false,
+      rawLogits: isSet(object.rawLogits)
+        ? logitsFormatFromJSON(object.rawLogits)
+        : isSet(object.raw_logits)
+        ? logitsFormatFromJSON(object.raw_logits)
+        : 0,
+      rawTopK: isSet(object.rawTopK)
+        ? globalThis.Number(object.rawTopK)
+        : isSet(object.raw_top_k)
+        ? globalThis.Number(object.raw_top_k)
+        : 0,
+    };
+  },
+
+  toJSON(message: ScoreRequest): unknown {
+    const obj: any = {};
+    if (message.input?.$case === "text") {
+      obj.text = message.input.value;
+    } else if (message.input?.$case === "tokenIds") {
+      obj.tokenIds = TokenIds.toJSON(message.input.value);
+    }
+    if (message.targets?.length) {
+      obj.targets = message.targets.map((e) => ScoreTarget.toJSON(e));
+    }
+    if (message.decoderPrefixIds?.length) {
+      obj.decoderPrefixIds = message.decoderPrefixIds.map((e) => Math.round(e));
+    }
+    if (message.topNAlternatives !== 0) {
+      obj.topNAlternatives = Math.round(message.topNAlternatives);
+    }
+    if (message.entropy !== false) {
+      obj.entropy = message.entropy;
+    }
+    if (message.rawLogits !== 0) {
+      obj.rawLogits = logitsFormatToJSON(message.rawLogits);
+    }
+    if (message.rawTopK !== 0) {
+      obj.rawTopK = Math.round(message.rawTopK);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ScoreRequest>): ScoreRequest {
+    return ScoreRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ScoreRequest>): ScoreRequest {
+    const message = createBaseScoreRequest();
+    switch (object.input?.$case) {
+      case "text": {
+        if (object.input?.value !== undefined && object.input?.value !== null) {
+          message.input = { $case: "text", value: object.input.value };
+        }
+        break;
+      }
+      case "tokenIds": {
+        if (object.input?.value !== undefined && object.input?.value !== null) {
+          message.input = { $case: "tokenIds", value: TokenIds.fromPartial(object.input.value) };
+        }
+        break;
+      }
+    }
+    message.targets = object.targets?.map((e) => ScoreTarget.fromPartial(e)) || [];
+    message.decoderPrefixIds = object.decoderPrefixIds?.map((e) => e) || [];
+    message.topNAlternatives = object.topNAlternatives ?? 0;
+    message.entropy = object.entropy ?? false;
+    message.rawLogits = object.rawLogits ?? 0;
+    message.rawTopK = object.rawTopK ?? 0;
+    return message;
+  },
+};
+
+function createBaseScoreTarget(): ScoreTarget {
+  return { target: undefined };
+}
+
+export const ScoreTarget: MessageFns<ScoreTarget> = {
+  encode(message: ScoreTarget, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.target?.$case) {
+      case "text":
+        writer.uint32(10).string(message.target.value);
+        break;
+      case "tokenIds":
+        TokenIds.encode(message.target.value, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScoreTarget {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScoreTarget();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.target = { $case: "text", value: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.target = { $case: "tokenIds", value: TokenIds.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScoreTarget {
+    return {
+      target: isSet(object.text)
+        ? { $case: "text", value: globalThis.String(object.text) }
+        : isSet(object.tokenIds)
+        ? { $case: "tokenIds", value: TokenIds.fromJSON(object.tokenIds) }
+        : isSet(object.token_ids)
+        ? { $case: "tokenIds", value: TokenIds.fromJSON(object.token_ids) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: ScoreTarget): unknown {
+    const obj: any = {};
+    if (message.target?.$case === "text") {
+      obj.text = message.target.value;
+    } else if (message.target?.$case === "tokenIds") {
+      obj.tokenIds = TokenIds.toJSON(message.target.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ScoreTarget>): ScoreTarget {
+    return ScoreTarget.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ScoreTarget>): ScoreTarget {
+    const message = createBaseScoreTarget();
+    switch (object.target?.$case) {
+      case "text": {
+        if (object.target?.value !== undefined && object.target?.value !== null) {
+          message.target = { $case: "text", value: object.target.value };
+        }
+        break;
+      }
+      case "tokenIds": {
+        if (object.target?.value !== undefined && object.target?.value !== null) {
+          message.target = { $case: "tokenIds", value: TokenIds.fromPartial(object.target.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseScoreResponse(): ScoreResponse {
+  return { results: [], inputIds: [], decoderPromptIds: [], timings: undefined };
+}
+
+export const ScoreResponse: MessageFns<ScoreResponse> = {
+  encode(message: ScoreResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      TargetScore.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.inputIds.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.inputIds) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.decoderPromptIds.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.decoderPromptIds) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.timings !== undefined) {
+      ScoreTimings.encode(message.timings, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScoreResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScoreResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(TargetScore.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.inputIds.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.inputIds.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.decoderPromptIds.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.decoderPromptIds.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.timings = ScoreTimings.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScoreResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results) ? object.results.map((e: any) => TargetScore.fromJSON(e)) : [],
+      inputIds: globalThis.Array.isArray(object?.inputIds)
+        ? object.inputIds.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.input_ids)
+        ? object.input_ids.map((e: any) => globalThis.Number(e))
+        : [],
+      decoderPromptIds: globalThis.Array.isArray(object?.decoderPromptIds)
+        ? object.decoderPromptIds.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.decoder_prompt_ids)
+        ? object.decoder_prompt_ids.map((e: any) => globalThis.Number(e))
+        : [],
+      timings: isSet(object.timings) ? ScoreTimings.fromJSON(object.timings) : undefined,
+    };
+  },
+
+  toJSON(message: ScoreResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => TargetScore.toJSON(e));
+    }
+    if (message.inputIds?.length) {
+      obj.inputIds = message.inputIds.map((e) => Math.round(e));
+    }
+    if (message.decoderPromptIds?.length) {
+      obj.decoderPromptIds = message.decoderPromptIds.map((e) => Math.round(e));
+    }
+    if (message.timings !== undefined) {
+      obj.timings = ScoreTimings.toJSON(message.timings);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ScoreResponse>): ScoreResponse {
+    return ScoreResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ScoreResponse>): ScoreResponse {
+    const message = createBaseScoreResponse();
+    message.results = object.results?.map((e) => TargetScore.fromPartial(e)) || [];
+    message.inputIds = object.inputIds?.map((e) => e) || [];
+    message.decoderPromptIds = object.decoderPromptIds?.map((e) => e) || [];
+    message.timings = (object.timings !== undefined && object.timings !== null)
+      ? ScoreTimings.fromPartial(object.timings)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTargetScore(): TargetScore {
+  return { tokens: [], logprobSum: 0, logprobMean: 0, text: "" };
+}
+
+export const TargetScore: MessageFns<TargetScore> = {
+  encode(message: TargetScore, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tokens) {
+      TokenScore.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.logprobSum !== 0) {
+      writer.uint32(17).double(message.logprobSum);
+    }
+    if (message.logprobMean !== 0) {
+      writer.uint32(25).double(message.logprobMean);
+    }
+    if (message.text !== "") {
+      writer.uint32(34).string(message.text);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TargetScore {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTargetScore();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokens.push(TokenScore.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.logprobSum = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.logprobMean = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TargetScore {
+    return {
+      tokens: globalThis.Array.isArray(object?.tokens) ? object.tokens.map((e: any) => TokenScore.fromJSON(e)) : [],
+      logprobSum: isSet(object.logprobSum)
+        ? globalThis.Number(object.logprobSum)
+        : isSet(object.logprob_sum)
+        ? globalThis.Number(object.logprob_sum)
+        : 0,
+      logprobMean: isSet(object.logprobMean)
+        ? globalThis.Number(object.logprobMean)
+        : isSet(object.logprob_mean)
+        ? globalThis.Number(object.logprob_mean)
+        : 0,
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+    };
+  },
+
+  toJSON(message: TargetScore): unknown {
+    const obj: any = {};
+    if (message.tokens?.length) {
+      obj.tokens = message.tokens.map((e) => TokenScore.toJSON(e));
+    }
+    if (message.logprobSum !== 0) {
+      obj.logprobSum = floatToJson(message.logprobSum);
+    }
+    if (message.logprobMean !== 0) {
+      obj.logprobMean = floatToJson(message.logprobMean);
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TargetScore>): TargetScore {
+    return TargetScore.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TargetScore>): TargetScore {
+    const message = createBaseTargetScore();
+    message.tokens = object.tokens?.map((e) => TokenScore.fromPartial(e)) || [];
+    message.logprobSum = object.logprobSum ?? 0;
+    message.logprobMean = object.logprobMean ?? 0;
+    message.text = object.text ?? "";
+    return message;
+  },
+};
+
+function createBaseTokenScore(): TokenScore {
+  return {
+    tokenId: 0,
+    logprob: 0,
+    text: "",
+    rank: 0,
+    alternatives: [],
+    entropy: undefined,
+    raw: undefined,
+    top: undefined,
+  };
+}
+
+export const TokenScore: MessageFns<TokenScore> = {
+  encode(message: TokenScore, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenId !== 0) {
+      writer.uint32(8).uint32(message.tokenId);
+    }
+    if (message.logprob !== 0) {
+      writer.uint32(21).float(message.logprob);
+    }
+    if (message.text !== "") {
+      writer.uint32(26).string(message.text);
+    }
+    if (message.rank !== 0) {
+      writer.uint32(32).uint32(message.rank);
+    }
+    for (const v of message.alternatives) {
+      Alternative.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.entropy !== undefined) {
+      writer.uint32(53).float(message.entropy);
+    }
+    if (message.raw !== undefined) {
+      Tensor.encode(message.raw, writer.uint32(58).fork()).join();
+    }
+    if (message.top !== undefined) {
+      TopLogits.encode(message.top, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenScore {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenScore();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.tokenId = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 21) {
+              break;
+            }
+
+            message.logprob = reader.float();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.rank = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.alternatives.push(Alternative.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 53) {
+              break;
+            }
+
+            message.entropy = reader.float();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.raw = Tensor.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.top = TopLogits.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TokenScore {
+    return {
+      tokenId: isSet(object.tokenId)
+        ? globalThis.Number(object.tokenId)
+        : isSet(object.token_id)
+        ? globalThis.Number(object.token_id)
+        : 0,
+      logprob: isSet(object.logprob) ? globalThis.Number(object.logprob) : 0,
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      rank: isSet(object.rank) ? globalThis.Number(object.rank) : 0,
+      alternatives: globalThis.Array.isArray(object?.alternatives)
+        ? object.alternatives.map((e: any) => Alternative.fromJSON(e))
+        : [],
+      entropy: isSet(object.entropy) ? globalThis.Number(object.entropy) : undefined,
+      raw: isSet(object.raw) ? Tensor.fromJSON(object.raw) : undefined,
+      top: isSet(object.top) ? TopLogits.fromJSON(object.top) : undefined,
+    };
+  },
+
+  toJSON(message: TokenScore): unknown {
+    const obj: any = {};
+    if (message.tokenId !== 0) {
+      obj.tokenId = Math.round(message.tokenId);
+    }
+    if (message.logprob !== 0) {
+      obj.logprob = floatToJson(message.logprob);
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.rank !== 0) {
+      obj.rank = Math.round(message.rank);
+    }
+    if (message.alternatives?.length) {
+      obj.alternatives = message.alternatives.map((e) => Alternative.toJSON(e));
+    }
+    if (message.entropy !== undefined) {
+      obj.entropy = floatToJson(message.entropy);
+    }
+    if (message.raw !== undefined) {
+      obj.raw = Tensor.toJSON(message.raw);
+    }
+    if (message.top !== undefined) {
+      obj.top = TopLogits.toJSON(message.top);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TokenScore>): TokenScore {
+    return TokenScore.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TokenScore>): TokenScore {
+    const message = createBaseTokenScore();
+    message.tokenId = object.tokenId ?? 0;
+    message.logprob = object.logprob ?? 0;
+    message.text = object.text ?? "";
+    message.rank = object.rank ?? 0;
+    message.alternatives = object.alternatives?.map((e) => Alternative.fromPartial(e)) || [];
+    message.entropy = object.entropy ?? undefined;
+    message.raw = (object.raw !== undefined && object.raw !== null) ? Tensor.fromPartial(object.raw) : undefined;
+    message.top = (object.top !== undefined && object.top !== null) ? TopLogits.fromPartial(object.top) : undefined;
+    return message;
+  },
+};
+
+function createBaseScoreTimings(): ScoreTimings {
+  return { encodeMs: 0, decodeMs: 0, totalMs: 0 };
+}
+
+export const ScoreTimings: MessageFns<ScoreTimings> = {
+  encode(message: ScoreTimings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.encodeMs !== 0) {
+      writer.uint32(13).float(message.encodeMs);
+    }
+    if (message.decodeMs !== 0) {
+      writer.uint32(21).float(message.decodeMs);
+    }
+    if (message.totalMs !== 0) {
+      writer.uint32(29).float(message.totalMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScoreTimings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScoreTimings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 13) {
+              break;
+            }
+
+            message.encodeMs = reader.float();
+            continue;
+          }
+          case 2: {
+            if (tag !== 21) {
+              break;
+            }
+
+            message.decodeMs = reader.float();
+            continue;
+          }
+          case 3: {
+            if (tag !== 29) {
+              break;
+            }
+
+            message.totalMs = reader.float();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScoreTimings {
+    return {
+      encodeMs: isSet(object.encodeMs)
+        ? globalThis.Number(object.encodeMs)
+        : isSet(object.encode_ms)
+        ? globalThis.Number(object.encode_ms)
+        : 0,
+      decodeMs: isSet(object.decodeMs)
+        ? globalThis.Number(object.decodeMs)
+        : isSet(object.decode_ms)
+        ? globalThis.Number(object.decode_ms)
+        : 0,
+      totalMs: isSet(object.totalMs)
+        ? globalThis.Number(object.totalMs)
+        : isSet(object.total_ms)
+        ? globalThis.Number(object.total_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ScoreTimings): unknown {
+    const obj: any = {};
+    if (message.encodeMs !== 0) {
+      obj.encodeMs = floatToJson(message.encodeMs);
+    }
+    if (message.decodeMs !== 0) {
+      obj.decodeMs = floatToJson(message.decodeMs);
+    }
+    if (message.totalMs !== 0) {
+      obj.totalMs = floatToJson(message.totalMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ScoreTimings>): ScoreTimings {
+    return ScoreTimings.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ScoreTimings>): ScoreTimings {
+    const message = createBaseScoreTimings();
+    message.encodeMs = object.encodeMs ?? 0;
+    message.decodeMs = object.decodeMs ?? 0;
+    message.totalMs = object.totalMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseScoreBatchRequest(): ScoreBatchRequest {
+  return { requests: [] };
+}
+
+export const ScoreBatchRequest: MessageFns<ScoreBatchRequest> = {
+  encode(message: ScoreBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requests) {
+      ScoreRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScoreBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScoreBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requests.push(ScoreRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScoreBatchRequest {
+    return {
+      requests: globalThis.Array.isArray(object?.requests)
+        ? object.requests.map((e: any) => ScoreRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ScoreBatchRequest): unknown {
+    const obj: any = {};
+    if (message.requests?.length) {
+      obj.requests = message.requests.map((e) => ScoreRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ScoreBatchRequest>): ScoreBatchRequest {
+    return ScoreBatchRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ScoreBatchRequest>): ScoreBatchRequest {
+    const message = createBaseScoreBatchRequest();
+    message.requests = object.requests?.map((e) => ScoreRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseScoreBatchResponse(): ScoreBatchResponse {
+  return { responses: [] };
+}
+
+export const ScoreBatchResponse: MessageFns<ScoreBatchResponse> = {
+  encode(message: ScoreBatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.responses) {
+      ScoreResponse.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScoreBatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScoreBatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.responses.push(ScoreResponse.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScoreBatchResponse {
+    return {
+      responses: globalThis.Array.isArray(object?.responses)
+        ? object.responses.map((e: any) => ScoreResponse.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ScoreBatchResponse): unknown {
+    const obj: any = {};
+    if (message.responses?.length) {
+      obj.responses = message.responses.map((e) => ScoreResponse.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ScoreBatchResponse>): ScoreBatchResponse {
+    return ScoreBatchResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ScoreBatchResponse>): ScoreBatchResponse {
+    const message = createBaseScoreBatchResponse();
+    message.responses = object.responses?.map((e) => ScoreResponse.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /** Step-by-step decoding of one encoder-decoder model, plus the model's tokenizer and processor catalogue. */
 export type StepwiseServiceService = typeof StepwiseServiceService;
 export const StepwiseServiceService = {
@@ -7442,6 +8702,30 @@ export const StepwiseServiceService = {
     responseSerialize: (value: DetokenizeResponse): Buffer => Buffer.from(DetokenizeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DetokenizeResponse => DetokenizeResponse.decode(value),
   },
+  /**
+   * Scores given targets for an input in one teacher-forced decoder pass (Hugging Face's `labels`): each
+   * target token's raw log-probability, rank, alternatives and entropy, the same numbers a `Decode` that
+   * forces the target reports.
+   */
+  score: {
+    path: "/stepwise.v1.StepwiseService/Score" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ScoreRequest): Buffer => Buffer.from(ScoreRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ScoreRequest => ScoreRequest.decode(value),
+    responseSerialize: (value: ScoreResponse): Buffer => Buffer.from(ScoreResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ScoreResponse => ScoreResponse.decode(value),
+  },
+  /** `Score` for several inputs in one call: their encoder runs and decoder runs are shared. */
+  scoreBatch: {
+    path: "/stepwise.v1.StepwiseService/ScoreBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ScoreBatchRequest): Buffer => Buffer.from(ScoreBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ScoreBatchRequest => ScoreBatchRequest.decode(value),
+    responseSerialize: (value: ScoreBatchResponse): Buffer => Buffer.from(ScoreBatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ScoreBatchResponse => ScoreBatchResponse.decode(value),
+  },
 } as const;
 
 export interface StepwiseServiceServer extends UntypedServiceImplementation {
@@ -7457,6 +8741,14 @@ export interface StepwiseServiceServer extends UntypedServiceImplementation {
   tokenize: handleUnaryCall<TokenizeRequest, TokenizeResponse>;
   /** Turns token ids back into text with the model's tokenizer. */
   detokenize: handleUnaryCall<DetokenizeRequest, DetokenizeResponse>;
+  /**
+   * Scores given targets for an input in one teacher-forced decoder pass (Hugging Face's `labels`): each
+   * target token's raw log-probability, rank, alternatives and entropy, the same numbers a `Decode` that
+   * forces the target reports.
+   */
+  score: handleUnaryCall<ScoreRequest, ScoreResponse>;
+  /** `Score` for several inputs in one call: their encoder runs and decoder runs are shared. */
+  scoreBatch: handleUnaryCall<ScoreBatchRequest, ScoreBatchResponse>;
 }
 
 export interface StepwiseServiceClient extends Client {
@@ -7534,6 +8826,42 @@ export interface StepwiseServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DetokenizeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Scores given targets for an input in one teacher-forced decoder pass (Hugging Face's `labels`): each
+   * target token's raw log-probability, rank, alternatives and entropy, the same numbers a `Decode` that
+   * forces the target reports.
+   */
+  score(
+    request: ScoreRequest,
+    callback: (error: ServiceError | null, response: ScoreResponse) => void,
+  ): ClientUnaryCall;
+  score(
+    request: ScoreRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ScoreResponse) => void,
+  ): ClientUnaryCall;
+  score(
+    request: ScoreRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ScoreResponse) => void,
+  ): ClientUnaryCall;
+  /** `Score` for several inputs in one call: their encoder runs and decoder runs are shared. */
+  scoreBatch(
+    request: ScoreBatchRequest,
+    callback: (error: ServiceError | null, response: ScoreBatchResponse) => void,
+  ): ClientUnaryCall;
+  scoreBatch(
+    request: ScoreBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ScoreBatchResponse) => void,
+  ): ClientUnaryCall;
+  scoreBatch(
+    request: ScoreBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ScoreBatchResponse) => void,
   ): ClientUnaryCall;
 }
 
