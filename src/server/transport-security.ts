@@ -99,11 +99,19 @@ export class TransportSecurity {
 
   /**
    * Re-reads the TLS and token files (`trigger`, e.g. `SIGHUP`, is named in the log; without one, a
-   * periodic check that logs only changes and failures). Concurrent calls share one reload.
+   * periodic check that logs only changes and failures). A periodic check joins a reload in flight; a
+   * named trigger runs after it and reads the files afresh, so a file changed just before a SIGHUP is
+   * always read by that SIGHUP's reload.
    */
   reload(trigger?: string): Promise<void> {
-    this.reloading ??= this.reloadNow(trigger).finally(() => (this.reloading = undefined));
-    return this.reloading;
+    if (this.reloading !== undefined && trigger === undefined) return this.reloading;
+    const run: Promise<void> = (this.reloading ?? Promise.resolve())
+      .then(() => this.reloadNow(trigger))
+      .finally(() => {
+        if (this.reloading === run) this.reloading = undefined;
+      });
+    this.reloading = run;
+    return run;
   }
 
   /** Stops the periodic re-reading. */

@@ -249,6 +249,10 @@ class ServerLimits:
     max_pipeline_changes: int
     max_top_n_alternatives: int
     max_detokenize_ids: int
+    max_score_targets: int
+    """Targets of one ``Score`` or ``ScoreBatch`` call, its requests together."""
+    max_score_tokens: int
+    """Target tokens of one ``Score`` or ``ScoreBatch`` call, its targets together."""
     processor_list_limits: Mapping[str, int]
     """Bounds on the processors' list and text parameters, by ``"processor.parameter"``."""
 

@@ -93,6 +93,7 @@ async function callEveryRpc(client: StepwiseServiceClient): Promise<Record<strin
     stream.call.end();
     return status;
   };
+  const scoreRequest = { input: { $case: 'text' as const, value: TEXT }, targets: [{ target: { $case: 'text' as const, value: TEXT } }] };
   const statuses = {
     decode: await decode(),
     generate: (await generateAll(client, { input: { $case: 'text', value: TEXT }, maxNewTokens: 2 }, { deadline: new Date(Date.now() + 30_000) })).status,
@@ -100,6 +101,8 @@ async function callEveryRpc(client: StepwiseServiceClient): Promise<Record<strin
     listProcessors: await settle(unary(client, 'listProcessors', {})),
     tokenize: await settle(unary(client, 'tokenize', { text: TEXT })),
     detokenize: await settle(unary(client, 'detokenize', { tokenIds: [5, 6] })),
+    score: await settle(unary(client, 'score', scoreRequest)),
+    scoreBatch: await settle(unary(client, 'scoreBatch', { requests: [scoreRequest] })),
   };
   // The table above must name every method of the service, so a method added later is checked too.
   expect(Object.keys(statuses).sort()).toEqual(Object.keys(StepwiseServiceService).sort());
