@@ -36,7 +36,7 @@ function header(columns: ScoreTableColumns): string {
 }
 
 function row(index: number, token: ScoredToken, columns: ScoreTableColumns): string {
-  const entropy = columns.entropy ? `  ${(token.entropy ?? NaN).toFixed(3).padStart(7)}` : '';
+  const entropy = columns.entropy ? `  ${(token.entropy === undefined ? '-' : token.entropy.toFixed(3)).padStart(7)}` : '';
   const alternatives = token.alternatives.map((alternative) => `${quoted(alternative.text, 12)} ${alternative.logprob.toFixed(4)}`).join('  ');
   return (
     `${String(index).padStart(4)}  ${quoted(token.text).padEnd(TOKEN_WIDTH)}  ${String(token.tokenId).padStart(6)}  ` +
