@@ -1,7 +1,8 @@
 /**
  * Stepwise's TypeScript client: open a decode, read every step's raw logits as a `Float32Array`, answer
  * each step (accept, force, reconfigure, rewind, stop), with deadlines and cancellation by `AbortSignal`,
- * over plaintext or TLS (mutual TLS included) with a bearer token.
+ * score given targets in one teacher-forced pass (`score`, `scoreBatch`), over plaintext or TLS (mutual TLS
+ * included) with a bearer token.
  */
 export { DEFAULT_CHANNEL_OPTIONS, StepwiseClient, type StepwiseClientOptions } from './stepwise-client.js';
 export { DEFAULT_SERVER, bearerTokenInterceptor, channelCredentials, type ClientTls } from './channel-security.js';
@@ -25,5 +26,14 @@ export {
 } from './decisions.js';
 export { StepwiseCallError, type StepwiseCallOptions } from './call-options.js';
 export { rawLogitsOf, tensorToFloat32, logSumExp, probabilityOf, entropyOf, topKIds } from './logits.js';
+export {
+  toScoreRequest,
+  toScoreResult,
+  type ScoreInput,
+  type ScoreTargetInput,
+  type ScoreResult,
+  type ScoredTarget,
+  type ScoredToken,
+} from './score.js';
 export { NpyMatrixWriter, encodeNpyFloat32Header } from './npy-writer.js';
-export { FinishReason, TokenSource, type Finished, type Started, type TokenChosen } from './proto.js';
+export { FinishReason, TokenSource, type Alternative, type Finished, type ScoreTimings, type Started, type TokenChosen, type TopLogits } from './proto.js';

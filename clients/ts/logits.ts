@@ -1,10 +1,10 @@
 /**
  * A step's raw logits as a `Float32Array`, and the few statistics clients read from a row.
  *
- * Float32 rows are views over the bytes received from the server: no element is copied. The generated
- * protobuf code hands each `bytes` field over as its own Node `Buffer`, whose memory starts on an 8-byte
- * boundary, so the view is always possible on the little-endian hosts Node runs on; a misaligned buffer
- * (never produced by the generated code) would be copied once rather than rejected.
+ * Float32 rows are views over the bytes received from the server where those start on a 4-byte boundary
+ * (on the little-endian hosts Node runs on): no element is copied. A `Decode` step's row does (the client's
+ * tests check it); the rows of a `Score` response share one message and start wherever its encoding puts
+ * them, and a misaligned row is copied once rather than rejected.
  */
 import { DataType, type StepLogits, type Tensor } from './proto.js';
 

@@ -8,6 +8,8 @@
  * const info = await client.getModelInfo();
  * const run = client.decode({ text: 'translate English to German: The house is wonderful.' }, () => accept());
  * for await (const step of run) console.log(step.step, step.token.text);
+ * const scored = await client.score({ text: 'translate English to German: The house is wonderful.', targets: ['Das Haus ist wunderbar.'] });
+ * console.log(scored.results[0].logprobSum);
  * client.close();
  * ```
  */
@@ -34,8 +36,11 @@ import {
   type GetModelInfoResponse,
   type ListProcessorsResponse,
   type ProcessorDescription,
+  type ScoreBatchResponse,
+  type ScoreResponse,
   type TokenizeResponse,
 } from './proto.js';
+import { toScoreRequest, toScoreResult, type ScoreInput, type ScoreResult } from './score.js';
 import { toStartMessage, type DecodeStart } from './start-options.js';
 
 export interface StepwiseClientOptions {
@@ -131,6 +136,28 @@ export class StepwiseClient {
       this.stub.detokenize({ tokenIds: [...tokenIds], skipSpecialTokens }, new Metadata(), grpcOptions, callback),
     );
     return response.text;
+  }
+
+  /**
+   * Scores `input.targets` after `input.text` (or `inputIds`) in one teacher-forced pass: each target token's
+   * raw log-probability, rank and, when asked, alternatives, entropy and raw logits; each target's sum and
+   * mean. The numbers a `Decode` that forces each target reports.
+   */
+  async score(input: ScoreInput, options: StepwiseCallOptions = {}): Promise<ScoreResult> {
+    const request = toScoreRequest(input); // validate before opening a call
+    const response = await this.unary<ScoreResponse>('Score', options, (grpcOptions, callback) =>
+      this.stub.score(request, new Metadata(), grpcOptions, callback),
+    );
+    return toScoreResult(response);
+  }
+
+  /** `score` for several inputs in one call (their encoder and decoder runs shared); one result per input, in order. */
+  async scoreBatch(inputs: readonly ScoreInput[], options: StepwiseCallOptions = {}): Promise<ScoreResult[]> {
+    const requests = inputs.map(toScoreRequest);
+    const response = await this.unary<ScoreBatchResponse>('ScoreBatch', options, (grpcOptions, callback) =>
+      this.stub.scoreBatch({ requests }, new Metadata(), grpcOptions, callback),
+    );
+    return response.responses.map(toScoreResult);
   }
 
   /** Closes the channel; calls in flight fail. */

@@ -1,5 +1,6 @@
 """Stepwise's Python client: decode step by step on a Stepwise server, reading every step's raw logits as a
-NumPy array and answering each step (accept, force, reconfigure, rewind, stop).
+NumPy array and answering each step (accept, force, reconfigure, rewind, stop); score given targets in one
+teacher-forced pass (``Client.score``).
 
 Results are typed: dataclasses with the proto's field names (``results``), enums as Python enums
 (``FinishReason.EOS``), logits as float32 NumPy arrays. The protobuf modules are generated ahead of time and
@@ -34,15 +35,20 @@ from .results import (
     ParameterDescription,
     ProcessorDescription,
     ProcessorSpec,
+    Scored,
+    ScoreTimings,
     ServerLimits,
     SpecialTokenIds,
     Started,
+    TargetScore,
     Timings,
     TokenChosen,
     Tokenized,
+    TokenScore,
     TopLogits,
     tensor_to_numpy,
 )
+from .score_options import ScoreTargetInput, to_score_request
 from .session import DecodeSession, Metadata
 
 __version__ = "0.1.0"
@@ -75,6 +81,9 @@ __all__ = [
     "PipelineScope",
     "ProcessorDescription",
     "ProcessorSpec",
+    "ScoreTargetInput",
+    "ScoreTimings",
+    "Scored",
     "SelectionMode",
     "ServerLimits",
     "SpecialTokenIds",
@@ -82,9 +91,11 @@ __all__ = [
     "Started",
     "StepEvent",
     "StepwiseCallError",
+    "TargetScore",
     "Timings",
     "TokenChosen",
     "TokenEvent",
+    "TokenScore",
     "TokenSource",
     "Tokenized",
     "TopLogits",
@@ -99,4 +110,5 @@ __all__ = [
     "rewind",
     "stop",
     "tensor_to_numpy",
+    "to_score_request",
 ]

@@ -10,12 +10,15 @@
 >>> # call metadata: with every call, or with one
 >>> traced = Client("127.0.0.1:50051", metadata=[("x-request-id", "run-7")])
 >>> traced.get_model_info(metadata=[("x-attempt", "2")])
+>>> # scoring given targets in one teacher-forced pass
+>>> scored = client.score("translate English to German: The house is wonderful.", ["Das Haus ist wunderbar."])
+>>> scored.results[0].logprob_sum, [token.rank for token in scored.results[0].tokens]
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Callable, Optional, Union
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Callable, Optional, Union
 
 import grpc
 from google.protobuf.message import Message
@@ -27,7 +30,8 @@ from .events import DecodeEvent, FinishedEvent, StepEvent, to_event
 from .lockstep import DecideContext, DecideStep, LockstepDecode
 from .params import ProcessorInput
 from .protocol import pb
-from .results import ModelInfo, ProcessorDescription, Tokenized
+from .results import ModelInfo, ProcessorDescription, Scored, Tokenized
+from .score_options import ScoreTargetInput, to_score_request
 from .session import DecodeSession, Metadata
 from .start_options import GenerationConfigInput, to_start_message
 
@@ -157,6 +161,32 @@ class Client:
         """The text of ``token_ids``."""
         request = pb.DetokenizeRequest(token_ids=token_ids, skip_special_tokens=skip_special_tokens)
         return self._unary("Detokenize", self.stub.Detokenize, request, timeout, metadata).text
+
+    def score(
+        self,
+        text: Optional[str] = None,
+        targets: Sequence[ScoreTargetInput] = (),
+        *,
+        timeout: Optional[float] = None,
+        metadata: Metadata = (),
+        **options: Any,
+    ) -> Scored:
+        """Scores ``targets`` (texts, or id lists) after ``text`` in one teacher-forced pass: each target
+        token's raw log-probability, rank and, when asked, alternatives, entropy and raw row (a float32 NumPy
+        array); each target's sum and mean. Keyword arguments are ``to_score_request``'s (``input_ids``,
+        ``decoder_prefix_ids``, ``top_n_alternatives``, ``entropy``, ``raw_logits``, ``raw_top_k``)."""
+        request = to_score_request(text, targets, **options)
+        return Scored.from_proto(self._unary("Score", self.stub.Score, request, timeout, metadata))
+
+    def score_batch(
+        self, requests: Sequence[Mapping[str, Any]], *, timeout: Optional[float] = None, metadata: Metadata = ()
+    ) -> list[Scored]:
+        """``score`` for several inputs in one call (their encoder and decoder runs shared): each request is a
+        mapping of ``score``'s arguments (``{"text": ..., "targets": [...], "entropy": True}``); one answer per
+        request, in order."""
+        batch = pb.ScoreBatchRequest(requests=[to_score_request(**request) for request in requests])
+        reply = self._unary("ScoreBatch", self.stub.ScoreBatch, batch, timeout, metadata)
+        return [Scored.from_proto(response) for response in reply.responses]
 
     def _unary(
         self, rpc: str, method: Callable[..., Message], request: Message, timeout: Optional[float], metadata: Metadata

@@ -6,6 +6,7 @@ field of each message has its attribute here.
 >>> finished.reason                      # FinishReason.MAX_NEW_TOKENS
 >>> finished.token_ids                   # (423, 572, 5)
 >>> info.limits.max_new_tokens           # 512
+>>> scored.results[0].logprob_sum        # -51.23
 """
 
 from __future__ import annotations
@@ -250,9 +251,9 @@ class ServerLimits:
     max_top_n_alternatives: int
     max_detokenize_ids: int
     max_score_targets: int
-    """Targets of one ``Score`` or ``ScoreBatch`` call, its requests together."""
+    """Most targets of one ``score`` or ``score_batch`` call, its requests together."""
     max_score_tokens: int
-    """Target tokens of one ``Score`` or ``ScoreBatch`` call, its targets together."""
+    """Most target tokens of one ``score`` or ``score_batch`` call, its targets together."""
     processor_list_limits: Mapping[str, int]
     """Bounds on the processors' list and text parameters, by ``"processor.parameter"``."""
 
@@ -332,6 +333,104 @@ class Tokenized:
         return cls(tuple(message.token_ids), tuple(message.tokens))
 
 
+@dataclass(frozen=True)
+class TokenScore:
+    """One target token and its scores under the raw distribution at its position (``Score``)."""
+
+    token_id: int
+    logprob: float
+    """Raw log-probability of the token, as a forced decode's ``raw_logprob``."""
+    text: str
+    """The text this token adds to the target's text."""
+    rank: int
+    """1 + the number of ids whose raw logit is strictly higher (1: no token is more likely)."""
+    alternatives: tuple[Alternative, ...]
+    """With ``top_n_alternatives``: the most likely tokens at this position, most likely first."""
+    entropy: Optional[float]
+    """With ``entropy=True``: entropy of the raw distribution at this position, in nats."""
+    raw: Optional[np.ndarray]
+    """With ``raw_logits="float32"`` or ``"float16"``: the position's raw logits, float32, ``vocab_size`` long
+    (a read-only view over the received bytes for float32)."""
+    top: Optional[TopLogits]
+    """With ``raw_logits="top-k"``: the position's highest raw logits."""
+
+    @classmethod
+    def from_proto(cls, message: Message) -> TokenScore:
+        return cls(
+            token_id=message.token_id,
+            logprob=message.logprob,
+            text=message.text,
+            rank=message.rank,
+            alternatives=tuple(Alternative.from_proto(alternative) for alternative in message.alternatives),
+            entropy=_optional(message, "entropy"),
+            raw=tensor_to_numpy(message.raw) if message.HasField("raw") else None,
+            top=TopLogits.from_proto(message.top) if message.HasField("top") else None,
+        )
+
+
+@dataclass(frozen=True)
+class TargetScore:
+    """The scores of one target: its tokens, their sum and mean (``Score``)."""
+
+    tokens: tuple[TokenScore, ...]
+    logprob_sum: float
+    """The target's log-likelihood given the input and the decoder prompt."""
+    logprob_mean: float
+    """Hugging Face's loss with ``labels`` is its negative."""
+    text: str
+    """The target's ids decoded, special tokens skipped."""
+
+    @property
+    def token_ids(self) -> tuple[int, ...]:
+        """The target's ids (a text target's tokenization, ``</s>`` included)."""
+        return tuple(token.token_id for token in self.tokens)
+
+    def raw_rows(self) -> np.ndarray:
+        """The raw logits of every position as one float32 ``[tokens, vocab_size]`` array (a copy); needs
+        ``raw_logits="float32"`` or ``"float16"``."""
+        if any(token.raw is None for token in self.tokens):
+            raise ValueError('raw_rows() needs the rows: score with raw_logits="float32" or "float16"')
+        return np.stack([token.raw for token in self.tokens])
+
+    @classmethod
+    def from_proto(cls, message: Message) -> TargetScore:
+        return cls(tuple(TokenScore.from_proto(token) for token in message.tokens), message.logprob_sum, message.logprob_mean, message.text)
+
+
+@dataclass(frozen=True)
+class ScoreTimings:
+    """Server-side timings of a ``Score`` request, in milliseconds."""
+
+    encode_ms: float
+    decode_ms: float
+    total_ms: float
+
+    @classmethod
+    def from_proto(cls, message: Message) -> ScoreTimings:
+        return cls(message.encode_ms, message.decode_ms, message.total_ms)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The answer of ``score`` for one input (``ScoreResponse``): one ``TargetScore`` per target, in order."""
+
+    results: tuple[TargetScore, ...]
+    input_ids: tuple[int, ...]
+    """The encoder input ids (the tokenized text, or the ids given)."""
+    decoder_prompt_ids: tuple[int, ...]
+    """What the decoder saw before every target: its start token and ``decoder_prefix_ids``."""
+    timings: ScoreTimings
+
+    @classmethod
+    def from_proto(cls, message: Message) -> Scored:
+        return cls(
+            results=tuple(TargetScore.from_proto(result) for result in message.results),
+            input_ids=tuple(message.input_ids),
+            decoder_prompt_ids=tuple(message.decoder_prompt_ids),
+            timings=ScoreTimings.from_proto(message.timings),
+        )
+
+
 PROTO_RESULTS: dict[str, type] = {
     "SpecialTokenIds": SpecialTokenIds,
     "ProcessorSpec": ProcessorSpec,
@@ -348,5 +447,9 @@ PROTO_RESULTS: dict[str, type] = {
     "ParameterDescription": ParameterDescription,
     "ProcessorDescription": ProcessorDescription,
     "TokenizeResponse": Tokenized,
+    "TokenScore": TokenScore,
+    "TargetScore": TargetScore,
+    "ScoreTimings": ScoreTimings,
+    "ScoreResponse": Scored,
 }
 """Each result type by the name of the proto message it mirrors."""

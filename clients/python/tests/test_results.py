@@ -15,11 +15,13 @@ from stepwise_client import (
     FinishReason,
     Finished,
     ParamType,
+    Scored,
     SelectionMode,
     Started,
     TokenChosen,
     TokenSource,
     pb,
+    to_score_request,
 )
 from stepwise_client._gen import stepwise_pb2
 from stepwise_client.enums import PROTO_ENUMS
@@ -56,7 +58,7 @@ class ResultsTest(unittest.TestCase):
         read_by_clients = {
             "Started", "SpecialTokenIds", "ProcessorSpec", "TopLogits", "TokenChosen", "Alternative", "Applied", "Finished",
             "Timings", "GetModelInfoResponse", "ModelConfigSummary", "ServerLimits", "ProcessorDescription",
-            "ParameterDescription", "TokenizeResponse",
+            "ParameterDescription", "TokenizeResponse", "ScoreResponse", "TargetScore", "TokenScore", "ScoreTimings",
         }  # fmt: skip
         self.assertEqual(set(PROTO_RESULTS), read_by_clients)
 
@@ -112,6 +114,40 @@ class ResultsTest(unittest.TestCase):
         token = to_event(pb.DecodeResponse(token=pb.TokenChosen(step=0, token_id=4, source=pb.TOKEN_SOURCE_SELECTED)), False)
         self.assertIsInstance(token, TokenEvent)
         self.assertIs(token.token.source, TokenSource.SELECTED)
+
+    def test_a_score_reads_its_tokens_rows_and_optional_fields(self):
+        row = np.array([0.5, -1.0, 2.0], dtype="<f4")
+        message = pb.ScoreResponse(
+            input_ids=[4, 1], decoder_prompt_ids=[0],
+            results=[pb.TargetScore(
+                logprob_sum=-3.5, logprob_mean=-1.75, text="ab",
+                tokens=[
+                    pb.TokenScore(token_id=2, logprob=-0.5, text="a", rank=1, entropy=0.25,
+                                  raw=pb.Tensor(dtype=pb.DATA_TYPE_FLOAT32, shape=[3], data=row.tobytes()),
+                                  alternatives=[pb.Alternative(token_id=2, text="a", logprob=-0.5, raw_logprob=-0.5)]),
+                    pb.TokenScore(token_id=1, logprob=-3.0, text="", rank=3, top=pb.TopLogits(token_ids=[2], logits=[2.0])),
+                ],
+            )],
+            timings=pb.ScoreTimings(encode_ms=1, decode_ms=2, total_ms=4),
+        )  # fmt: skip
+        scored = Scored.from_proto(message)
+        target = scored.results[0]
+        self.assertEqual((scored.input_ids, scored.decoder_prompt_ids, scored.timings.total_ms), ((4, 1), (0,), 4))
+        self.assertEqual((target.token_ids, target.logprob_sum, target.text), ((2, 1), -3.5, "ab"))
+        first, second = target.tokens
+        np.testing.assert_array_equal(first.raw, row)
+        self.assertEqual((first.entropy, first.alternatives[0].token_id, first.top), (0.25, 2, None))
+        self.assertEqual((second.raw, second.entropy, second.top.token_ids), (None, None, (2,)))
+
+    def test_a_score_request_takes_texts_and_id_lists_as_targets(self):
+        request = to_score_request(input_ids=[4, 1], targets=["Haus", [5, 1]], top_n_alternatives=2, raw_logits="float16")
+        self.assertEqual(list(request.token_ids.ids), [4, 1])
+        self.assertEqual([target.WhichOneof("target") for target in request.targets], ["text", "token_ids"])
+        self.assertEqual(list(request.targets[1].token_ids.ids), [5, 1])
+        self.assertEqual((request.top_n_alternatives, request.raw_logits), (2, pb.LOGITS_FORMAT_FLOAT16))
+        self.assertEqual(to_score_request("x", ["y"]).raw_logits, pb.LOGITS_FORMAT_NONE)
+        with self.assertRaisesRegex(ValueError, "raw_logits must be one of"):
+            to_score_request("x", ["y"], raw_logits="float64")
 
     def test_a_parameter_type_reads_as_its_enum(self):
         self.assertIs(ParamType(pb.PARAM_TYPE_INT_LIST), ParamType.INT_LIST)

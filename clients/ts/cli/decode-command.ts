@@ -3,19 +3,9 @@
  * (token, probability, entropy, the most likely alternatives, a mark on forced tokens), then the text.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { defaultServer, type ClientTls } from '../channel-security.js';
+import { addConnectionOptions, checkConnectionFlags, integerOption, tlsOf, type ConnectionFlags } from './connection-options.js';
 import { runDecodeCommand } from './decode-run.js';
 import { forcedTokensByStep } from './force-option.js';
-
-function integerOption(flag: string, min: number) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!/^\d+$/.test(value.trim()) || parsed < min || !Number.isSafeInteger(parsed)) {
-      throw new InvalidArgumentError(`\`${flag}\` must be an integer >= ${min}; given ${value}`);
-    }
-    return parsed;
-  };
-}
 
 function numberOption(flag: string) {
   return (value: string): number => {
@@ -36,13 +26,7 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-interface DecodeFlags {
-  server: string;
-  tls?: boolean;
-  ca?: string;
-  cert?: string;
-  key?: string;
-  token?: string;
+interface DecodeFlags extends ConnectionFlags {
   maxNewTokens?: number;
   topP?: number;
   temperature?: number;
@@ -54,19 +38,14 @@ interface DecodeFlags {
 }
 
 export function register(program: Command): void {
-  program
+  const decode = program
     .command('decode')
     .description(
       'Decode TEXT on a running server, one step at a time, printing every step from its raw logits. ' +
         'Greedy unless --top-p, --temperature or --seed is given (then sampling).',
     )
-    .argument('<text>', 'the encoder input, e.g. "translate English to German: The house is wonderful."')
-    .option('--server <host:port>', 'the server to decode on [env STEPWISE_SERVER]', defaultServer())
-    .option('--tls', "use TLS, trusting the system's root certificates (implied by --ca, --cert, --key)")
-    .option('--ca <file>', "PEM CA certificate that signed the server's certificate")
-    .option('--cert <file>', 'PEM client certificate, for a server that requires one (mutual TLS)')
-    .option('--key <file>', 'PEM private key of --cert')
-    .option('--token <token>', 'bearer token sent with every call [env STEPWISE_TOKEN, which ps does not show]')
+    .argument('<text>', 'the encoder input, e.g. "translate English to German: The house is wonderful."');
+  addConnectionOptions(decode, 'decode')
     .option('--max-new-tokens <n>', 'most tokens to generate (default: the server limit)', integerOption('--max-new-tokens', 1))
     .option('--top-p <p>', 'nucleus sampling mass, in (0, 1]', numberOption('--top-p'))
     .option('--temperature <t>', 'sampling temperature, > 0', numberOption('--temperature'))
@@ -82,7 +61,7 @@ export function register(program: Command): void {
       } catch (error) {
         command.error((error as Error).message);
       }
-      if ((flags.cert === undefined) !== (flags.key === undefined)) command.error('`--cert` and `--key` go together: a client certificate and its key');
+      checkConnectionFlags(flags, command);
       const interrupted = new AbortController();
       const onInterrupt = (): void => interrupted.abort(new Error('interrupted'));
       process.once('SIGINT', onInterrupt);
@@ -115,10 +94,4 @@ export function register(program: Command): void {
         process.removeListener('SIGINT', onInterrupt);
       }
     });
-}
-
-/** TLS when any of `--tls`, `--ca`, `--cert`, `--key` is given. */
-function tlsOf(flags: DecodeFlags): ClientTls | undefined {
-  if (!flags.tls && flags.ca === undefined && flags.cert === undefined && flags.key === undefined) return undefined;
-  return { caFile: flags.ca, certFile: flags.cert, keyFile: flags.key };
 }

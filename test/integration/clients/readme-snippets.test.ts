@@ -1,7 +1,8 @@
 /**
  * The code in clients/README.md runs as written against the server `npm start` runs (`stepwise serve` with
- * its embedded model, on a free port that replaces the README's): both TypeScript snippets, the first Python
- * snippet, and the `stepwise-client decode` command, whose output must be the one the README shows.
+ * its embedded model, on a free port that replaces the README's): the three TypeScript snippets, the first
+ * Python snippet, and the `stepwise-client decode` and `score` commands, whose output must be the one the
+ * README shows.
  * The example scripts and the grpcurl calls of the README are run by the Python tests, the pytest snippets
  * by python-package.test.ts.
  */
@@ -80,11 +81,12 @@ afterAll(async () => {
 });
 
 describe('clients/README.md', () => {
-  it('has the two TypeScript snippets, the Python snippet and the decode command run here', () => {
-    expect(codeBlocks('ts')).toHaveLength(2);
+  it('has the three TypeScript snippets, the Python snippet and the decode and score commands run here', () => {
+    expect(codeBlocks('ts')).toHaveLength(3);
     // The first; the other two (a pytest test and its conftest.py) are run by python-package.test.ts.
     expect(codeBlocks('python')).toHaveLength(3);
     expect(codeBlocks('sh').join('\n')).toContain('npm run -s client -- decode ');
+    expect(codeBlocks('sh').join('\n')).toContain('npm run -s client -- score ');
   });
 
   it('the session snippet prints every step’s logits and takes the forced token at step 1', async () => {
@@ -104,6 +106,26 @@ describe('clients/README.md', () => {
     const ids = lines.slice(0, 4).map((line) => Number(line.split(' ')[1]));
     expect(ids[0]).not.toBe(9); // banned at step 0
     expect(lines.slice(4).join(' ')).toBe(`[ ${ids.join(', ')} ]`);
+  });
+
+  it('the score snippet prints each target\'s ids, sum and mean, and each token\'s rank, logprob and row width', async () => {
+    const output = await runTypeScript(codeBlocks('ts')[2]!, 'score');
+    const client = new StepwiseClient(address);
+    const vocab = (await client.getModelInfo()).vocabSize;
+    const textIds = (await client.tokenize('Das Haus ist wunderbar.')).tokenIds;
+    client.close();
+    const targets = [...output.matchAll(/^([\d ]+) (-\d+\.\d{4}) (-\d+\.\d{4})$/gm)];
+    expect(targets.map((target) => target[1])).toEqual([textIds.join(' '), '334 331 1']);
+    const tokens = output.match(/^ {2}\d+ rank \d+ logprob -\d+\.\d{4} row (\d+)$/gm)!;
+    expect(tokens).toHaveLength(textIds.length + 3);
+    expect(tokens.every((line) => line.endsWith(` row ${vocab}`))).toBe(true);
+  });
+
+  it('the score command prints exactly the tables the README shows', async () => {
+    const line = codeBlocks('sh').join('\n').split('\n').find((candidate) => candidate.includes('npm run -s client -- score '))!;
+    const args = [...line.split(' -- ')[1]!.matchAll(/"([^"]*)"|(\S+)/g)].map((match) => match[1] ?? match[2]!);
+    const output = await run(process.execPath, ['--import', 'tsx', 'clients/ts/cli/main.ts', ...args, '--server', address]);
+    expect(output).toBe(codeBlocks('').find((block) => block.startsWith('target ')));
   });
 
   it('the Python snippet prints float32 logits of the vocabulary width and the forced token', async () => {

@@ -2,7 +2,7 @@
  * The TypeScript client as a package, as another project gets it: `npm pack` in `clients/ts` (which builds
  * it), the tarball installed into an empty project outside the repository, a small program type-checked
  * against the installed declarations and run against a live server, and the installed `stepwise-client`
- * bin run once.
+ * bin run (decode, score, --version).
  *
  * The empty project installs with `npm ci --offline` from a lockfile that pins the tarball and, for its
  * dependencies, the versions this repository's package-lock.json resolved (whose tarballs the npm cache
@@ -32,9 +32,9 @@ const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8
 };
 const TEXT = 'translate English to German: The house is wonderful.';
 
-/** A program a user would write: imports the package by name, decodes with a forced step, prints a summary. */
+/** A program a user would write: imports the package by name, decodes with a forced step, scores the result, prints a summary. */
 const CONSUMER = `
-import { StepwiseClient, accept, force, FinishReason, type DecodedStep } from 'stepwise-client';
+import { StepwiseClient, accept, force, FinishReason, type DecodedStep, type ScoreResult } from 'stepwise-client';
 
 const client = new StepwiseClient(process.argv[2]!);
 const info = await client.getModelInfo();
@@ -44,9 +44,11 @@ const run = client.decode({ text: ${JSON.stringify(TEXT)}, maxNewTokens: 3, sele
 const steps: DecodedStep[] = [];
 for await (const step of run) steps.push(step);
 const { finished } = await run.result();
+const scored: ScoreResult = await client.score({ text: ${JSON.stringify(TEXT)}, targets: [finished.tokenIds], rawLogits: 'float32' });
 client.close();
 const rows: number[] = steps.map((step) => step.logits!.length);
-console.log(JSON.stringify({ vocabSize: info.vocabSize, rows, tokenIds: finished.tokenIds, maxNewTokens: finished.reason === FinishReason.FINISH_REASON_MAX_NEW_TOKENS }));
+const scoredRows: number[] = scored.results[0]!.tokens.map((token) => token.logits!.length);
+console.log(JSON.stringify({ vocabSize: info.vocabSize, rows, tokenIds: finished.tokenIds, maxNewTokens: finished.reason === FinishReason.FINISH_REASON_MAX_NEW_TOKENS, scoredIds: scored.results[0]!.tokenIds, scoredRows }));
 
 // Never called: proves the declarations are real types, not \`any\` (an unused @ts-expect-error fails tsc).
 export function misuse(): void {
@@ -156,19 +158,25 @@ describe('the stepwise-client package', () => {
 
   it('that program runs against a live server: every step has its logits row, the forced token is taken', async () => {
     const output = await run(process.execPath, ['out/consumer.js', server.address], consumerDir);
-    const summary = JSON.parse(output) as { vocabSize: number; rows: number[]; tokenIds: number[]; maxNewTokens: boolean };
+    const summary = JSON.parse(output) as { vocabSize: number; rows: number[]; tokenIds: number[]; maxNewTokens: boolean; scoredIds: number[]; scoredRows: number[] };
     expect(summary.rows).toEqual([summary.vocabSize, summary.vocabSize, summary.vocabSize]);
     expect(summary.tokenIds).toHaveLength(3);
     expect(summary.tokenIds[1]).toBe(5);
     expect(summary.maxNewTokens).toBe(true);
+    // It scored the decoded ids too, a row for each.
+    expect(summary.scoredIds).toEqual(summary.tokenIds);
+    expect(summary.scoredRows).toEqual(summary.rows);
   });
 
-  it('its bin, stepwise-client, decodes on the server and prints its version', async () => {
+  it('its bin, stepwise-client, decodes and scores on the server and prints its version', async () => {
     const bin = join(consumerDir, 'node_modules', '.bin', 'stepwise-client');
     const table = await run(bin, ['decode', TEXT, '--server', server.address, '--max-new-tokens', '3', '--force', '5@1'], consumerDir);
     expect(table).toMatch(/^step +token +id +prob +entropy/m);
     expect(table).toMatch(/^ +1 \* +" and" +5 /m);
     expect(table).toContain('(MAX_NEW_TOKENS after 3 tokens)');
+    const scored = JSON.parse(await run(bin, ['score', TEXT, 'Das Haus', '--json', '--server', server.address], consumerDir)) as { results: Array<{ target: string; tokens: unknown[] }> };
+    expect(scored.results.map((target) => target.target)).toEqual(['Das Haus']);
+    expect(scored.results[0]!.tokens.length).toBeGreaterThan(0);
     expect((await run(bin, ['--version'], consumerDir)).trim()).toBe(manifest.version);
   });
 });
