@@ -23,7 +23,7 @@ export {
   type PipelineChangeInput,
   type ChangeScope,
 } from './decisions.js';
-export { StepwiseCallError, type StepwiseCallOptions } from './call-options.js';
+export { StepwiseCallError, type ModelCallOptions, type StepwiseCallOptions } from './call-options.js';
 export { rawLogitsOf, tensorToFloat32, logSumExp, probabilityOf, entropyOf, topKIds } from './logits.js';
 export { NpyMatrixWriter, encodeNpyFloat32Header } from './npy-writer.js';
-export { FinishReason, TokenSource, type Finished, type Started, type TokenChosen } from './proto.js';
+export { FinishReason, TokenSource, type Finished, type GetModelInfoResponse, type ModelDescription, type Started, type TokenChosen } from './proto.js';
