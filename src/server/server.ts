@@ -138,9 +138,9 @@ export class StepwiseServer {
     await Promise.all(this.catalog.models.map((model) => model.runtime.warmUp()));
     this.health.started();
     const { models } = this.catalog;
-    const served = models.map(({ name, runtime }) => `"${name}" (vocab ${runtime.info.vocabSize}${models.length > 1 && name === this.catalog.default.name ? ', default' : ''})`);
+    const served = models.map(({ name, runtime, isDefault }) => `model "${name}" (vocab ${runtime.info.vocabSize}${models.length > 1 && isDefault ? ', default' : ''})`);
     this.logger.info(
-      `stepwise serving ${models.length > 1 ? 'models' : 'model'} ${served.join(', ')} on ${address.host}:${this.boundPort}; ` +
+      `stepwise serving ${served.join(', ')} on ${address.host}:${this.boundPort}; ` +
         `limits: ${this.limits.maxConcurrentStreams} streams, ${this.limits.maxInputTokens} input tokens, ${this.limits.maxNewTokens} new tokens`,
       { model: this.catalog.default.name, ...(models.length > 1 && { models: this.catalog.names }), host: address.host, port: this.boundPort, limits: this.limits },
     );
