@@ -182,7 +182,8 @@ async function loadModels(composition: ServerComposition): Promise<LoadedModel[]
       const options = named ? { ...load, name } : load;
       const loaded = await loadOne(dir, options, composition.runtime);
       // Every stream asks for its own steps; the scheduler turns concurrent asks into batched decoder runs.
-      return { name, loaded, scheduler: new StepScheduler(loaded, composition.scheduler) };
+      // An unnamed folder goes by the name its loader gave it, the one `Started.model_name` reports.
+      return { name: named ? name : loaded.info.name, loaded, scheduler: new StepScheduler(loaded, composition.scheduler) };
     }),
   );
   const failed = settled.find((each) => each.status === 'rejected');
