@@ -27,13 +27,18 @@ export function readModelArgument(text: string, refuse: (rule: string) => never)
   const equals = text.indexOf('=');
   if (equals < 0) {
     if (text === '') refuse('must be DIR or NAME=DIR');
-    return { name: basename(resolve(text)), dir: text, bare: true };
+    return asGiven({ name: basename(resolve(text)), dir: text, bare: true }, text);
   }
   const name = text.slice(0, equals);
   const dir = text.slice(equals + 1);
   if (!MODEL_NAME.test(name)) refuse('must be DIR or NAME=DIR, NAME of 1 to 64 letters, digits, ".", "_" or "-" (not first)');
   if (dir === '') refuse('must be DIR or NAME=DIR, with a folder after "="');
-  return { name, dir, bare: false };
+  return asGiven({ name, dir, bare: false }, text);
+}
+
+/** The argument, written as JSON (the start-up line's settings) as it was given. */
+function asGiven(argument: ModelArgument, text: string): ModelArgument {
+  return Object.defineProperty(argument, 'toJSON', { value: () => text, enumerable: false });
 }
 
 /** Refuses two `--model` values with one name, naming both. */

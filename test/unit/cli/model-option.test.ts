@@ -73,6 +73,10 @@ describe('--model', () => {
     ]);
   });
 
+  it('is written to the start-up line as it was given', () => {
+    expect(JSON.stringify([readModelArgument('small=models/t5', refuse), readModelArgument('models/flan', refuse)])).toBe('["small=models/t5","models/flan"]');
+  });
+
   it('names the source of a bad value', async () => {
     await expect(models(['--model', 'a b=x'])).rejects.toThrow(/^`--model` must be DIR or NAME=DIR, NAME of 1 to 64/);
   });
