@@ -36,7 +36,7 @@ export class RuntimeRunner {
   }
 }
 
-async function decode(model: ModelRuntime, prompt: readonly number[], newTokens: number): Promise<number[]> {
+export async function decode(model: ModelRuntime, prompt: readonly number[], newTokens: number): Promise<number[]> {
   const [encoded] = await model.encode([prompt]);
   const state = model.createState(encoded!);
   const eos = model.info.specialIds.eos;

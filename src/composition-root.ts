@@ -8,6 +8,8 @@
  * Usage:
  * ```ts
  * const app = await composeServer({ modelDir: '.cache/models/default', plugins: ['./my-plugin.mjs'] });
+ * // several models, each on its own thread behind its own scheduler; requests choose one by name:
+ * // composeServer({ models: [{ name: 'small', dir: 'models/t5-small' }, { name: 'flan', dir: 'models/flan-t5-base' }] })
  * const port = await app.server.start({ host: '127.0.0.1', port: 50051 });
  * // with `metrics: { host: '127.0.0.1', port: 0 }`: /metrics, /healthz and /readyz on app.metricsPort
  * // ...
@@ -21,6 +23,8 @@ import { ProcessorRegistry, registerBuiltinProcessors } from './processors/regis
 import { loadModel, type ModelRuntime } from './runtime/index.js';
 import { StepScheduler, type StepSchedulerOptions } from './runtime/step-scheduler.js';
 import { loadWorkerModel, WorkerModel, type WorkerModelOptions } from './runtime/worker/index.js';
+import { ModelCatalog, type CatalogEntry } from './server/model-catalog.js';
+import { servedModels, type ServedModel } from './server/served-models.js';
 import { AccessLog } from './server/access-log.js';
 import type { Logger } from './server/logger.js';
 import { startMetricsEndpoint, type MetricsEndpoint } from './server/metrics-endpoint.js';
@@ -37,11 +41,16 @@ import { ShutdownSignal } from './server/shutdown-signal.js';
 import { StreamingCalls } from './server/streaming-call.js';
 import { StreamSlots } from './server/stream-slots.js';
 import { TransportSecurity, type TransportSecuritySettings } from './server/transport-security.js';
-import { LIFECYCLE_OPTIONS, LOGGER, MODEL_RUNTIME, RESPONSE_ENCODER, SERVER_LIMITS, TRANSPORT_SECURITY } from './tokens.js';
+import { LIFECYCLE_OPTIONS, LOGGER, MODEL_CATALOG, MODEL_RUNTIME, RESPONSE_ENCODER, SERVER_LIMITS, TRANSPORT_SECURITY } from './tokens.js';
 
 export interface ServerComposition {
-  /** The model folder to serve. */
-  readonly modelDir: string;
+  /** The model folder to serve (named after the folder); `models` serves several instead. */
+  readonly modelDir?: string;
+  /**
+   * The models to serve, by name; the first is the default. Each gets its own model thread and scheduler;
+   * without `load.intraOpNumThreads`, they share the cores (`served-models.ts`).
+   */
+  readonly models?: readonly ServedModel[];
   /**
    * Options passed to `loadModel` (dtype, decoder layout, threads); `runAhead`, `threadNice` and the
    * restart options (`restartAttempts`, `restartDelayMs`) concern the worker runtime only.
@@ -74,7 +83,10 @@ export interface ServerComposition {
 
 export interface ComposedServer {
   readonly server: StepwiseServer;
+  /** The default model (the catalog's first). */
   readonly model: ModelRuntime;
+  /** Every model served, by name. */
+  readonly catalog: ModelCatalog;
   readonly limits: ServerLimits;
   /** TLS and tokens in force; `security.reload()` re-reads their files (what `serve` does on SIGHUP). */
   readonly security: TransportSecurity;
@@ -91,24 +103,15 @@ export async function composeServer(composition: ServerComposition): Promise<Com
   const logger = composition.logger ?? createLogger();
   // Before the model: a TLS or token file that cannot be used is reported without waiting for a model load.
   const security = await TransportSecurity.load(composition.security ?? {}, logger);
-  // In process there is no other thread: nothing to run ahead, no thread to renice or restart.
-  const {
-    runAhead: _runAhead,
-    threadNice: _threadNice,
-    restartAttempts: _restartAttempts,
-    restartDelayMs: _restartDelayMs,
-    ...inProcessLoad
-  } = composition.load ?? {};
-  const loaded =
-    composition.runtime === 'in-process'
-      ? await loadModel(composition.modelDir, inProcessLoad)
-      : await loadWorkerModel(composition.modelDir, composition.load);
-  // Every stream asks for its own steps; the scheduler turns concurrent asks into batched decoder runs.
-  const model = new StepScheduler(loaded, composition.scheduler);
+  const schedulers = await loadModels(composition);
+  const model = schedulers[0]!.scheduler;
+  const loaded = schedulers[0]!.loaded;
   try {
-    const limits = resolveServerLimits(composition.limits ?? {}, model.info.maxInputLength);
+    const catalog = new ModelCatalog(schedulers.map((each) => catalogEntry(each, composition)));
+    const limits = catalog.default.limits;
     const container = rootContainer.createChildContainer();
     container.register(MODEL_RUNTIME, { useValue: model });
+    container.register(MODEL_CATALOG, { useValue: catalog });
     container.register(SERVER_LIMITS, { useValue: limits });
     container.register(LIFECYCLE_OPTIONS, { useValue: resolveLifecycle(composition.lifecycle ?? {}) });
     container.register(LOGGER, { useValue: logger });
@@ -127,9 +130,10 @@ export async function composeServer(composition: ServerComposition): Promise<Com
     for (const part of [EventLoopTurns, AccessLog, StreamingCalls, SessionFactory, SessionCalls, StepwiseServer]) {
       container.registerSingleton(part as new (...args: never[]) => unknown);
     }
-    const unused = container.resolve(SessionFactory).checkDefaults();
-    if (unused.length > 0) {
-      logger.warn(`the model's generation_config.json sets ${unused.join(', ')}, which this server does not apply`);
+    for (const served of catalog.models) {
+      const unused = container.resolve(SessionFactory).checkDefaults(served);
+      const whose = catalog.models.length > 1 ? `model "${served.name}"'s` : "the model's";
+      if (unused.length > 0) logger.warn(`${whose} generation_config.json sets ${unused.join(', ')}, which this server does not apply`);
     }
     const server = container.resolve(StepwiseServer);
     const endpoint = composition.metrics && (await serveMetrics(composition.metrics, metrics, server, logger));
@@ -138,6 +142,7 @@ export async function composeServer(composition: ServerComposition): Promise<Com
     return {
       server,
       model,
+      catalog,
       limits,
       security,
       container,
@@ -150,13 +155,57 @@ export async function composeServer(composition: ServerComposition): Promise<Com
           await server.stop();
           await endpoint?.close();
           metrics.dispose();
-          await model.dispose();
+          await Promise.all(schedulers.map(({ scheduler }) => scheduler.dispose()));
           await container.dispose();
         })()),
     };
   } catch (error) {
-    await model.dispose();
+    await Promise.all(schedulers.map(({ scheduler }) => scheduler.dispose()));
     throw error;
+  }
+}
+
+interface LoadedModel {
+  readonly name: string;
+  readonly loaded: ModelRuntime;
+  readonly scheduler: StepScheduler;
+}
+
+/**
+ * Loads every model at once, each on its own thread (or in process) behind its own scheduler; if one fails,
+ * those loaded are released and the first failure is thrown.
+ */
+async function loadModels(composition: ServerComposition): Promise<LoadedModel[]> {
+  const { models, load } = servedModels(composition.models, composition.modelDir, composition.load ?? {});
+  const settled = await Promise.allSettled(
+    models.map(async ({ name, dir, named }) => {
+      const options = named ? { ...load, name } : load;
+      const loaded = await loadOne(dir, options, composition.runtime);
+      // Every stream asks for its own steps; the scheduler turns concurrent asks into batched decoder runs.
+      // An unnamed folder goes by the name its loader gave it, the one `Started.model_name` reports.
+      return { name: named ? name : loaded.info.name, loaded, scheduler: new StepScheduler(loaded, composition.scheduler) };
+    }),
+  );
+  const failed = settled.find((each) => each.status === 'rejected');
+  if (failed === undefined) return settled.map((each) => (each as PromiseFulfilledResult<LoadedModel>).value);
+  await Promise.all(settled.map((each) => each.status === 'fulfilled' && each.value.scheduler.dispose()));
+  throw failed.reason;
+}
+
+function loadOne(dir: string, load: WorkerModelOptions, runtime: ServerComposition['runtime']): Promise<ModelRuntime> {
+  if (runtime !== 'in-process') return loadWorkerModel(dir, load);
+  // In process there is no other thread: nothing to run ahead, no thread to renice or restart.
+  const { runAhead: _runAhead, threadNice: _threadNice, restartAttempts: _restartAttempts, restartDelayMs: _restartDelayMs, ...inProcessLoad } = load;
+  return loadModel(dir, inProcessLoad);
+}
+
+/** A loaded model as the catalog holds it, with the limits of requests to it (its input length bounds them). */
+function catalogEntry({ name, scheduler }: LoadedModel, composition: ServerComposition): CatalogEntry {
+  try {
+    return { name, runtime: scheduler, limits: resolveServerLimits(composition.limits ?? {}, scheduler.info.maxInputLength) };
+  } catch (error) {
+    if (composition.models === undefined || composition.models.length < 2) throw error;
+    throw new RangeError(`model "${name}": ${(error as Error).message}`);
   }
 }
 

@@ -6,8 +6,11 @@
 /** Each registered logits-processor definition (built-ins and plugins); resolved together with `@injectAll`. */
 export const PROCESSOR_DEFINITION = Symbol('ProcessorDefinition');
 
-/** The loaded model (`ModelRuntime`), one per server. */
+/** The default model (`ModelRuntime`): the first of the server's `MODEL_CATALOG`. */
 export const MODEL_RUNTIME = Symbol('ModelRuntime');
+
+/** Every model the server hosts, by name (`ModelCatalog` of `src/server/model-catalog.ts`); requests choose from it. */
+export const MODEL_CATALOG = Symbol('ModelCatalog');
 
 /** The server's limits (`ServerLimits` of `src/server/server-limits.ts`). */
 export const SERVER_LIMITS = Symbol('ServerLimits');

@@ -12,6 +12,12 @@ export interface StepwiseCallOptions {
   readonly deadline?: Date | number;
 }
 
+/** Options of a call about one of the server's models (`getModelInfo`, `tokenize`, `detokenize`). */
+export interface ModelCallOptions extends StepwiseCallOptions {
+  /** Which model (a name `listModels` gives); omitted: the server's default model. */
+  readonly model?: string;
+}
+
 /** The gRPC options of a call. */
 export function toGrpcCallOptions(options: StepwiseCallOptions): Partial<CallOptions> {
   return options.deadline === undefined ? {} : { deadline: options.deadline };

@@ -24,7 +24,7 @@ export {
   type PipelineChangeInput,
   type ChangeScope,
 } from './decisions.js';
-export { StepwiseCallError, type StepwiseCallOptions } from './call-options.js';
+export { StepwiseCallError, type ModelCallOptions, type StepwiseCallOptions } from './call-options.js';
 export { rawLogitsOf, tensorToFloat32, logSumExp, probabilityOf, entropyOf, topKIds } from './logits.js';
 export {
   toScoreRequest,
@@ -36,4 +36,15 @@ export {
   type ScoredToken,
 } from './score.js';
 export { NpyMatrixWriter, encodeNpyFloat32Header } from './npy-writer.js';
-export { FinishReason, TokenSource, type Alternative, type Finished, type ScoreTimings, type Started, type TokenChosen, type TopLogits } from './proto.js';
+export {
+  FinishReason,
+  TokenSource,
+  type Alternative,
+  type Finished,
+  type GetModelInfoResponse,
+  type ModelDescription,
+  type ScoreTimings,
+  type Started,
+  type TokenChosen,
+  type TopLogits,
+} from './proto.js';

@@ -46,6 +46,8 @@ export interface ScoreInput {
   readonly rawLogits?: RawLogitsFormat;
   /** With `rawLogits: 'top-k'`: how many of the highest raw logits to send. */
   readonly rawTopK?: number;
+  /** Which of the server's models scores (`listModels`); unset: its default. */
+  readonly model?: string;
 }
 
 /** One target token and its scores under the raw distribution at its position. */
@@ -127,6 +129,7 @@ export function toScoreRequest(input: ScoreInput): ScoreRequest {
     entropy: input.entropy ?? false,
     rawLogits: RAW_LOGITS_FORMATS[format],
     rawTopK: input.rawTopK ?? 0,
+    model: input.model ?? '',
   };
 }
 

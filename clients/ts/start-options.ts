@@ -64,6 +64,8 @@ export interface DecodeStart {
   readonly stream?: StreamInput;
   /** Lockstep (the server waits for a decision at every step; the default of `Decode`) or auto. */
   readonly mode?: 'lockstep' | 'auto';
+  /** Which of the server's models decodes (a name `listModels` gives); omitted: the server's default model. */
+  readonly model?: string;
 }
 
 const RAW_LOGITS_FORMATS: Record<RawLogitsFormat, LogitsFormat> = {
@@ -120,5 +122,6 @@ export function toStartMessage(start: DecodeStart): Start {
         : start.mode === 'auto'
           ? DecodeMode.DECODE_MODE_AUTO
           : DecodeMode.DECODE_MODE_LOCKSTEP,
+    model: start.model ?? '',
   };
 }

@@ -6,6 +6,8 @@
  * // a secured server: TLS (with a client certificate for mutual TLS) and a bearer token
  * const secured = new StepwiseClient('models.example.com:443', { tls: { caFile: 'ca.pem' }, token: process.env.STEPWISE_TOKEN });
  * const info = await client.getModelInfo();
+ * const models = await client.listModels();   // a server started with several --model NAME=DIR
+ * const flan = await client.tokenize('Hello', true, { model: 'flan' });
  * const run = client.decode({ text: 'translate English to German: The house is wonderful.' }, () => accept());
  * for await (const step of run) console.log(step.step, step.token.text);
  * const scored = await client.score({ text: 'translate English to German: The house is wonderful.', targets: ['Das Haus ist wunderbar.'] });
@@ -22,7 +24,7 @@ import {
   type Interceptor,
   type ServiceError,
 } from '@grpc/grpc-js';
-import { callFailure, cancelOnAbort, toGrpcCallOptions, type StepwiseCallOptions } from './call-options.js';
+import { callFailure, cancelOnAbort, toGrpcCallOptions, type ModelCallOptions, type StepwiseCallOptions } from './call-options.js';
 import { bearerTokenInterceptor, channelCredentials, defaultServer, defaultToken, type ClientTls } from './channel-security.js';
 import { accept } from './decisions.js';
 import { toDecodeEvent, type DecodeEvent } from './decode-events.js';
@@ -34,7 +36,9 @@ import {
   type GenerateResponse,
   type DetokenizeResponse,
   type GetModelInfoResponse,
+  type ListModelsResponse,
   type ListProcessorsResponse,
+  type ModelDescription,
   type ProcessorDescription,
   type ScoreBatchResponse,
   type ScoreResponse,
@@ -108,11 +112,19 @@ export class StepwiseClient {
     );
   }
 
-  /** The served model: name, vocabulary size, special ids, limits, architecture. */
-  getModelInfo(options: StepwiseCallOptions = {}): Promise<GetModelInfoResponse> {
+  /** A served model (`options.model`, else the default): name, vocabulary size, special ids, limits, architecture, files. */
+  getModelInfo(options: ModelCallOptions = {}): Promise<GetModelInfoResponse> {
     return this.unary<GetModelInfoResponse>('GetModelInfo', options, (grpcOptions, callback) =>
-      this.stub.getModelInfo({}, new Metadata(), grpcOptions, callback),
+      this.stub.getModelInfo({ model: options.model ?? '' }, new Metadata(), grpcOptions, callback),
     );
+  }
+
+  /** Every served model, the default first: its name, whether it is the default, and its `getModelInfo`. */
+  async listModels(options: StepwiseCallOptions = {}): Promise<ModelDescription[]> {
+    const response = await this.unary<ListModelsResponse>('ListModels', options, (grpcOptions, callback) =>
+      this.stub.listModels({}, new Metadata(), grpcOptions, callback),
+    );
+    return response.models;
   }
 
   /** Every registered processor with its parameters. */
@@ -123,17 +135,20 @@ export class StepwiseClient {
     return response.processors;
   }
 
-  /** Token ids (and vocabulary strings) of `text`; `</s>` is appended unless `addSpecialTokens` is false. */
-  tokenize(text: string, addSpecialTokens?: boolean, options: StepwiseCallOptions = {}): Promise<TokenizeResponse> {
+  /**
+   * Token ids (and vocabulary strings) of `text` by a model's tokenizer (`options.model`, else the default's);
+   * `</s>` is appended unless `addSpecialTokens` is false.
+   */
+  tokenize(text: string, addSpecialTokens?: boolean, options: ModelCallOptions = {}): Promise<TokenizeResponse> {
     return this.unary<TokenizeResponse>('Tokenize', options, (grpcOptions, callback) =>
-      this.stub.tokenize({ text, addSpecialTokens }, new Metadata(), grpcOptions, callback),
+      this.stub.tokenize({ text, addSpecialTokens, model: options.model ?? '' }, new Metadata(), grpcOptions, callback),
     );
   }
 
-  /** The text of `tokenIds`. */
-  async detokenize(tokenIds: readonly number[], skipSpecialTokens = false, options: StepwiseCallOptions = {}): Promise<string> {
+  /** The text of `tokenIds`, by a model's tokenizer (`options.model`, else the default's). */
+  async detokenize(tokenIds: readonly number[], skipSpecialTokens = false, options: ModelCallOptions = {}): Promise<string> {
     const response = await this.unary<DetokenizeResponse>('Detokenize', options, (grpcOptions, callback) =>
-      this.stub.detokenize({ tokenIds: [...tokenIds], skipSpecialTokens }, new Metadata(), grpcOptions, callback),
+      this.stub.detokenize({ tokenIds: [...tokenIds], skipSpecialTokens, model: options.model ?? '' }, new Metadata(), grpcOptions, callback),
     );
     return response.text;
   }

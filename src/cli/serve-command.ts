@@ -17,6 +17,7 @@ import { ensureEmbeddedModel } from '../embedded-model.js';
 import { routeGrpcLogs, routeProcessWarnings } from '../server/log-routing.js';
 import type { Logger } from '../server/logger.js';
 import { createLogger } from '../server/pino-logger.js';
+import { checkModelNames } from './model-option.js';
 import { addOptions, resolveOptions } from './option-table.js';
 import { ReadyFile } from './ready-file.js';
 import { securitySettings } from './security-settings.js';
@@ -55,14 +56,8 @@ async function serve(settings: ServeSettings, logger: Logger): Promise<void> {
   const security = securitySettings(settings);
   const readyFile = settings.readyFile === undefined ? undefined : new ReadyFile(settings.readyFile);
   await readyFile?.clear();
-  let modelDir = settings.model;
-  if (modelDir === undefined) {
-    const embedded = await ensureEmbeddedModel();
-    if (embedded.built) logger.info(`built the embedded model in ${embedded.folder}`);
-    modelDir = embedded.folder;
-  }
   const app = await composeServer({
-    modelDir,
+    ...(await modelsToServe(settings, logger)),
     plugins: settings.plugin,
     load: {
       dtype: settings.dtype,
@@ -123,6 +118,19 @@ async function serve(settings: ServeSettings, logger: Logger): Promise<void> {
   process.on('SIGTERM', shutDown);
   // SIGHUP re-reads the TLS and token files (and no longer ends the process, its default).
   process.on('SIGHUP', () => void app.security.reload('SIGHUP'));
+}
+
+/** One bare `--model DIR` is served as before (named after its folder); several, or a NAME=DIR, by name. */
+async function modelsToServe(settings: ServeSettings, logger: Logger): Promise<{ modelDir: string } | { models: { name: string; dir: string }[] }> {
+  checkModelNames(settings.model);
+  const [first] = settings.model;
+  if (first === undefined) {
+    const embedded = await ensureEmbeddedModel();
+    if (embedded.built) logger.info(`built the embedded model in ${embedded.folder}`);
+    return { modelDir: embedded.folder };
+  }
+  if (settings.model.length === 1 && first.bare) return { modelDir: first.dir };
+  return { models: settings.model.map(({ name, dir }) => ({ name, dir })) };
 }
 
 /** Option names whose values may be secrets (a token, a password), never written; `maxNewTokens` is not one. */

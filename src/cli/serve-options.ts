@@ -10,6 +10,7 @@ import { DEFAULT_THREAD_NICE } from '../runtime/worker/index.js';
 import { DEFAULT_RELOAD_INTERVAL_MS } from '../server/transport-security.js';
 import { LOG_LEVELS } from '../server/logger.js';
 import { LOG_FORMATS } from '../server/pino-logger.js';
+import { readModelArgument } from './model-option.js';
 import { option, read, type OptionValues } from './option-table.js';
 
 const MILLION = 1_000_000;
@@ -17,11 +18,13 @@ const MILLION = 1_000_000;
 export const SERVE_OPTIONS = {
   // The model.
   model: option({
-    flag: '--model <dir>',
+    flag: '--model <[name=]dir>',
     env: 'STEPWISE_MODEL',
-    description: 'model folder (Optimum / transformers.js layout)',
+    description:
+      'model folder (Optimum / transformers.js layout), named NAME for requests (Start.model, ...) or after the folder; repeatable: one model thread each, the first is the default',
     defaultText: 'the embedded tiny model, built into .cache/models/default on first start',
-    read: read.text,
+    read: readModelArgument,
+    repeatable: true,
   }),
   dtype: option({
     flag: '--dtype <dtype>',

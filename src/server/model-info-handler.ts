@@ -1,11 +1,13 @@
-/** `GetModelInfo`: the served model's name, vocabulary, special ids, architecture and the server's limits. */
+/**
+ * `GetModelInfo`: a served model's name, vocabulary, special ids, architecture, loaded files and the limits of
+ * requests to it (the default model, or the one `model` names).
+ */
 import { inject, injectable } from 'tsyringe';
 import type { GetModelInfoRequest, GetModelInfoResponse } from '../gen/stepwise/v1/stepwise.js';
-import type { ModelRuntime } from '../runtime/types.js';
-import { LOGGER, MODEL_RUNTIME, SERVER_LIMITS } from '../tokens.js';
+import { LOGGER, MODEL_CATALOG } from '../tokens.js';
 import type { Logger } from './logger.js';
+import type { CatalogModel, ModelCatalog } from './model-catalog.js';
 import { PROCESSOR_LIMITS } from '../processors/index.js';
-import type { ServerLimits } from './server-limits.js';
 import { specialTokenIds } from './special-ids.js';
 import { unaryHandler } from './unary-call.js';
 
@@ -32,49 +34,50 @@ export class ModelInfoHandler {
   readonly handle: ReturnType<typeof unaryHandler<GetModelInfoRequest, GetModelInfoResponse>>;
 
   constructor(
-    @inject(MODEL_RUNTIME) private readonly model: ModelRuntime,
-    @inject(SERVER_LIMITS) private readonly limits: ServerLimits,
+    @inject(MODEL_CATALOG) private readonly catalog: ModelCatalog,
     @inject(LOGGER) logger: Logger,
   ) {
-    this.handle = unaryHandler('GetModelInfo', logger, (request: GetModelInfoRequest) => this.describe(request));
+    this.handle = unaryHandler('GetModelInfo', logger, (request: GetModelInfoRequest) => describeModel(this.catalog.resolve(request.model)));
   }
+}
 
-  describe(_request?: GetModelInfoRequest): GetModelInfoResponse {
-    const { model, limits } = this;
-    const config = model.info.config;
-    return {
-      name: model.info.name,
-      vocabSize: model.info.vocabSize,
-      tokenizerSize: model.tokenizer.size,
-      specialIds: specialTokenIds(model.info.specialIds),
-      maxInputLength: model.info.maxInputLength,
-      config: {
-        modelType: config.modelType,
-        numLayers: config.numLayers,
-        numDecoderLayers: config.numDecoderLayers,
-        numHeads: config.numHeads,
-        dModel: config.dModel,
-        dKv: config.dKv,
-        dFf: config.dFf,
-        feedForwardProj: config.feedForwardProj,
-        tieWordEmbeddings: config.tieWordEmbeddings,
-      },
-      limits: {
-        maxConcurrentStreams: limits.maxConcurrentStreams,
-        maxInputTokens: limits.maxInputTokens,
-        maxNewTokens: limits.maxNewTokens,
-        maxReceiveMessageBytes: limits.maxReceiveMessageBytes,
-        maxInputBytes: limits.maxInputBytes,
-        maxStopSequences: limits.maxStopSequences,
-        maxStopStringLength: limits.maxStopStringLength,
-        maxProcessors: PROCESSOR_LIMITS.pipelineProcessors,
-        maxPipelineChanges: PROCESSOR_LIMITS.pipelineChanges,
-        maxTopNAlternatives: limits.maxTopNAlternatives,
-        maxDetokenizeIds: limits.maxDetokenizeIds,
-        maxScoreTargets: limits.maxScoreTargets,
-        maxScoreTokens: limits.maxScoreTokens,
-        processorListLimits: PROCESSOR_LIST_LIMITS,
-      },
-    };
-  }
+/** What `GetModelInfo` (and each of `ListModels`' entries) says of a served model. */
+export function describeModel({ name, runtime: model, limits }: CatalogModel): GetModelInfoResponse {
+  const config = model.info.config;
+  return {
+    name,
+    vocabSize: model.info.vocabSize,
+    tokenizerSize: model.tokenizer.size,
+    specialIds: specialTokenIds(model.info.specialIds),
+    maxInputLength: model.info.maxInputLength,
+    config: {
+      modelType: config.modelType,
+      numLayers: config.numLayers,
+      numDecoderLayers: config.numDecoderLayers,
+      numHeads: config.numHeads,
+      dModel: config.dModel,
+      dKv: config.dKv,
+      dFf: config.dFf,
+      feedForwardProj: config.feedForwardProj,
+      tieWordEmbeddings: config.tieWordEmbeddings,
+    },
+    limits: {
+      maxConcurrentStreams: limits.maxConcurrentStreams,
+      maxInputTokens: limits.maxInputTokens,
+      maxNewTokens: limits.maxNewTokens,
+      maxReceiveMessageBytes: limits.maxReceiveMessageBytes,
+      maxInputBytes: limits.maxInputBytes,
+      maxStopSequences: limits.maxStopSequences,
+      maxStopStringLength: limits.maxStopStringLength,
+      maxProcessors: PROCESSOR_LIMITS.pipelineProcessors,
+      maxPipelineChanges: PROCESSOR_LIMITS.pipelineChanges,
+      maxTopNAlternatives: limits.maxTopNAlternatives,
+      maxDetokenizeIds: limits.maxDetokenizeIds,
+      maxScoreTargets: limits.maxScoreTargets,
+      maxScoreTokens: limits.maxScoreTokens,
+      processorListLimits: PROCESSOR_LIST_LIMITS,
+    },
+    dtype: model.info.dtype,
+    decoderLayout: model.info.decoderLayout,
+  };
 }

@@ -2,12 +2,12 @@
 import { performance } from 'node:perf_hooks';
 import { inject, injectable } from 'tsyringe';
 import type { ScoreBatchRequest, ScoreBatchResponse } from '../gen/stepwise/v1/stepwise.js';
-import type { ModelRuntime } from '../runtime/types.js';
-import { LOGGER, MODEL_RUNTIME, SERVER_LIMITS } from '../tokens.js';
+import { LOGGER, MODEL_CATALOG } from '../tokens.js';
 import type { Logger } from './logger.js';
+import type { ModelCatalog, CatalogModel } from './model-catalog.js';
 import { resolveScoreBatchCall } from './score-request.js';
 import { ScoreRunner } from './score-runner.js';
-import type { ServerLimits } from './server-limits.js';
+import { invalidArgument } from './status.js';
 import { asyncUnaryHandler } from './unary-call.js';
 
 @injectable()
@@ -16,8 +16,7 @@ export class ScoreBatchHandler {
   readonly handle: ReturnType<typeof asyncUnaryHandler<ScoreBatchRequest, ScoreBatchResponse>>;
 
   constructor(
-    @inject(MODEL_RUNTIME) private readonly model: ModelRuntime,
-    @inject(SERVER_LIMITS) private readonly limits: ServerLimits,
+    @inject(MODEL_CATALOG) private readonly catalog: ModelCatalog,
     @inject(ScoreRunner) private readonly runner: ScoreRunner,
     @inject(LOGGER) logger: Logger,
   ) {
@@ -26,7 +25,22 @@ export class ScoreBatchHandler {
 
   async scoreBatch(request: ScoreBatchRequest, signal: AbortSignal): Promise<ScoreBatchResponse> {
     const startedAt = performance.now();
-    const plans = resolveScoreBatchCall(request.requests, this.model, this.limits);
-    return { responses: await this.runner.run(plans, signal, startedAt) };
+    const { runtime, limits } = this.sharedModel(request);
+    const plans = resolveScoreBatchCall(request.requests, runtime, limits);
+    return { responses: await this.runner.run(runtime, plans, signal, startedAt) };
+  }
+
+  /** The one model a batch's requests choose: they share its encoder and decoder runs. */
+  private sharedModel(request: ScoreBatchRequest): CatalogModel {
+    const first = this.catalog.resolve(request.requests[0]?.model ?? '', 'requests[0].model');
+    for (const [index, each] of request.requests.entries()) {
+      const model = this.catalog.resolve(each.model, `requests[${index}].model`);
+      if (model !== first) {
+        throw invalidArgument(
+          `\`requests[${index}].model\` must choose the same model as \`requests[0].model\` ("${first.name}"): one batch runs on one model; given ${JSON.stringify(each.model)}`,
+        );
+      }
+    }
+    return first;
   }
 }

@@ -2,12 +2,11 @@
 import { performance } from 'node:perf_hooks';
 import { inject, injectable } from 'tsyringe';
 import type { ScoreRequest, ScoreResponse } from '../gen/stepwise/v1/stepwise.js';
-import type { ModelRuntime } from '../runtime/types.js';
-import { LOGGER, MODEL_RUNTIME, SERVER_LIMITS } from '../tokens.js';
+import { LOGGER, MODEL_CATALOG } from '../tokens.js';
 import type { Logger } from './logger.js';
+import type { ModelCatalog } from './model-catalog.js';
 import { resolveScoreCall } from './score-request.js';
 import { ScoreRunner } from './score-runner.js';
-import type { ServerLimits } from './server-limits.js';
 import { asyncUnaryHandler } from './unary-call.js';
 
 @injectable()
@@ -16,8 +15,7 @@ export class ScoreHandler {
   readonly handle: ReturnType<typeof asyncUnaryHandler<ScoreRequest, ScoreResponse>>;
 
   constructor(
-    @inject(MODEL_RUNTIME) private readonly model: ModelRuntime,
-    @inject(SERVER_LIMITS) private readonly limits: ServerLimits,
+    @inject(MODEL_CATALOG) private readonly catalog: ModelCatalog,
     @inject(ScoreRunner) private readonly runner: ScoreRunner,
     @inject(LOGGER) logger: Logger,
   ) {
@@ -26,8 +24,9 @@ export class ScoreHandler {
 
   async score(request: ScoreRequest, signal: AbortSignal): Promise<ScoreResponse> {
     const startedAt = performance.now();
-    const plan = resolveScoreCall(request, this.model, this.limits);
-    const [response] = await this.runner.run([plan], signal, startedAt);
+    const { runtime, limits } = this.catalog.resolve(request.model);
+    const plan = resolveScoreCall(request, runtime, limits);
+    const [response] = await this.runner.run(runtime, [plan], signal, startedAt);
     return response!;
   }
 }

@@ -4,51 +4,47 @@
  * runs of the decoder without cache), then each target's statistics, in the plans' order.
  *
  * ```ts
- * const responses = await runner.run([resolveScoreCall(request, model, limits)], signal, performance.now());
+ * const responses = await runner.run(model, [resolveScoreCall(request, model, limits)], signal, performance.now());
  * ```
  */
 import { performance } from 'node:perf_hooks';
 import { inject, injectable } from 'tsyringe';
 import type { ScoreResponse } from '../gen/stepwise/v1/stepwise.js';
 import type { EncodedInput, ModelRuntime, ScoreTarget } from '../runtime/types.js';
-import { MODEL_RUNTIME } from '../tokens.js';
 import { EventLoopTurns } from './event-loop-turns.js';
 import type { ScorePlan } from './score-request.js';
 import { targetScore } from './target-scores.js';
 
 @injectable()
 export class ScoreRunner {
-  constructor(
-    @inject(MODEL_RUNTIME) private readonly model: ModelRuntime,
-    @inject(EventLoopTurns) private readonly turns: EventLoopTurns,
-  ) {}
+  constructor(@inject(EventLoopTurns) private readonly turns: EventLoopTurns) {}
 
-  /** The responses of `plans`, in order; `startedAt` is when the call arrived (`performance.now()`). */
-  async run(plans: readonly ScorePlan[], signal: AbortSignal, startedAt: number): Promise<ScoreResponse[]> {
-    const encoded = await this.model.encode(plans.map((plan) => plan.inputIds));
+  /** The responses of `plans` on `model`, in order; `startedAt` is when the call arrived (`performance.now()`). */
+  async run(model: ModelRuntime, plans: readonly ScorePlan[], signal: AbortSignal, startedAt: number): Promise<ScoreResponse[]> {
+    const encoded = await model.encode(plans.map((plan) => plan.inputIds));
     signal.throwIfAborted();
     const asked = performance.now();
-    const rows = await this.model.score(plans.flatMap((plan, index) => targetsOf(plan, encoded[index]!)));
+    const rows = await model.score(plans.flatMap((plan, index) => targetsOf(plan, encoded[index]!)));
     const decodeMs = performance.now() - asked;
     signal.throwIfAborted();
     const responses: ScoreResponse[] = [];
     let next = 0;
     for (const [index, plan] of plans.entries()) {
       const results = [];
-      for (const tokens of plan.targets) results.push(await this.targetScore(plan, tokens, rows[next++]!, signal));
+      for (const tokens of plan.targets) results.push(await this.targetScore(model, plan, tokens, rows[next++]!, signal));
       const encodeMs = encoded[index]!.encodeMs;
       responses.push({
         results,
         inputIds: [...plan.inputIds],
-        decoderPromptIds: [this.model.info.specialIds.decoderStart, ...plan.prefix],
+        decoderPromptIds: [model.info.specialIds.decoderStart, ...plan.prefix],
         timings: { encodeMs, decodeMs, totalMs: performance.now() - startedAt },
       });
     }
     return responses;
   }
 
-  private targetScore(plan: ScorePlan, tokens: readonly number[], rows: Float32Array, signal: AbortSignal) {
-    const { tokenizer, info } = this.model;
+  private targetScore(model: ModelRuntime, plan: ScorePlan, tokens: readonly number[], rows: Float32Array, signal: AbortSignal) {
+    const { tokenizer, info } = model;
     return targetScore(tokens, rows, { tokenizer, vocabSize: info.vocabSize, report: plan.report, yieldTurn: () => this.turns.next(), signal });
   }
 }

@@ -2,10 +2,11 @@
  * The gRPC server: our service, plus the health and reflection services that attach themselves, bound to
  * one address. Nothing here decodes; the handlers do, one file per RPC.
  *
- * Health reports SERVING (for "" and `stepwise.v1.StepwiseService`) only once the model answered a
- * warm-up step, and NOT_SERVING from the moment shutdown begins. It also follows the model's status
- * (`ModelRuntime.onStatus`): NOT_SERVING from the moment the model thread stops (the cause goes to the
- * log; requests get UNAVAILABLE), SERVING again once a new thread is warmed up, unless shutdown began.
+ * Health reports SERVING (for "" and `stepwise.v1.StepwiseService`) only once every model answered a
+ * warm-up step, and NOT_SERVING from the moment shutdown begins. It also follows each model's status
+ * (`ModelRuntime.onStatus`), per model under `stepwise.v1.StepwiseService/NAME` (`model-health.ts`):
+ * NOT_SERVING from the moment a model thread stops (the cause goes to the log; requests to that model get
+ * UNAVAILABLE), SERVING again once a new thread is warmed up, unless shutdown began.
  *
  * Shutdown drains: health goes NOT_SERVING at once, and new calls (streaming and unary) are refused with
  * UNAVAILABLE, streams waiting for a slot too, at once or after the shutdown delay
@@ -15,19 +16,19 @@
  * timeout of 0 ends open streams at once.
  */
 import { Server, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
 import { inject, injectable } from 'tsyringe';
-import type { ModelRuntime, ModelStatusEvent } from '../runtime/types.js';
-import { LIFECYCLE_OPTIONS, LOGGER, MODEL_RUNTIME, RESPONSE_ENCODER, SERVER_LIMITS, TRANSPORT_SECURITY } from '../tokens.js';
+import { LIFECYCLE_OPTIONS, LOGGER, MODEL_CATALOG, RESPONSE_ENCODER, SERVER_LIMITS, TRANSPORT_SECURITY } from '../tokens.js';
 import { AccessLog } from './access-log.js';
 import { DecodeHandler } from './decode-handler.js';
 import { DetokenizeHandler } from './detokenize-handler.js';
 import { GenerateHandler } from './generate-handler.js';
 import { connectionOptions, inSeconds, type LifecycleOptions } from './lifecycle-options.js';
+import { ListModelsHandler } from './list-models-handler.js';
 import { ListProcessorsHandler } from './list-processors-handler.js';
 import type { Logger } from './logger.js';
+import type { ModelCatalog } from './model-catalog.js';
+import { ModelHealth } from './model-health.js';
 import { ModelInfoHandler } from './model-info-handler.js';
-import { STEPWISE_SERVICE_NAME } from './proto-files.js';
 import { createReflectionService } from './reflection.js';
 import { ScoreBatchHandler } from './score-batch-handler.js';
 import { ScoreHandler } from './score-handler.js';
@@ -52,16 +53,12 @@ const SHUTDOWN_GRACE_MS = 5_000;
 @injectable()
 export class StepwiseServer {
   private readonly server: Server;
-  private readonly health = new HealthImplementation({ '': 'NOT_SERVING', [STEPWISE_SERVICE_NAME]: 'NOT_SERVING' });
+  private readonly health: ModelHealth;
   private boundPort: number | undefined;
   private stopping: Promise<void> | undefined;
-  /** Set once `start` reported SERVING; a model back from a restart serves again only after that. */
-  private started = false;
-  private healthNow: 'SERVING' | 'NOT_SERVING' = 'NOT_SERVING';
-  private readonly unsubscribeStatus: () => void;
 
   constructor(
-    @inject(MODEL_RUNTIME) private readonly model: ModelRuntime,
+    @inject(MODEL_CATALOG) private readonly catalog: ModelCatalog,
     @inject(SERVER_LIMITS) private readonly limits: ServerLimits,
     @inject(LOGGER) private readonly logger: Logger,
     @inject(ShutdownSignal) private readonly shutdown: ShutdownSignal,
@@ -75,6 +72,7 @@ export class StepwiseServer {
     @inject(DetokenizeHandler) detokenize: DetokenizeHandler,
     @inject(ScoreHandler) score: ScoreHandler,
     @inject(ScoreBatchHandler) scoreBatch: ScoreBatchHandler,
+    @inject(ListModelsHandler) listModels: ListModelsHandler,
     @inject(TRANSPORT_SECURITY) private readonly security: TransportSecurity,
     @inject(LIFECYCLE_OPTIONS) private readonly lifecycle: LifecycleOptions,
     @inject(AccessLog) access: AccessLog,
@@ -97,11 +95,12 @@ export class StepwiseServer {
       detokenize: unary(access.unary('Detokenize', detokenize.handle)),
       score: unary(access.unary('Score', score.handle)),
       scoreBatch: unary(access.unary('ScoreBatch', scoreBatch.handle)),
+      listModels: unary(access.unary('ListModels', listModels.handle)),
     };
     this.server.addService(stepwiseServerDefinition(encoder), implementation);
+    this.health = new ModelHealth(catalog, logger);
     this.health.addToServer(this.server);
     createReflectionService().addToServer(this.server);
-    this.unsubscribeStatus = model.onStatus((event) => this.modelStatusChanged(event));
   }
 
   /** The port bound by `start`. */
@@ -112,7 +111,7 @@ export class StepwiseServer {
 
   /** Whether health reports SERVING now (the HTTP readiness probe, `/readyz`). */
   get serving(): boolean {
-    return this.healthNow === 'SERVING';
+    return this.health.serving;
   }
 
   /** Streams open now (tests and logs). */
@@ -126,8 +125,8 @@ export class StepwiseServer {
   }
 
   /**
-   * Binds the address, warms the model up (one encoder run and decoder steps), then reports SERVING.
-   * Resolves with the bound port.
+   * Binds the address, warms every model up (one encoder run and decoder steps each, on their own threads
+   * at once), then reports SERVING. Resolves with the bound port.
    */
   async start(address: ListenAddress): Promise<number> {
     this.boundPort = await new Promise<number>((resolve, reject) => {
@@ -136,13 +135,14 @@ export class StepwiseServer {
       );
     });
     this.security.start(address.host);
-    await this.model.warmUp();
-    this.started = true;
-    if (this.stopping === undefined && this.model.status === 'ready') this.setHealth('SERVING');
+    await Promise.all(this.catalog.models.map((model) => model.runtime.warmUp()));
+    this.health.started();
+    const { models } = this.catalog;
+    const served = models.map(({ name, runtime, isDefault }) => `model "${name}" (vocab ${runtime.info.vocabSize}${models.length > 1 && isDefault ? ', default' : ''})`);
     this.logger.info(
-      `stepwise serving model "${this.model.info.name}" (vocab ${this.model.info.vocabSize}) on ${address.host}:${this.boundPort}; ` +
+      `stepwise serving ${served.join(', ')} on ${address.host}:${this.boundPort}; ` +
         `limits: ${this.limits.maxConcurrentStreams} streams, ${this.limits.maxInputTokens} input tokens, ${this.limits.maxNewTokens} new tokens`,
-      { model: this.model.info.name, host: address.host, port: this.boundPort, limits: this.limits },
+      { model: this.catalog.default.name, ...(models.length > 1 && { models: this.catalog.names }), host: address.host, port: this.boundPort, limits: this.limits },
     );
     return this.boundPort;
   }
@@ -158,8 +158,7 @@ export class StepwiseServer {
   }
 
   private async stopNow(): Promise<void> {
-    this.unsubscribeStatus();
-    this.setHealth('NOT_SERVING');
+    this.health.stopping();
     await this.delayShutdown();
     this.shutdown.beginDrain();
     this.slots.refuseWaiting(shuttingDown());
@@ -204,30 +203,5 @@ export class StepwiseServer {
         resolve();
       });
     });
-  }
-
-  private setHealth(status: 'SERVING' | 'NOT_SERVING'): void {
-    this.healthNow = status;
-    this.health.setStatus('', status);
-    this.health.setStatus(STEPWISE_SERVICE_NAME, status);
-  }
-
-  /** Health and the log follow the model's thread: stopped, restart attempts, back, or given up. */
-  private modelStatusChanged(event: ModelStatusEvent): void {
-    const model = `model "${this.model.info.name}"`;
-    if (event.status === 'ready') {
-      this.logger.info(`${model}: its thread was restarted and warmed up (attempt ${event.attempt}); serving again`);
-      if (this.started && this.stopping === undefined) this.setHealth('SERVING');
-      return;
-    }
-    this.setHealth('NOT_SERVING');
-    if (event.status === 'failed') {
-      const after = event.attempt === 0 ? 'its thread stopped and restarts are off' : `its thread could not be restarted (${event.attempt} attempts)`;
-      this.logger.error(`${model}: ${after}; health stays NOT_SERVING and requests get UNAVAILABLE`, event.cause);
-    } else if (event.attempt === 0) {
-      this.logger.error(`${model}: its thread stopped; health is NOT_SERVING and requests get UNAVAILABLE while it restarts`, event.cause);
-    } else {
-      this.logger.warn(`${model}: restart attempt ${event.attempt} failed (${event.cause?.message ?? 'no reason given'}); trying again`);
-    }
   }
 }

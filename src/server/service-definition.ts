@@ -17,6 +17,7 @@ import {
   DetokenizeRequest,
   GenerateRequest,
   GetModelInfoRequest,
+  ListModelsRequest,
   ListProcessorsRequest,
   ScoreBatchRequest,
   ScoreRequest,
@@ -108,6 +109,10 @@ export function stepwiseServerDefinition(encoder: Pick<ResponseEncoder, 'seriali
     scoreBatch: {
       ...generated.scoreBatch,
       requestDeserialize: decodeOrMark(ScoreBatchRequest, 'stepwise.v1.ScoreBatchRequest'),
+    },
+    listModels: {
+      ...generated.listModels,
+      requestDeserialize: decodeOrMark(ListModelsRequest, 'stepwise.v1.ListModelsRequest'),
     },
   } as const;
 }

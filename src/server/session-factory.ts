@@ -1,19 +1,17 @@
 /**
- * Opens a decode stream from its `Start`: validates it (`start-request.ts`), builds the stream's pipeline
+ * Opens a decode stream from its `Start` on the model it chooses (`Start.model`, else the default): validates it (`start-request.ts`), builds the stream's pipeline
  * (`requested-pipeline.ts`) and scoring, refusing bad processor parameters before any model work, runs
  * the encoder, and hands back a `DecodeSession` ready to run. Shared by `Decode` and `Generate`.
  */
 import { inject, injectable } from 'tsyringe';
 import { type DecodeRequest, SelectionMode, Start } from '../gen/stepwise/v1/stepwise.js';
 import { createTokenSelector, ProcessorRegistry, StreamScoring } from '../processors/index.js';
-import type { ModelRuntime } from '../runtime/types.js';
-import { MODEL_RUNTIME, SERVER_LIMITS } from '../tokens.js';
+import { MODEL_CATALOG } from '../tokens.js';
 import type { ClientMessages } from './client-messages.js';
 import { DecodeSession } from './decode-session.js';
 import { EventLoopTurns } from './event-loop-turns.js';
-import { ModelDefaults } from './model-defaults.js';
+import type { CatalogModel, ModelCatalog } from './model-catalog.js';
 import { requestedPipeline } from './requested-pipeline.js';
-import type { ServerLimits } from './server-limits.js';
 import type { MalformedRequest } from './service-definition.js';
 import { resolveStart, type StartingRpc } from './start-request.js';
 import { staticContext } from './static-context.js';
@@ -33,23 +31,17 @@ export interface SessionIo {
 
 @injectable()
 export class SessionFactory {
-  /** The model folder's `generation_config.json`, read once. */
-  readonly defaults: ModelDefaults;
-
   constructor(
-    @inject(MODEL_RUNTIME) private readonly model: ModelRuntime,
-    @inject(SERVER_LIMITS) private readonly limits: ServerLimits,
+    @inject(MODEL_CATALOG) private readonly catalog: ModelCatalog,
     @inject(ProcessorRegistry) private readonly registry: ProcessorRegistry,
     @inject(EventLoopTurns) private readonly turns: EventLoopTurns,
-  ) {
-    this.defaults = new ModelDefaults(model.info.generation);
-  }
+  ) {}
 
   async open(start: Start, rpc: StartingRpc, io: SessionIo): Promise<DecodeSession> {
-    const { model } = this;
-    const resolved = resolveStart(start, rpc, model, this.limits, this.defaults);
+    const { runtime: model, limits, defaults } = this.catalog.resolve(start.model);
+    const resolved = resolveStart(start, rpc, model, limits, defaults);
     const { plan, selection } = resolved;
-    const pipeline = requestedPipeline(resolved, this.defaults);
+    const pipeline = requestedPipeline(resolved, defaults);
     const scoring = new StreamScoring({
       registry: this.registry,
       context: staticContext(model, plan),
@@ -78,16 +70,15 @@ export class SessionFactory {
    * defaults (a value of the wrong type or out of range): every `Start` naming no pipeline would fail.
    * Returns the file's keys that build nothing here, for the start-up log.
    */
-  checkDefaults(): readonly string[] {
-    const { model } = this;
+  checkDefaults({ runtime: model, limits, defaults }: CatalogModel): readonly string[] {
     const input = [model.info.specialIds.eos];
     for (const mode of ['greedy', 'sample'] as const) {
       const start = Start.fromPartial({
         input: { $case: 'tokenIds', value: { ids: input } },
         selection: { mode: mode === 'sample' ? SelectionMode.SELECTION_MODE_SAMPLE : SelectionMode.SELECTION_MODE_GREEDY, seed: 0n },
       });
-      const resolved = resolveStart(start, 'generate', model, this.limits, this.defaults);
-      const pipeline = requestedPipeline(resolved, this.defaults);
+      const resolved = resolveStart(start, 'generate', model, limits, defaults);
+      const pipeline = requestedPipeline(resolved, defaults);
       new StreamScoring({
         registry: this.registry,
         context: staticContext(model, resolved.plan),
@@ -97,6 +88,6 @@ export class SessionFactory {
         report: {},
       });
     }
-    return this.defaults.unused;
+    return defaults.unused;
   }
 }

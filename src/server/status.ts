@@ -40,6 +40,7 @@ export const resourceExhausted = (message: string): ServerError =>
 export const unavailable = (message: string): ServerError => new ServerError(Status.UNAVAILABLE, message);
 export const deadlineExceeded = (message: string): ServerError => new ServerError(Status.DEADLINE_EXCEEDED, message);
 export const cancelled = (message: string): ServerError => new ServerError(Status.CANCELLED, message);
+export const notFound = (message: string): ServerError => new ServerError(Status.NOT_FOUND, message);
 
 /**
  * Longest status message sent, in characters. Messages quote client input (names, values), which the

@@ -8,6 +8,8 @@ import {
   DetokenizeRequest,
   GenerateRequest,
   GetModelInfoRequest,
+  ListModelsRequest,
+  type ListModelsResponse,
   ListProcessorsRequest,
   ScoreBatchRequest,
   ScoreRequest,
@@ -145,6 +147,7 @@ const UNARY_REQUESTS = {
   detokenize: DetokenizeRequest,
   score: ScoreRequest,
   scoreBatch: ScoreBatchRequest,
+  listModels: ListModelsRequest,
 };
 interface UnaryResponses {
   getModelInfo: GetModelInfoResponse;
@@ -153,6 +156,7 @@ interface UnaryResponses {
   detokenize: DetokenizeResponse;
   score: ScoreResponse;
   scoreBatch: ScoreBatchResponse;
+  listModels: ListModelsResponse;
 }
 type UnaryMethod = keyof UnaryResponses;
 

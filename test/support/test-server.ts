@@ -6,6 +6,8 @@
  * Usage:
  * ```ts
  * const server = await startTestServer({ modelDir: tinyModels.reluTied });
+ * // several models, by name (the first is the default):
+ * // startTestServer({ models: [{ name: 'a', dir: tinyModels.reluTied }, { name: 'b', dir: tinyModels.padded }] })
  * const info = await unary(server.client, 'getModelInfo', {});
  * await server.stop();
  * ```
@@ -19,11 +21,15 @@ import { WorkerModel, type WorkerModelOptions } from '../../src/runtime/worker/i
 import type { LifecycleOptions } from '../../src/server/lifecycle-options.js';
 import { MemoryLogger } from '../../src/server/logger.js';
 import { STEPWISE_SERVICE_NAME } from '../../src/server/proto-files.js';
+import type { ServedModel } from '../../src/server/served-models.js';
 import type { ServerLimits } from '../../src/server/server-limits.js';
 import type { TransportSecuritySettings } from '../../src/server/transport-security.js';
 
 export interface TestServerOptions {
-  readonly modelDir: string;
+  /** The one model to serve; or `models`. */
+  readonly modelDir?: string;
+  /** Several models to serve, by name (the composition's `models`). */
+  readonly models?: readonly ServedModel[];
   readonly limits?: Partial<ServerLimits>;
   readonly plugins?: readonly string[];
   /** Model options (the composition's `load`). */
@@ -78,6 +84,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   const logger = new MemoryLogger();
   const app = await composeServer({
     modelDir: options.modelDir,
+    models: options.models,
     limits: options.limits,
     plugins: options.plugins,
     load: options.load,
@@ -98,19 +105,25 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     clients.push(client);
     return client;
   };
-  const inner = app.model instanceof StepScheduler ? app.model.inner : app.model;
-  // While the model thread is being restarted, or after it could not be, there is no thread to hold states.
-  const threadStates = (): Promise<number> =>
-    inner instanceof WorkerModel && inner.status === 'ready' ? inner.threadLiveStates() : Promise.resolve(0);
+  const runtimes = app.catalog.models.map((model) => model.runtime);
+  // While a model thread is being restarted, or after it could not be, there is no thread to hold states.
+  const threadStates = async (): Promise<number> => {
+    const counts = runtimes.map((runtime) => {
+      const inner = runtime instanceof StepScheduler ? runtime.inner : runtime;
+      return inner instanceof WorkerModel && inner.status === 'ready' ? inner.threadLiveStates() : Promise.resolve(0);
+    });
+    return (await Promise.all(counts)).reduce((sum, count) => sum + count, 0);
+  };
+  const liveStates = (): number => runtimes.reduce((sum, runtime) => sum + runtime.liveStates, 0);
   const settled = async (timeoutMs = 5_000): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const onThread = await threadStates();
-      if (app.server.openStreams === 0 && app.model.liveStates === 0 && onThread === 0) return;
+      if (app.server.openStreams === 0 && liveStates() === 0 && onThread === 0) return;
       if (Date.now() > deadline) {
         throw new Error(
           `still alive after ${timeoutMs} ms: ${app.server.openStreams} open streams, ` +
-            `${app.model.liveStates} decode states, ${onThread} on the model thread`,
+            `${liveStates()} decode states, ${onThread} on the model threads`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 10));

@@ -13,6 +13,9 @@
 >>> # scoring given targets in one teacher-forced pass
 >>> scored = client.score("translate English to German: The house is wonderful.", ["Das Haus ist wunderbar."])
 >>> scored.results[0].logprob_sum, [token.rank for token in scored.results[0].tokens]
+>>> # a server of several models (serve --model NAME=DIR ...): each call may name one, else the default
+>>> [(model.name, model.is_default) for model in client.list_models()]
+>>> client.decode("Hello", model="flan", max_new_tokens=5); client.tokenize("Hello", model="flan")
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from .events import DecodeEvent, FinishedEvent, StepEvent, to_event
 from .lockstep import DecideContext, DecideStep, LockstepDecode
 from .params import ProcessorInput
 from .protocol import pb
-from .results import ModelInfo, ProcessorDescription, Scored, Tokenized
+from .results import ModelDescription, ModelInfo, ProcessorDescription, Scored, Tokenized
 from .score_options import ScoreTargetInput, to_score_request
 from .session import DecodeSession, Metadata
 from .start_options import GenerationConfigInput, to_start_message
@@ -136,10 +139,15 @@ class Client:
             if not finished:
                 call.cancel()  # left early: the server frees the stream at once
 
-    def get_model_info(self, timeout: Optional[float] = None, metadata: Metadata = ()) -> ModelInfo:
-        """The served model: name, vocabulary size, special ids, limits, architecture."""
-        reply = self._unary("GetModelInfo", self.stub.GetModelInfo, pb.GetModelInfoRequest(), timeout, metadata)
+    def get_model_info(self, timeout: Optional[float] = None, metadata: Metadata = (), *, model: str = "") -> ModelInfo:
+        """A served model (``model``, else the default): name, vocabulary size, special ids, limits, architecture."""
+        reply = self._unary("GetModelInfo", self.stub.GetModelInfo, pb.GetModelInfoRequest(model=model), timeout, metadata)
         return ModelInfo.from_proto(reply)
+
+    def list_models(self, timeout: Optional[float] = None, metadata: Metadata = ()) -> list[ModelDescription]:
+        """Every served model, the default first: its name, whether it is the default, and its ``get_model_info``."""
+        reply = self._unary("ListModels", self.stub.ListModels, pb.ListModelsRequest(), timeout, metadata)
+        return [ModelDescription.from_proto(model) for model in reply.models]
 
     def list_processors(self, timeout: Optional[float] = None, metadata: Metadata = ()) -> list[ProcessorDescription]:
         """Every registered processor with its parameters."""
@@ -147,19 +155,32 @@ class Client:
         return [ProcessorDescription.from_proto(processor) for processor in reply.processors]
 
     def tokenize(
-        self, text: str, add_special_tokens: Optional[bool] = None, timeout: Optional[float] = None, metadata: Metadata = ()
+        self,
+        text: str,
+        add_special_tokens: Optional[bool] = None,
+        timeout: Optional[float] = None,
+        metadata: Metadata = (),
+        *,
+        model: str = "",
     ) -> Tokenized:
-        """Token ids (and vocabulary strings) of ``text``; ``</s>`` is appended unless ``add_special_tokens`` is False."""
-        request = pb.TokenizeRequest(text=text)
+        """Token ids (and vocabulary strings) of ``text`` by a model's tokenizer (``model``, else the default's);
+        ``</s>`` is appended unless ``add_special_tokens`` is False."""
+        request = pb.TokenizeRequest(text=text, model=model)
         if add_special_tokens is not None:
             request.add_special_tokens = add_special_tokens
         return Tokenized.from_proto(self._unary("Tokenize", self.stub.Tokenize, request, timeout, metadata))
 
     def detokenize(
-        self, token_ids: Sequence[int], skip_special_tokens: bool = False, timeout: Optional[float] = None, metadata: Metadata = ()
+        self,
+        token_ids: Sequence[int],
+        skip_special_tokens: bool = False,
+        timeout: Optional[float] = None,
+        metadata: Metadata = (),
+        *,
+        model: str = "",
     ) -> str:
-        """The text of ``token_ids``."""
-        request = pb.DetokenizeRequest(token_ids=token_ids, skip_special_tokens=skip_special_tokens)
+        """The text of ``token_ids`` by a model's tokenizer (``model``, else the default's)."""
+        request = pb.DetokenizeRequest(token_ids=token_ids, skip_special_tokens=skip_special_tokens, model=model)
         return self._unary("Detokenize", self.stub.Detokenize, request, timeout, metadata).text
 
     def score(
@@ -174,7 +195,7 @@ class Client:
         """Scores ``targets`` (texts, or id lists) after ``text`` in one teacher-forced pass: each target
         token's raw log-probability, rank and, when asked, alternatives, entropy and raw row (a float32 NumPy
         array); each target's sum and mean. Keyword arguments are ``to_score_request``'s (``input_ids``,
-        ``decoder_prefix_ids``, ``top_n_alternatives``, ``entropy``, ``raw_logits``, ``raw_top_k``)."""
+        ``decoder_prefix_ids``, ``top_n_alternatives``, ``entropy``, ``raw_logits``, ``raw_top_k``, ``model``)."""
         request = to_score_request(text, targets, **options)
         return Scored.from_proto(self._unary("Score", self.stub.Score, request, timeout, metadata))
 

@@ -265,7 +265,7 @@ class ServerLimits:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """The served model (``GetModelInfo``): name, vocabulary, special ids, architecture, limits."""
+    """A served model (``GetModelInfo``): name, vocabulary, special ids, architecture, limits, loaded files."""
 
     name: str
     vocab_size: int
@@ -276,6 +276,10 @@ class ModelInfo:
     max_input_length: int
     config: ModelConfigSummary
     limits: ServerLimits
+    dtype: str
+    """Which ONNX files were loaded: ``"fp32"``, ``"fp16"``, ``"q8"``..."""
+    decoder_layout: str
+    """Which decoder files were loaded: ``"merged"`` or ``"split"``."""
 
     @classmethod
     def from_proto(cls, message: Message) -> ModelInfo:
@@ -287,7 +291,23 @@ class ModelInfo:
             max_input_length=message.max_input_length,
             config=ModelConfigSummary.from_proto(message.config),
             limits=ServerLimits.from_proto(message.limits),
+            dtype=message.dtype,
+            decoder_layout=message.decoder_layout,
         )
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """One served model (``ListModels``): the name requests choose it by, whether it is the default, its info."""
+
+    name: str
+    is_default: bool
+    """Whether requests naming no model go to it."""
+    info: ModelInfo
+
+    @classmethod
+    def from_proto(cls, message: Message) -> ModelDescription:
+        return cls(name=message.name, is_default=message.is_default, info=ModelInfo.from_proto(message.info))
 
 
 @dataclass(frozen=True)
@@ -444,6 +464,7 @@ PROTO_RESULTS: dict[str, type] = {
     "ModelConfigSummary": ModelConfigSummary,
     "ServerLimits": ServerLimits,
     "GetModelInfoResponse": ModelInfo,
+    "ModelDescription": ModelDescription,
     "ParameterDescription": ParameterDescription,
     "ProcessorDescription": ProcessorDescription,
     "TokenizeResponse": Tokenized,

@@ -35,10 +35,12 @@ def to_score_request(
     entropy: bool = False,
     raw_logits: RawLogitsFormat = "none",
     raw_top_k: int = 0,
+    model: str = "",
 ) -> Message:
     """Encodes a score of ``targets`` after ``text`` (or ``input_ids``): each target is scored on its own after
     the input and ``decoder_prefix_ids``. ``raw_logits`` also sends each position's row (``"float32"``,
-    ``"float16"``, ``"top-k"`` with ``raw_top_k``); by default none is sent."""
+    ``"float16"``, ``"top-k"`` with ``raw_top_k``); by default none is sent. ``model`` names a served model
+    (``list_models``); empty, the default."""
     if (text is None) == (input_ids is None):
         raise ValueError("a score needs exactly one of `text` and `input_ids`")
     if isinstance(targets, str):
@@ -54,6 +56,7 @@ def to_score_request(
         entropy=entropy,
         raw_logits=_RAW_LOGITS_FORMATS[raw_logits],
         raw_top_k=raw_top_k,
+        model=model,
     )
     if text is not None:
         request.text = text

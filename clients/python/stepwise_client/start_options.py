@@ -45,10 +45,12 @@ def to_start_message(
     top_n_alternatives: int = 0,
     entropy: bool = False,
     mode: Optional[Literal["lockstep", "auto"]] = None,
+    model: str = "",
 ) -> Message:
     """Encodes a start. ``max_new_tokens=0`` means the server's limit; ``selection=None`` follows
     ``generation_config["do_sample"]``; ``generation_config`` takes the proto's snake_case names
-    (``{"top_p": 0.9, "temperature": 0.7}``)."""
+    (``{"top_p": 0.9, "temperature": 0.7}``); ``model`` names one of the server's models (``list_models``),
+    ``""`` its default."""
     if (text is None) == (input_ids is None):
         raise ValueError("a decode needs exactly one of `text` and `input_ids`")
     if raw_logits not in _RAW_LOGITS_FORMATS:
@@ -70,6 +72,7 @@ def to_start_message(
             entropy=entropy,
         ),
         mode=_MODES[mode],
+        model=model,
     )
     if text is not None:
         start.text = text

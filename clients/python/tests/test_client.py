@@ -176,6 +176,29 @@ class DecodeTest(LiveServerTest):
         self.assertIn("1.5", raised.exception.details)
 
 
+    def test_list_models_describes_the_served_model_and_calls_may_name_it(self):
+        models = self.client.list_models(timeout=30)
+        self.assertEqual([(model.name, model.is_default) for model in models], [(self.info.name, True)])
+        self.assertEqual(models[0].info, self.info)
+        name = self.info.name
+        self.assertEqual(self.client.get_model_info(timeout=30, model=name), self.info)
+        self.assertEqual(self.client.tokenize(TEXT, timeout=30, model=name), self.client.tokenize(TEXT, timeout=30))
+        self.assertEqual(self.client.detokenize([5, 6], timeout=30, model=name), self.client.detokenize([5, 6], timeout=30))
+        named = list(self.client.decode(TEXT, max_new_tokens=MAX_NEW_TOKENS, selection="greedy", model=name, timeout=60))
+        self.assertEqual([step.token.token_id for step in named], [step.token.token_id for step in self.greedy])
+
+    def test_a_model_the_server_does_not_serve_is_not_found_with_the_names_served(self):
+        for call in (
+            lambda: self.client.get_model_info(timeout=30, model="t5-large"),
+            lambda: self.client.tokenize(TEXT, timeout=30, model="t5-large"),
+            lambda: self.client.decode(TEXT, max_new_tokens=2, model="t5-large", timeout=30).result(),
+        ):
+            with self.assertRaises(StepwiseCallError) as raised:
+                call()
+            self.assertEqual(raised.exception.code.name, "NOT_FOUND")
+            self.assertIn(f'"{self.info.name}"; given "t5-large"', raised.exception.details)
+
+
 class _RecordMetadata(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor, grpc.StreamStreamClientInterceptor):
     """Keeps the metadata of every call leaving the channel (what gRPC then sends), by method."""
 

@@ -58,7 +58,8 @@ class ResultsTest(unittest.TestCase):
         read_by_clients = {
             "Started", "SpecialTokenIds", "ProcessorSpec", "TopLogits", "TokenChosen", "Alternative", "Applied", "Finished",
             "Timings", "GetModelInfoResponse", "ModelConfigSummary", "ServerLimits", "ProcessorDescription",
-            "ParameterDescription", "TokenizeResponse", "ScoreResponse", "TargetScore", "TokenScore", "ScoreTimings",
+            "ParameterDescription", "TokenizeResponse", "ModelDescription", "ScoreResponse", "TargetScore", "TokenScore",
+            "ScoreTimings",
         }  # fmt: skip
         self.assertEqual(set(PROTO_RESULTS), read_by_clients)
 

@@ -35,6 +35,7 @@ interface DecodeFlags extends ConnectionFlags {
   force: string[];
   jsonl?: string;
   npy?: string;
+  model?: string;
 }
 
 export function register(program: Command): void {
@@ -53,6 +54,7 @@ export function register(program: Command): void {
     .option('--show-top <n>', 'alternatives listed per step', integerOption('--show-top', 0), 5)
     .option('--force <id@step>', 'take token ID at step STEP instead of selecting (repeatable), e.g. 644@2', collect, [])
     .option('--jsonl <file>', 'also write one JSON object per step to FILE')
+    .option('--model <name>', "which of the server's models decodes (one ListModels gives; default: the server's default model)")
     .option('--npy <file>', 'also write the raw logits of every step to FILE as a float32 [steps, vocab] NumPy array')
     .action(async (text: string, flags: DecodeFlags, command: Command) => {
       let forcedTokens: Map<number, number>;
@@ -80,6 +82,7 @@ export function register(program: Command): void {
             forcedTokens,
             jsonlPath: flags.jsonl,
             npyPath: flags.npy,
+            model: flags.model,
           },
           process.stdout,
           process.stderr,

@@ -34,6 +34,8 @@ export interface DecodeCommandOptions {
   readonly jsonlPath?: string;
   /** Write the raw logits matrix here. */
   readonly npyPath?: string;
+  /** Which of the server's models decodes; undefined: its default. */
+  readonly model?: string;
 }
 
 /** The start message of the command's decode. */
@@ -46,6 +48,7 @@ export function decodeStartOf(options: DecodeCommandOptions): DecodeStart {
     selection: sampling ? { sample: { seed: options.seed } } : 'greedy',
     stream: { rawLogits: 'float32' },
     mode: 'lockstep',
+    model: options.model,
   };
 }
 
@@ -57,7 +60,7 @@ export async function runDecodeCommand(
   signal?: AbortSignal,
 ): Promise<Finished> {
   const client = new StepwiseClient(options.server, { tls: options.tls, token: options.token });
-  const texts = new TokenTexts(client);
+  const texts = new TokenTexts(client, options.model);
   let npy: NpyMatrixWriter | undefined;
   let jsonl: FileHandle | undefined;
   let anyForced = false;

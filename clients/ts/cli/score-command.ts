@@ -15,6 +15,7 @@ interface ScoreFlags extends ConnectionFlags {
   entropy?: boolean;
   ids?: boolean;
   json?: boolean;
+  model?: string;
 }
 
 export interface ScoreCommandOptions {
@@ -29,6 +30,8 @@ export interface ScoreCommandOptions {
   readonly top: number;
   readonly entropy: boolean;
   readonly json: boolean;
+  /** Which of the server's models scores; undefined: its default. */
+  readonly model?: string;
 }
 
 /** `644,4598,1` as ids; the error names the target. */
@@ -45,7 +48,7 @@ export async function runScoreCommand(options: ScoreCommandOptions, out: NodeJS.
   const targets: ScoreTargetInput[] = options.ids ? options.targets.map(parseTargetIds) : [...options.targets];
   const client = new StepwiseClient(options.server, { tls: options.tls, token: options.token });
   try {
-    const result = await client.score({ text: options.input, targets, topNAlternatives: options.top, entropy: options.entropy }, { signal });
+    const result = await client.score({ text: options.input, targets, topNAlternatives: options.top, entropy: options.entropy, model: options.model }, { signal });
     out.write(`${options.json ? scoreJson(result, options.targets) : formatScoreTables(result, options.targets, options)}\n`);
     return result;
   } finally {
@@ -67,6 +70,7 @@ export function register(program: Command): void {
     .option('--entropy', 'also show the entropy of each position, in nats')
     .option('--ids', 'each TARGET is token ids separated by commas (scored as given, nothing appended), e.g. 644,4598,1')
     .option('--json', 'print the whole answer as one JSON object instead of tables')
+    .option('--model <name>', "which of the server's models scores (one ListModels gives; default: the server's default model)")
     .action(async (input: string, targets: string[], flags: ScoreFlags, command: Command) => {
       checkConnectionFlags(flags, command);
       if (flags.ids) {
@@ -80,7 +84,7 @@ export function register(program: Command): void {
       const onInterrupt = (): void => interrupted.abort(new Error('interrupted'));
       process.once('SIGINT', onInterrupt);
       try {
-        const options = { server: flags.server, tls: tlsOf(flags), token: flags.token, input, targets, ids: flags.ids ?? false };
+        const options = { server: flags.server, tls: tlsOf(flags), token: flags.token, input, targets, ids: flags.ids ?? false, model: flags.model };
         await runScoreCommand({ ...options, top: flags.top, entropy: flags.entropy ?? false, json: flags.json ?? false }, process.stdout, interrupted.signal);
       } catch (error) {
         // The server's message already names the field, the allowed range and the value given.

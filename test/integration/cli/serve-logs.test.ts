@@ -87,7 +87,7 @@ describe('stepwise serve --log-format json --metrics-port 0', () => {
   it('starts with one line that carries the effective configuration', async () => {
     const start = await child.line((line) => line.msg === 'starting stepwise serve');
     expect(start.level).toBe('info');
-    expect(start.config).toMatchObject({ logFormat: 'json', logLevel: 'info', metricsPort: 0, port: 0, maxNewTokens: 512, model: tinyModels.reluTied });
+    expect(start.config).toMatchObject({ logFormat: 'json', logLevel: 'info', metricsPort: 0, port: 0, maxNewTokens: 512, model: [tinyModels.reluTied] });
     expect(typeof start.time).toBe('string');
   });
 

@@ -173,4 +173,14 @@ describe('stepwise decode', () => {
     expect(first).toHaveLength(4);
     expect(second).toEqual(first);
   });
+
+  it("--model decodes on the model it names (here the server's one model, by its folder name); an unknown one is NOT_FOUND", async () => {
+    const plain = await decodeCommand('--max-new-tokens', '3');
+    const named = await decodeCommand('--max-new-tokens', '3', '--model', 'tiny-relu-tied');
+    expect(named.code).toBe(0);
+    expect(tableRows(named.stdout)).toEqual(tableRows(plain.stdout));
+    const unknown = await decodeCommand('--max-new-tokens', '3', '--model', 't5-large');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('Decode failed with NOT_FOUND: `model` must be one of the served models "tiny-relu-tied"; given "t5-large"');
+  });
 });

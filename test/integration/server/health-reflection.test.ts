@@ -102,6 +102,7 @@ describe('reflection', () => {
       'Detokenize',
       'Score',
       'ScoreBatch',
+      'ListModels',
     ]);
   });
 });

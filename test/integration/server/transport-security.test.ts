@@ -103,6 +103,7 @@ async function callEveryRpc(client: StepwiseServiceClient): Promise<Record<strin
     detokenize: await settle(unary(client, 'detokenize', { tokenIds: [5, 6] })),
     score: await settle(unary(client, 'score', scoreRequest)),
     scoreBatch: await settle(unary(client, 'scoreBatch', { requests: [scoreRequest] })),
+    listModels: await settle(unary(client, 'listModels', {})),
   };
   // The table above must name every method of the service, so a method added later is checked too.
   expect(Object.keys(statuses).sort()).toEqual(Object.keys(StepwiseServiceService).sort());

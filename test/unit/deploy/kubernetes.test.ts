@@ -76,10 +76,10 @@ describe('deploy/kubernetes', () => {
   it("passes the container only options stepwise serve accepts, with values it accepts", async () => {
     const settings = await serveSettings();
     expect(settings.host).toBe('0.0.0.0');
-    expect(settings.model).toBeDefined();
+    expect(settings.model).toHaveLength(1);
     expect(pod.volumes.length).toBeGreaterThan(0);
     const mounted = container.volumeMounts.map((mount: { mountPath: string }) => mount.mountPath);
-    expect(mounted.some((path: string) => settings.model!.startsWith(`${path}/`))).toBe(true);
+    expect(mounted.some((path: string) => settings.model[0]!.dir.startsWith(`${path}/`))).toBe(true);
   });
 
   it('probes gRPC health on the port --port gives; the container ports are --port and --metrics-port', async () => {

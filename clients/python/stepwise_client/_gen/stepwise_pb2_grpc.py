@@ -54,6 +54,11 @@ class StepwiseServiceStub(object):
         request_serializer=stepwise_dot_v1_dot_stepwise__pb2.ScoreBatchRequest.SerializeToString,
         response_deserializer=stepwise_dot_v1_dot_stepwise__pb2.ScoreBatchResponse.FromString,
         )
+    self.ListModels = channel.unary_unary(
+        '/stepwise.v1.StepwiseService/ListModels',
+        request_serializer=stepwise_dot_v1_dot_stepwise__pb2.ListModelsRequest.SerializeToString,
+        response_deserializer=stepwise_dot_v1_dot_stepwise__pb2.ListModelsResponse.FromString,
+        )
 
 
 class StepwiseServiceServicer(object):
@@ -118,6 +123,13 @@ class StepwiseServiceServicer(object):
     context.set_details('Method not implemented!')
     raise NotImplementedError('Method not implemented!')
 
+  def ListModels(self, request, context):
+    """Describes every model the server hosts (each as `GetModelInfo` does), the default first.
+    """
+    context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+    context.set_details('Method not implemented!')
+    raise NotImplementedError('Method not implemented!')
+
 
 def add_StepwiseServiceServicer_to_server(servicer, server):
   rpc_method_handlers = {
@@ -160,6 +172,11 @@ def add_StepwiseServiceServicer_to_server(servicer, server):
           servicer.ScoreBatch,
           request_deserializer=stepwise_dot_v1_dot_stepwise__pb2.ScoreBatchRequest.FromString,
           response_serializer=stepwise_dot_v1_dot_stepwise__pb2.ScoreBatchResponse.SerializeToString,
+      ),
+      'ListModels': grpc.unary_unary_rpc_method_handler(
+          servicer.ListModels,
+          request_deserializer=stepwise_dot_v1_dot_stepwise__pb2.ListModelsRequest.FromString,
+          response_serializer=stepwise_dot_v1_dot_stepwise__pb2.ListModelsResponse.SerializeToString,
       ),
   }
   generic_handler = grpc.method_handlers_generic_handler(

@@ -546,6 +546,11 @@ export interface Start {
     | undefined;
   /** LOCKSTEP (the default for `Decode`) or AUTO (the only mode of `Generate`). */
   mode: DecodeMode;
+  /**
+   * Which of the server's models decodes (a name `ListModels` gives); empty means the default model (the
+   * first the server was started with). An unknown name is NOT_FOUND, with the names served.
+   */
+  model: string;
 }
 
 /** A list of token ids. */
@@ -848,7 +853,7 @@ export interface Started {
   specialIds:
     | SpecialTokenIds
     | undefined;
-  /** The served model's name. */
+  /** The name of the model that decodes (the server's name for it, as `ListModels` gives it). */
   modelName: string;
   /**
    * The pipeline that will run, in order: `processors` as given, or what `generation_config` (or the
@@ -1020,13 +1025,15 @@ export interface GenerateResponse {
     | undefined;
 }
 
-/** Asks for the served model's description. */
+/** Asks for a served model's description. */
 export interface GetModelInfoRequest {
+  /** Which model (a name `ListModels` gives); empty means the default model. An unknown name is NOT_FOUND. */
+  model: string;
 }
 
 /** The served model's description. */
 export interface GetModelInfoResponse {
-  /** The model's name (its folder name). */
+  /** The model's name: the one given with `--model NAME=DIR`, else its folder's name. */
   name: string;
   /** Width of every logits row. */
   vocabSize: number;
@@ -1042,8 +1049,37 @@ export interface GetModelInfoResponse {
   config:
     | ModelConfigSummary
     | undefined;
-  /** The server's limits on requests. */
-  limits: ServerLimits | undefined;
+  /** The server's limits on requests to this model. */
+  limits:
+    | ServerLimits
+    | undefined;
+  /** Which ONNX files were loaded: "fp32", "fp16" (`*_fp16.onnx`), "q8" (`*_quantized.onnx`), ... */
+  dtype: string;
+  /**
+   * Which decoder files were loaded: "merged" (`decoder_model_merged`) or "split" (`decoder_model` and
+   * `decoder_with_past_model`).
+   */
+  decoderLayout: string;
+}
+
+/** Asks for every served model's description. */
+export interface ListModelsRequest {
+}
+
+/** Every served model. */
+export interface ListModelsResponse {
+  /** One per model, in the order the server was given them: the default first. */
+  models: ModelDescription[];
+}
+
+/** One served model. */
+export interface ModelDescription {
+  /** The name requests use to choose it (`Start.model`, `ScoreRequest.model`, ...). */
+  name: string;
+  /** Whether requests naming no model go to it. */
+  isDefault: boolean;
+  /** What `GetModelInfo` says of it. */
+  info: GetModelInfoResponse | undefined;
 }
 
 /** Architecture of a T5-family model. */
@@ -1154,7 +1190,14 @@ export interface TokenizeRequest {
   /** The text. */
   text: string;
   /** Whether to append `</s>` as the model's tokenizer does; absent means true. */
-  addSpecialTokens?: boolean | undefined;
+  addSpecialTokens?:
+    | boolean
+    | undefined;
+  /**
+   * Whose tokenizer (a name `ListModels` gives); empty means the default model's. An unknown name is
+   * NOT_FOUND.
+   */
+  model: string;
 }
 
 /** Token ids of a text. */
@@ -1171,6 +1214,11 @@ export interface DetokenizeRequest {
   tokenIds: number[];
   /** Leave out special tokens such as `</s>` and `<pad>`. */
   skipSpecialTokens: boolean;
+  /**
+   * Whose tokenizer (a name `ListModels` gives); empty means the default model's. An unknown name is
+   * NOT_FOUND.
+   */
+  model: string;
 }
 
 /** The text of token ids. */
@@ -1218,6 +1266,11 @@ export interface ScoreRequest {
   rawLogits: LogitsFormat;
   /** With `raw_logits` TOP_K: how many of the highest raw logits to send, in [1, vocab_size]. */
   rawTopK: number;
+  /**
+   * Which model scores (a name `ListModels` gives); empty means the default model. An unknown name is
+   * NOT_FOUND. The requests of one `ScoreBatch` must all choose the same model.
+   */
+  model: string;
 }
 
 /** One sequence to score. */
@@ -1454,6 +1507,7 @@ function createBaseStart(): Start {
     selection: undefined,
     stream: undefined,
     mode: 0,
+    model: "",
   };
 }
 
@@ -1500,6 +1554,9 @@ export const Start: MessageFns<Start> = {
     }
     if (message.mode !== 0) {
       writer.uint32(96).int32(message.mode);
+    }
+    if (message.model !== "") {
+      writer.uint32(106).string(message.model);
     }
     return writer;
   },
@@ -1623,6 +1680,14 @@ export const Start: MessageFns<Start> = {
             message.mode = reader.int32() as any;
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1680,6 +1745,7 @@ export const Start: MessageFns<Start> = {
       selection: isSet(object.selection) ? Selection.fromJSON(object.selection) : undefined,
       stream: isSet(object.stream) ? StreamOptions.fromJSON(object.stream) : undefined,
       mode: isSet(object.mode) ? decodeModeFromJSON(object.mode) : 0,
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
     };
   },
 
@@ -1720,6 +1786,9 @@ export const Start: MessageFns<Start> = {
     if (message.mode !== 0) {
       obj.mode = decodeModeToJSON(message.mode);
     }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
     return obj;
   },
 
@@ -1758,6 +1827,7 @@ export const Start: MessageFns<Start> = {
       ? StreamOptions.fromPartial(object.stream)
       : undefined;
     message.mode = object.mode ?? 0;
+    message.model = object.model ?? "";
     return message;
   },
 };
@@ -5869,11 +5939,14 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
 };
 
 function createBaseGetModelInfoRequest(): GetModelInfoRequest {
-  return {};
+  return { model: "" };
 }
 
 export const GetModelInfoRequest: MessageFns<GetModelInfoRequest> = {
-  encode(_: GetModelInfoRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: GetModelInfoRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
     return writer;
   },
 
@@ -5890,6 +5963,14 @@ export const GetModelInfoRequest: MessageFns<GetModelInfoRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5902,20 +5983,24 @@ export const GetModelInfoRequest: MessageFns<GetModelInfoRequest> = {
     }
   },
 
-  fromJSON(_: any): GetModelInfoRequest {
-    return {};
+  fromJSON(object: any): GetModelInfoRequest {
+    return { model: isSet(object.model) ? globalThis.String(object.model) : "" };
   },
 
-  toJSON(_: GetModelInfoRequest): unknown {
+  toJSON(message: GetModelInfoRequest): unknown {
     const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
     return obj;
   },
 
   create(base?: DeepPartial<GetModelInfoRequest>): GetModelInfoRequest {
     return GetModelInfoRequest.fromPartial(base ?? {});
   },
-  fromPartial(_: DeepPartial<GetModelInfoRequest>): GetModelInfoRequest {
+  fromPartial(object: DeepPartial<GetModelInfoRequest>): GetModelInfoRequest {
     const message = createBaseGetModelInfoRequest();
+    message.model = object.model ?? "";
     return message;
   },
 };
@@ -5929,6 +6014,8 @@ function createBaseGetModelInfoResponse(): GetModelInfoResponse {
     maxInputLength: 0,
     config: undefined,
     limits: undefined,
+    dtype: "",
+    decoderLayout: "",
   };
 }
 
@@ -5954,6 +6041,12 @@ export const GetModelInfoResponse: MessageFns<GetModelInfoResponse> = {
     }
     if (message.limits !== undefined) {
       ServerLimits.encode(message.limits, writer.uint32(58).fork()).join();
+    }
+    if (message.dtype !== "") {
+      writer.uint32(66).string(message.dtype);
+    }
+    if (message.decoderLayout !== "") {
+      writer.uint32(74).string(message.decoderLayout);
     }
     return writer;
   },
@@ -6027,6 +6120,22 @@ export const GetModelInfoResponse: MessageFns<GetModelInfoResponse> = {
             message.limits = ServerLimits.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.dtype = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.decoderLayout = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6064,6 +6173,12 @@ export const GetModelInfoResponse: MessageFns<GetModelInfoResponse> = {
         : 0,
       config: isSet(object.config) ? ModelConfigSummary.fromJSON(object.config) : undefined,
       limits: isSet(object.limits) ? ServerLimits.fromJSON(object.limits) : undefined,
+      dtype: isSet(object.dtype) ? globalThis.String(object.dtype) : "",
+      decoderLayout: isSet(object.decoderLayout)
+        ? globalThis.String(object.decoderLayout)
+        : isSet(object.decoder_layout)
+        ? globalThis.String(object.decoder_layout)
+        : "",
     };
   },
 
@@ -6090,6 +6205,12 @@ export const GetModelInfoResponse: MessageFns<GetModelInfoResponse> = {
     if (message.limits !== undefined) {
       obj.limits = ServerLimits.toJSON(message.limits);
     }
+    if (message.dtype !== "") {
+      obj.dtype = message.dtype;
+    }
+    if (message.decoderLayout !== "") {
+      obj.decoderLayout = message.decoderLayout;
+    }
     return obj;
   },
 
@@ -6110,6 +6231,238 @@ export const GetModelInfoResponse: MessageFns<GetModelInfoResponse> = {
       : undefined;
     message.limits = (object.limits !== undefined && object.limits !== null)
       ? ServerLimits.fromPartial(object.limits)
+      : undefined;
+    message.dtype = object.dtype ?? "";
+    message.decoderLayout = object.decoderLayout ?? "";
+    return message;
+  },
+};
+
+function createBaseListModelsRequest(): ListModelsRequest {
+  return {};
+}
+
+export const ListModelsRequest: MessageFns<ListModelsRequest> = {
+  encode(_: ListModelsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListModelsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListModelsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListModelsRequest {
+    return {};
+  },
+
+  toJSON(_: ListModelsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListModelsRequest>): ListModelsRequest {
+    return ListModelsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListModelsRequest>): ListModelsRequest {
+    const message = createBaseListModelsRequest();
+    return message;
+  },
+};
+
+function createBaseListModelsResponse(): ListModelsResponse {
+  return { models: [] };
+}
+
+export const ListModelsResponse: MessageFns<ListModelsResponse> = {
+  encode(message: ListModelsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.models) {
+      ModelDescription.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListModelsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListModelsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.models.push(ModelDescription.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListModelsResponse {
+    return {
+      models: globalThis.Array.isArray(object?.models)
+        ? object.models.map((e: any) => ModelDescription.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListModelsResponse): unknown {
+    const obj: any = {};
+    if (message.models?.length) {
+      obj.models = message.models.map((e) => ModelDescription.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListModelsResponse>): ListModelsResponse {
+    return ListModelsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListModelsResponse>): ListModelsResponse {
+    const message = createBaseListModelsResponse();
+    message.models = object.models?.map((e) => ModelDescription.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseModelDescription(): ModelDescription {
+  return { name: "", isDefault: false, info: undefined };
+}
+
+export const ModelDescription: MessageFns<ModelDescription> = {
+  encode(message: ModelDescription, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.isDefault !== false) {
+      writer.uint32(16).bool(message.isDefault);
+    }
+    if (message.info !== undefined) {
+      GetModelInfoResponse.encode(message.info, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelDescription {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelDescription();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.isDefault = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.info = GetModelInfoResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ModelDescription {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      isDefault: isSet(object.isDefault)
+        ? globalThis.Boolean(object.isDefault)
+        : isSet(object.is_default)
+        ? globalThis.Boolean(object.is_default)
+        : false,
+      info: isSet(object.info) ? GetModelInfoResponse.fromJSON(object.info) : undefined,
+    };
+  },
+
+  toJSON(message: ModelDescription): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.isDefault !== false) {
+      obj.isDefault = message.isDefault;
+    }
+    if (message.info !== undefined) {
+      obj.info = GetModelInfoResponse.toJSON(message.info);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ModelDescription>): ModelDescription {
+    return ModelDescription.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ModelDescription>): ModelDescription {
+    const message = createBaseModelDescription();
+    message.name = object.name ?? "";
+    message.isDefault = object.isDefault ?? false;
+    message.info = (object.info !== undefined && object.info !== null)
+      ? GetModelInfoResponse.fromPartial(object.info)
       : undefined;
     return message;
   },
@@ -7200,7 +7553,7 @@ export const ParameterDescription: MessageFns<ParameterDescription> = {
 };
 
 function createBaseTokenizeRequest(): TokenizeRequest {
-  return { text: "", addSpecialTokens: undefined };
+  return { text: "", addSpecialTokens: undefined, model: "" };
 }
 
 export const TokenizeRequest: MessageFns<TokenizeRequest> = {
@@ -7210,6 +7563,9 @@ export const TokenizeRequest: MessageFns<TokenizeRequest> = {
     }
     if (message.addSpecialTokens !== undefined) {
       writer.uint32(16).bool(message.addSpecialTokens);
+    }
+    if (message.model !== "") {
+      writer.uint32(26).string(message.model);
     }
     return writer;
   },
@@ -7243,6 +7599,14 @@ export const TokenizeRequest: MessageFns<TokenizeRequest> = {
             message.addSpecialTokens = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7263,6 +7627,7 @@ export const TokenizeRequest: MessageFns<TokenizeRequest> = {
         : isSet(object.add_special_tokens)
         ? globalThis.Boolean(object.add_special_tokens)
         : undefined,
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
     };
   },
 
@@ -7274,6 +7639,9 @@ export const TokenizeRequest: MessageFns<TokenizeRequest> = {
     if (message.addSpecialTokens !== undefined) {
       obj.addSpecialTokens = message.addSpecialTokens;
     }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
     return obj;
   },
 
@@ -7284,6 +7652,7 @@ export const TokenizeRequest: MessageFns<TokenizeRequest> = {
     const message = createBaseTokenizeRequest();
     message.text = object.text ?? "";
     message.addSpecialTokens = object.addSpecialTokens ?? undefined;
+    message.model = object.model ?? "";
     return message;
   },
 };
@@ -7392,7 +7761,7 @@ export const TokenizeResponse: MessageFns<TokenizeResponse> = {
 };
 
 function createBaseDetokenizeRequest(): DetokenizeRequest {
-  return { tokenIds: [], skipSpecialTokens: false };
+  return { tokenIds: [], skipSpecialTokens: false, model: "" };
 }
 
 export const DetokenizeRequest: MessageFns<DetokenizeRequest> = {
@@ -7406,6 +7775,9 @@ export const DetokenizeRequest: MessageFns<DetokenizeRequest> = {
     }
     if (message.skipSpecialTokens !== false) {
       writer.uint32(16).bool(message.skipSpecialTokens);
+    }
+    if (message.model !== "") {
+      writer.uint32(26).string(message.model);
     }
     return writer;
   },
@@ -7449,6 +7821,14 @@ export const DetokenizeRequest: MessageFns<DetokenizeRequest> = {
             message.skipSpecialTokens = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7473,6 +7853,7 @@ export const DetokenizeRequest: MessageFns<DetokenizeRequest> = {
         : isSet(object.skip_special_tokens)
         ? globalThis.Boolean(object.skip_special_tokens)
         : false,
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
     };
   },
 
@@ -7484,6 +7865,9 @@ export const DetokenizeRequest: MessageFns<DetokenizeRequest> = {
     if (message.skipSpecialTokens !== false) {
       obj.skipSpecialTokens = message.skipSpecialTokens;
     }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
     return obj;
   },
 
@@ -7494,6 +7878,7 @@ export const DetokenizeRequest: MessageFns<DetokenizeRequest> = {
     const message = createBaseDetokenizeRequest();
     message.tokenIds = object.tokenIds?.map((e) => e) || [];
     message.skipSpecialTokens = object.skipSpecialTokens ?? false;
+    message.model = object.model ?? "";
     return message;
   },
 };
@@ -7574,6 +7959,7 @@ function createBaseScoreRequest(): ScoreRequest {
     entropy: false,
     rawLogits: 0,
     rawTopK: 0,
+    model: "",
   };
 }
 
@@ -7608,6 +7994,9 @@ export const ScoreRequest: MessageFns<ScoreRequest> = {
     }
     if (message.rawTopK !== 0) {
       writer.uint32(64).uint32(message.rawTopK);
+    }
+    if (message.model !== "") {
+      writer.uint32(74).string(message.model);
     }
     return writer;
   },
@@ -7699,6 +8088,14 @@ export const ScoreRequest: MessageFns<ScoreRequest> = {
             message.rawTopK = reader.uint32();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7742,6 +8139,7 @@ export const ScoreRequest: MessageFns<ScoreRequest> = {
         : isSet(object.raw_top_k)
         ? globalThis.Number(object.raw_top_k)
         : 0,
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
     };
   },
 
@@ -7769,6 +8167,9 @@ export const ScoreRequest: MessageFns<ScoreRequest> = {
     }
     if (message.rawTopK !== 0) {
       obj.rawTopK = Math.round(message.rawTopK);
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
     }
     return obj;
   },
@@ -7798,6 +8199,7 @@ export const ScoreRequest: MessageFns<ScoreRequest> = {
     message.entropy = object.entropy ?? false;
     message.rawLogits = object.rawLogits ?? 0;
     message.rawTopK = object.rawTopK ?? 0;
+    message.model = object.model ?? "";
     return message;
   },
 };
@@ -8726,6 +9128,16 @@ export const StepwiseServiceService = {
     responseSerialize: (value: ScoreBatchResponse): Buffer => Buffer.from(ScoreBatchResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ScoreBatchResponse => ScoreBatchResponse.decode(value),
   },
+  /** Describes every model the server hosts (each as `GetModelInfo` does), the default first. */
+  listModels: {
+    path: "/stepwise.v1.StepwiseService/ListModels" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListModelsRequest): Buffer => Buffer.from(ListModelsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListModelsRequest => ListModelsRequest.decode(value),
+    responseSerialize: (value: ListModelsResponse): Buffer => Buffer.from(ListModelsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListModelsResponse => ListModelsResponse.decode(value),
+  },
 } as const;
 
 export interface StepwiseServiceServer extends UntypedServiceImplementation {
@@ -8749,6 +9161,8 @@ export interface StepwiseServiceServer extends UntypedServiceImplementation {
   score: handleUnaryCall<ScoreRequest, ScoreResponse>;
   /** `Score` for several inputs in one call: their encoder runs and decoder runs are shared. */
   scoreBatch: handleUnaryCall<ScoreBatchRequest, ScoreBatchResponse>;
+  /** Describes every model the server hosts (each as `GetModelInfo` does), the default first. */
+  listModels: handleUnaryCall<ListModelsRequest, ListModelsResponse>;
 }
 
 export interface StepwiseServiceClient extends Client {
@@ -8862,6 +9276,22 @@ export interface StepwiseServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ScoreBatchResponse) => void,
+  ): ClientUnaryCall;
+  /** Describes every model the server hosts (each as `GetModelInfo` does), the default first. */
+  listModels(
+    request: ListModelsRequest,
+    callback: (error: ServiceError | null, response: ListModelsResponse) => void,
+  ): ClientUnaryCall;
+  listModels(
+    request: ListModelsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListModelsResponse) => void,
+  ): ClientUnaryCall;
+  listModels(
+    request: ListModelsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListModelsResponse) => void,
   ): ClientUnaryCall;
 }
 
