@@ -112,6 +112,7 @@ export function toStartMessage(start: DecodeStart): Start {
     stopTokenSequences: (start.stopTokenSequences ?? []).map((ids) => ({ ids: [...ids] })),
     processors: (start.processors ?? []).map(toProcessorSpec),
     generationConfig: start.generationConfig === undefined ? undefined : GenerationConfig.fromPartial(start.generationConfig),
+    beamSearch: undefined,
     selection: toSelection(start.selection),
     stream: toStreamOptions(start.stream),
     mode:

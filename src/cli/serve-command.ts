@@ -75,6 +75,7 @@ async function serve(settings: ServeSettings, logger: Logger): Promise<void> {
     limits: {
       maxConcurrentStreams: settings.maxStreams,
       maxNewTokens: settings.maxNewTokens,
+      maxBeams: settings.maxBeams,
       maxInputTokens: settings.maxInputTokens,
       maxInputBytes: settings.maxInputBytes,
     },

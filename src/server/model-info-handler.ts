@@ -73,6 +73,7 @@ export class ModelInfoHandler {
         maxDetokenizeIds: limits.maxDetokenizeIds,
         maxScoreTargets: limits.maxScoreTargets,
         maxScoreTokens: limits.maxScoreTokens,
+        maxBeams: limits.maxBeams,
         processorListLimits: PROCESSOR_LIST_LIMITS,
       },
     };
