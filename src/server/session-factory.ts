@@ -5,17 +5,18 @@
  */
 import { inject, injectable } from 'tsyringe';
 import { type DecodeRequest, SelectionMode, Start } from '../gen/stepwise/v1/stepwise.js';
-import { createTokenSelector, ProcessorRegistry, StreamScoring } from '../processors/index.js';
-import type { ModelRuntime } from '../runtime/types.js';
+import { BeamLogProbs, createTokenSelector, ProcessorRegistry, StreamScoring } from '../processors/index.js';
+import type { EncodedInput, ModelRuntime } from '../runtime/types.js';
 import { MODEL_RUNTIME, SERVER_LIMITS } from '../tokens.js';
+import { BeamSession } from './beam-session.js';
 import type { ClientMessages } from './client-messages.js';
 import { DecodeSession } from './decode-session.js';
 import { EventLoopTurns } from './event-loop-turns.js';
 import { ModelDefaults } from './model-defaults.js';
-import { requestedPipeline } from './requested-pipeline.js';
+import { requestedPipeline, type RequestedPipeline } from './requested-pipeline.js';
 import type { ServerLimits } from './server-limits.js';
 import type { MalformedRequest } from './service-definition.js';
-import { resolveStart, type StartingRpc } from './start-request.js';
+import { resolveStart, type ResolvedStart, type StartingRpc } from './start-request.js';
 import { staticContext } from './static-context.js';
 import type { SendMessage } from './step-messages.js';
 import type { StreamObserver } from './stream-report.js';
@@ -45,11 +46,12 @@ export class SessionFactory {
     this.defaults = new ModelDefaults(model.info.generation);
   }
 
-  async open(start: Start, rpc: StartingRpc, io: SessionIo): Promise<DecodeSession> {
+  async open(start: Start, rpc: StartingRpc, io: SessionIo): Promise<DecodeSession | BeamSession> {
     const { model } = this;
     const resolved = resolveStart(start, rpc, model, this.limits, this.defaults);
     const { plan, selection } = resolved;
     const pipeline = requestedPipeline(resolved, this.defaults);
+    if (plan.beams !== undefined) return this.openBeams(resolved, pipeline, io);
     const scoring = new StreamScoring({
       registry: this.registry,
       context: staticContext(model, plan),
@@ -71,6 +73,32 @@ export class SessionFactory {
       ...io,
       turns: this.turns,
     });
+  }
+
+  /** A beam search: the pipeline runs on each beam's log-probabilities (no token selector). */
+  private async openBeams(resolved: ResolvedStart, pipeline: RequestedPipeline, io: SessionIo): Promise<BeamSession> {
+    const { model } = this;
+    const { plan } = resolved;
+    const logProbs = BeamLogProbs.build({ registry: this.registry, context: staticContext(model, plan), ...pipeline });
+    const [encoded] = await this.encoded(plan.inputIds, io.signal);
+    const defaultsFromModel = pipeline.fromModel ? [...resolved.defaultsFromModel, 'generation_config'] : resolved.defaultsFromModel;
+    return new BeamSession({
+      model,
+      plan,
+      beams: plan.beams!,
+      logProbs,
+      started: { pipeline: logProbs.pipeline.specs, selection: resolved.selection, defaultsFromModel },
+      encoded: encoded!,
+      fork: (state) => state.fork(),
+      ...io,
+    });
+  }
+
+  private async encoded(inputIds: readonly number[], signal: AbortSignal): Promise<EncodedInput[]> {
+    signal.throwIfAborted();
+    const encoded = await this.model.encode([inputIds]);
+    signal.throwIfAborted();
+    return encoded;
   }
 
   /**
