@@ -87,7 +87,8 @@ export class BeamSession {
     for (let step = 0; ; step++) {
       if (this.clientStopped(step)) return this.finish('client-stop', this.search.stoppedResult());
       const outcome = this.search.step(await this.processedRows(step));
-      await send(beamStepMessage(step, this.search.beams, this.search.finishedCount));
+      // The step that ends the search leaves no live beam: its results are `Finished`'s.
+      await send(beamStepMessage(step, outcome.done ? [] : this.search.beams, this.search.finishedCount));
       if (outcome.done) return this.finish(step + 1 >= plan.maxNewTokens ? 'max-new-tokens' : 'eos', this.search.result());
       this.states.advance(outcome.next);
     }

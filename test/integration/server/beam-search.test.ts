@@ -63,8 +63,12 @@ async function expectMatchesReference(ids: number[], options: ReferenceBeamOptio
   const { messages, status } = await generateAll(server.client, { input: { $case: 'tokenIds', value: { ids } }, maxNewTokens: options.maxNewTokens, ...start });
   expect(status.code).toBe(Status.OK);
   const steps = beamSteps(messages);
-  expect(steps.map((step) => step.beams.map((beam) => beam.tokenIds))).toEqual(expected.steps.map((step) => step.tokens));
-  steps.forEach((step, i) => expectClose(step.beams.map((beam) => beam.score), expected.steps[i]!.scores));
+  expect(steps.length).toBe(expected.steps.length);
+  // The last step ends the search: it reports no live beam.
+  expect(steps.at(-1)!.beams).toEqual([]);
+  const live = steps.slice(0, -1);
+  expect(live.map((step) => step.beams.map((beam) => beam.tokenIds))).toEqual(expected.steps.slice(0, -1).map((step) => step.tokens));
+  live.forEach((step, i) => expectClose(step.beams.map((beam) => beam.score), expected.steps[i]!.scores));
   const finished = finishedOf(messages);
   expect(finished.sequences.map((sequence) => sequence.tokenIds)).toEqual(expected.sequences);
   expectClose(finished.sequences.map((sequence) => sequence.score), expected.scores);
@@ -172,7 +176,7 @@ describe('beam search streams', () => {
     const finished = finishedOf(messages);
     expect(finished.reason).toBe(FinishReason.FINISH_REASON_CLIENT_STOP);
     expect(finished.sequences.map((s) => s.reason)).toEqual([FinishReason.FINISH_REASON_CLIENT_STOP, FinishReason.FINISH_REASON_CLIENT_STOP]);
-    const lastStep = beamSteps(messages).at(-1)!;
+    const lastStep = beamSteps(messages).at(-1)!; // the stop came before the next step: these beams were live
     expect(finished.sequences.map((s) => s.tokenIds)).toEqual(lastStep.beams.slice(0, 2).map((beam) => beam.tokenIds));
     await server.settled();
   });
