@@ -12,9 +12,10 @@
  * ```
  *
  * The search itself is `BeamSearchScorer` (pure, Hugging Face's rules); the states behind the beams are
- * `BeamStates`; this module runs the decoder, feeds the scorer and streams. A client `stop` (read before each
- * decoder run) ends the search with the finished beams and the live ones scored where they are; a decision
- * is refused, as a beam search has no single token to accept, force or rewind.
+ * `BeamStates`; this module runs the decoder, feeds the scorer and streams. The next decoder run starts as
+ * soon as a step's beams are chosen, before the step is streamed. A client `stop` (read when a step's rows
+ * arrive, before its selection) ends the search with the finished beams and the live ones scored where they
+ * are; a decision is refused, as a beam search has no single token to accept, force or rewind.
  *
  * Usage (what `SessionFactory.open` does for a `Start` with beams):
  * ```ts
@@ -26,7 +27,7 @@
 import { performance } from 'node:perf_hooks';
 import type { DecodeRequest } from '../gen/stepwise/v1/stepwise.js';
 import { BeamSearchScorer, type BeamLogProbs, type FinishedBeam } from '../processors/index.js';
-import type { EncodedInput, ModelRuntime } from '../runtime/types.js';
+import type { DecodeState, EncodedInput, ModelRuntime } from '../runtime/types.js';
 import type { BeamPlan } from './beam-request.js';
 import { BeamStates, type ForkState } from './beam-states.js';
 import { beamFinishedMessage, beamStepMessage } from './beam-wire.js';
@@ -61,6 +62,13 @@ export interface BeamSessionParts {
   readonly observer?: StreamObserver;
 }
 
+/** A decoder run over the live beams' states: `raws[i]` is `states[i]`'s row, `rowOf[b]` live beam b's. */
+interface DecoderRun {
+  readonly states: readonly DecodeState[];
+  readonly rowOf: readonly number[];
+  readonly raws: readonly Float32Array[];
+}
+
 export class BeamSession {
   private readonly states: BeamStates;
   private readonly search: BeamSearchScorer;
@@ -84,30 +92,50 @@ export class BeamSession {
   async run(): Promise<void> {
     const { send, model, plan, started } = this.parts;
     await send(startedMessage(model.info, plan, started));
+    let run = this.startRun();
     for (let step = 0; ; step++) {
+      const rows = this.processedRows(await run, step);
       if (this.clientStopped(step)) return this.finish('client-stop', this.search.stoppedResult());
-      const outcome = this.search.step(await this.processedRows(step));
+      const outcome = this.search.step(rows);
+      // The next decoder run starts before this step is streamed, so the two overlap.
+      if (!outcome.done) {
+        this.states.advance(outcome.next);
+        run = this.startRun();
+      }
       // The step that ends the search leaves no live beam: its results are `Finished`'s.
       await send(beamStepMessage(step, outcome.done ? [] : this.search.beams, this.search.finishedCount));
       if (outcome.done) return this.finish(step + 1 >= plan.maxNewTokens ? 'max-new-tokens' : 'eos', this.search.result());
-      this.states.advance(outcome.next);
     }
   }
 
-  /** One decoder run for every live beam's state; each live beam's processed log-probability row. */
-  private async processedRows(step: number): Promise<Float32Array[]> {
-    const { model, signal, logProbs, observer } = this.parts;
+  /**
+   * Starts one decoder run for every live beam's state. A stream that ends while it runs never awaits it:
+   * its rejection is marked handled here and surfaces only where it is awaited.
+   */
+  private startRun(): Promise<DecoderRun> {
+    const run = this.runDecoder();
+    run.catch(() => {});
+    return run;
+  }
+
+  private async runDecoder(): Promise<DecoderRun> {
+    const { model, signal, observer } = this.parts;
     signal.throwIfAborted();
-    const distinct = this.states.distinct;
+    const states = this.states.distinct;
     const rowOf = this.states.rowOf;
     const begin = performance.now();
-    const raws = await model.step(distinct);
+    const raws = await model.step(states);
     // A cancel during the run disposes the states; the runtime then hands back empty rows.
     signal.throwIfAborted();
     const ms = performance.now() - begin;
     this.stepMs.push(ms);
     observer?.stepComputed(ms);
-    distinct.forEach((state, i) => logProbs.compute(raws[i]!, state.tokens, step, this.processed[i]!));
+    return { states, rowOf, raws };
+  }
+
+  /** Each live beam's processed log-probability row, from a decoder run's raw rows. */
+  private processedRows({ states, rowOf, raws }: DecoderRun, step: number): Float32Array[] {
+    states.forEach((state, i) => this.parts.logProbs.compute(raws[i]!, state.tokens, step, this.processed[i]!));
     return rowOf.map((i) => this.processed[i]!);
   }
 

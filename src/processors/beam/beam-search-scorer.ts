@@ -14,7 +14,9 @@
  *    they are taken only when fewer than `num_beams` others exist);
  * 4. of the first `num_beams` continuations, those that hit a criterion join the finished beams with
  *    `score = logprob_sum / (generated length ** length_penalty)`, the length counting the generated tokens
- *    with the EOS token and without the decoder prompt (Hugging Face's `cur_len + 1 - decoder_prompt_len`);
+ *    with the EOS token and without the decoder prompt (Hugging Face's `cur_len + 1 - decoder_prompt_len`;
+ *    the former `BeamSearchScorer` counted it differently across releases, from `hyp.shape[-1]` to a
+ *    `generated_len` argument);
  *    the finished beams keep the best `num_beams` (slots not yet filled hold -1e9, so a finished beam
  *    scoring lower than that is dropped, as in Hugging Face);
  * 5. the search is over when the best live beam cannot improve the finished ones any more: its score

@@ -168,7 +168,7 @@ describe('beam search streams', () => {
     const stream = DecodeStream.open(server.client);
     stream.start({ ...START, minNewTokens: 300, maxNewTokens: 300, generationConfig: undefined, beamSearch: { numBeams: 3, numReturnSequences: 2 } });
     await stream.expect('started');
-    await stream.expect('beamStep');
+    const first = await stream.expect('beamStep');
     stream.stop();
     const { messages, status } = await stream.drain();
     stream.call.end();
@@ -176,7 +176,8 @@ describe('beam search streams', () => {
     const finished = finishedOf(messages);
     expect(finished.reason).toBe(FinishReason.FINISH_REASON_CLIENT_STOP);
     expect(finished.sequences.map((s) => s.reason)).toEqual([FinishReason.FINISH_REASON_CLIENT_STOP, FinishReason.FINISH_REASON_CLIENT_STOP]);
-    const lastStep = beamSteps(messages).at(-1)!; // the stop came before the next step: these beams were live
+    // The stop came before the next step's selection: the beams of the last step reported were live.
+    const lastStep = [first, ...beamSteps(messages)].at(-1)!;
     expect(finished.sequences.map((s) => s.tokenIds)).toEqual(lastStep.beams.slice(0, 2).map((beam) => beam.tokenIds));
     await server.settled();
   });
