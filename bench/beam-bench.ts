@@ -8,7 +8,7 @@
  * forked beams copied, a `BeamStep` per step). Reports the median wall time of each, the ratio, and the
  * median decoder step of each (`Timings.step_ms`). Run on demand; not part of the tests.
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { GenerateRequest, type GenerateResponse, StepwiseServiceClient } from '../src/gen/stepwise/v1/stepwise.js';
@@ -28,6 +28,11 @@ interface Run {
   readonly wallMs: number;
   /** Every decoder step's time, of every stream of the run. */
   readonly stepMs: number[];
+  /** Decoder runs of the server's scheduler, and the sequence steps they carried. */
+  readonly decoderRuns: number;
+  readonly sequenceSteps: number;
+  /** CPU time of the server's serving thread. */
+  readonly servingCpuMs: number;
 }
 
 /** One Generate to its end: its decoder step times. */
@@ -43,10 +48,19 @@ function generate(client: StepwiseServiceClient, start: object): Promise<number[
   });
 }
 
-async function timed(starts: readonly object[], client: StepwiseServiceClient): Promise<Run> {
+async function timed(starts: readonly object[], client: StepwiseServiceClient, server: ChildProcess): Promise<Run> {
+  await ask(server, { kind: 'probe-start', loopDelay: false });
   const begin = performance.now();
   const steps = await Promise.all(starts.map((start) => generate(client, start)));
-  return { wallMs: performance.now() - begin, stepMs: steps.flat() };
+  const wallMs = performance.now() - begin;
+  const probe = await ask<Extract<ServerAnswer, { kind: 'probe' }>>(server, { kind: 'probe-read' });
+  return {
+    wallMs,
+    stepMs: steps.flat(),
+    decoderRuns: probe.scheduler.stepRuns,
+    sequenceSteps: probe.scheduler.steps,
+    servingCpuMs: probe.servingThreadCpuMs,
+  };
 }
 
 async function main(): Promise<void> {
@@ -68,8 +82,8 @@ async function main(): Promise<void> {
     const runs = { beam: [] as Run[], greedy: [] as Run[] };
     for (let rep = 0; rep <= reps; rep++) {
       // Alternating, so that both meet the same machine; repetition 0 warms both up and is not counted.
-      const beam = await timed([beamStart], client);
-      const greedy = await timed(greedyStarts, client);
+      const beam = await timed([beamStart], client, child);
+      const greedy = await timed(greedyStarts, client, child);
       log(`rep ${rep}: ${beams} beams ${beam.wallMs.toFixed(0)} ms, ${beams} greedy streams ${greedy.wallMs.toFixed(0)} ms`);
       if (rep === 0) continue;
       runs.beam.push(beam);
@@ -77,12 +91,16 @@ async function main(): Promise<void> {
     }
     const wall = (list: Run[]) => median(list.map((run) => run.wallMs));
     const step = (list: Run[]) => median(list.flatMap((run) => run.stepMs));
+    const row = (label: string, list: Run[]) =>
+      `| ${label} | ${wall(list).toFixed(1)} | ${(wall(list) / newTokens).toFixed(2)} | ${step(list).toFixed(2)} | ` +
+      `${median(list.map((run) => run.decoderRuns))} | ${median(list.map((run) => run.sequenceSteps / run.decoderRuns)).toFixed(2)} | ` +
+      `${median(list.map((run) => run.servingCpuMs)).toFixed(0)} |`;
     const lines = [
       `${beams} beams vs ${beams} greedy streams of one 32-token input, ${newTokens} new tokens each, median of ${reps} repetitions`,
-      '| contender | wall ms | ms per token position | median decoder step ms |',
-      '| --- | ---: | ---: | ---: |',
-      `| beam search, ${beams} beams | ${wall(runs.beam).toFixed(1)} | ${(wall(runs.beam) / newTokens).toFixed(2)} | ${step(runs.beam).toFixed(2)} |`,
-      `| ${beams} greedy streams | ${wall(runs.greedy).toFixed(1)} | ${(wall(runs.greedy) / newTokens).toFixed(2)} | ${step(runs.greedy).toFixed(2)} |`,
+      '| contender | wall ms | ms per token position | median decoder step ms | decoder runs | sequences per run | serving-thread CPU ms |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      row(`beam search, ${beams} beams`, runs.beam),
+      row(`${beams} greedy streams`, runs.greedy),
       `ratio (beam / greedy streams): ${(wall(runs.beam) / wall(runs.greedy)).toFixed(2)} of the medians; ` +
         `${median(runs.beam.map((run, i) => run.wallMs / runs.greedy[i]!.wallMs)).toFixed(2)} median of the paired repetitions`,
     ];
