@@ -13,6 +13,7 @@
  */
 import { toProcessorSpec, type ProcessorInput } from './param-values.js';
 import {
+  BeamSearch,
   DecodeMode,
   GenerationConfig,
   LogitsFormat,
@@ -64,6 +65,8 @@ export interface DecodeStart {
   readonly stream?: StreamInput;
   /** Lockstep (the server waits for a decision at every step; the default of `Decode`) or auto. */
   readonly mode?: 'lockstep' | 'auto';
+  /** Beam search (auto mode): `numBeams`, `lengthPenalty`, `earlyStopping`, `numReturnSequences`. */
+  readonly beamSearch?: Partial<BeamSearch>;
 }
 
 const RAW_LOGITS_FORMATS: Record<RawLogitsFormat, LogitsFormat> = {
@@ -112,7 +115,7 @@ export function toStartMessage(start: DecodeStart): Start {
     stopTokenSequences: (start.stopTokenSequences ?? []).map((ids) => ({ ids: [...ids] })),
     processors: (start.processors ?? []).map(toProcessorSpec),
     generationConfig: start.generationConfig === undefined ? undefined : GenerationConfig.fromPartial(start.generationConfig),
-    beamSearch: undefined,
+    beamSearch: start.beamSearch === undefined ? undefined : BeamSearch.fromPartial(start.beamSearch),
     selection: toSelection(start.selection),
     stream: toStreamOptions(start.stream),
     mode:

@@ -4,7 +4,7 @@
  * folder's `generation_config.json` — never two of them. Each refusal names the field, the rule and the
  * value given. A beam search needs AUTO mode (a `Decode` that leaves `mode` unset gets AUTO), greedy
  * selection (beam sampling is not supported), no stop strings or stop token sequences, and no per-step
- * stream options (it streams `BeamStep`s instead).
+ * stream options (it streams `BeamStep`s instead; FLOAT32, the default format, and NONE ask for nothing).
  *
  * The folder's settings apply as Hugging Face's `generate()` takes them, only where they cannot contradict
  * the request: when the `Start` names no beam search and no `generation_config`, decodes in AUTO mode
@@ -140,8 +140,9 @@ function refuseContradictions(start: Start, prefix: string, context: BeamContext
 function streamOptionSet(start: Start): string | undefined {
   const stream = start.stream;
   if (stream === undefined) return undefined;
+  // FLOAT32 is the default format (clients often send it explicitly); asking for another one asks for rows.
   const format = stream.rawLogits;
-  if (format !== LogitsFormat.LOGITS_FORMAT_UNSPECIFIED && format !== LogitsFormat.LOGITS_FORMAT_NONE) return 'raw_logits';
+  if (format === LogitsFormat.LOGITS_FORMAT_FLOAT16 || format === LogitsFormat.LOGITS_FORMAT_TOP_K) return 'raw_logits';
   if (stream.rawTopK !== 0) return 'raw_top_k';
   if (stream.processedScores) return 'processed_scores';
   if (stream.topNAlternatives !== 0) return 'top_n_alternatives';

@@ -56,7 +56,7 @@ class ResultsTest(unittest.TestCase):
         read_by_clients = {
             "Started", "SpecialTokenIds", "ProcessorSpec", "TopLogits", "TokenChosen", "Alternative", "Applied", "Finished",
             "Timings", "GetModelInfoResponse", "ModelConfigSummary", "ServerLimits", "ProcessorDescription",
-            "ParameterDescription", "TokenizeResponse",
+            "ParameterDescription", "TokenizeResponse", "BeamSearch", "BeamStep", "Beam", "BeamSequence",
         }  # fmt: skip
         self.assertEqual(set(PROTO_RESULTS), read_by_clients)
 

@@ -216,7 +216,7 @@ describe('refusals name the field', () => {
     ['LOCKSTEP', { beamSearch: { numBeams: 2 }, mode: DecodeMode.DECODE_MODE_LOCKSTEP }, Status.INVALID_ARGUMENT, '`mode` must be AUTO'],
     ['sampling', { beamSearch: { numBeams: 2 }, selection: { mode: SelectionMode.SELECTION_MODE_SAMPLE } }, Status.INVALID_ARGUMENT, '`selection.mode` must be GREEDY'],
     ['stop strings', { beamSearch: { numBeams: 2 }, stopStrings: ['x'] }, Status.INVALID_ARGUMENT, '`stop_strings` must be empty'],
-    ['raw logits', { beamSearch: { numBeams: 2 }, stream: { rawLogits: LogitsFormat.LOGITS_FORMAT_FLOAT32 } }, Status.INVALID_ARGUMENT, '`stream.raw_logits` must be unset'],
+    ['raw logits', { beamSearch: { numBeams: 2 }, stream: { rawLogits: LogitsFormat.LOGITS_FORMAT_FLOAT16 } }, Status.INVALID_ARGUMENT, '`stream.raw_logits` must be unset'],
     ['a non-finite length penalty', { beamSearch: { numBeams: 2, lengthPenalty: Number.NaN } }, Status.INVALID_ARGUMENT, '`beam_search.length_penalty` must be a finite number'],
   ];
 

@@ -615,7 +615,8 @@ export interface Start {
  * beam's log-softmax, its own history as the token history); beams that take EOS are kept aside, at most
  * `num_beams` of them, scored `sum of log-probabilities / (generated length ** length_penalty)` (the length
  * counts the generated tokens, EOS included, not the decoder prompt). Refused with sampling, in LOCKSTEP
- * mode, and with stop strings or stop token sequences. The stream then sends `BeamStep` messages instead of
+ * mode, with stop strings or stop token sequences, and with per-step stream options (raw logits FLOAT16 or
+ * TOP_K, alternatives, processed scores, entropy). The stream then sends `BeamStep` messages instead of
  * `StepLogits` and `TokenChosen`, and `Finished.sequences`.
  */
 export interface BeamSearch {
