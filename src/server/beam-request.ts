@@ -123,7 +123,8 @@ function refuseContradictions(start: Start, prefix: string, context: BeamContext
     throw invalidArgument(`\`mode\` must be AUTO (or unset) with ${beams}: a beam search takes no step decisions; given LOCKSTEP`);
   }
   if (context.sampling) {
-    throw invalidArgument(`\`selection.mode\` must be GREEDY with ${beams} (beam sampling is not supported); given SAMPLE`);
+    const field = start.generationConfig?.doSample === true ? '`generation_config.do_sample` must be false' : '`selection.mode` must be GREEDY';
+    throw invalidArgument(`${field} with ${beams} (beam sampling is not supported); given sampling`);
   }
   const stopCount = start.stopStrings.length + start.stopTokenSequences.length;
   if (stopCount > 0) {

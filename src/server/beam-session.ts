@@ -145,7 +145,8 @@ export class BeamSession {
     for (let request = incoming?.poll(); request !== undefined; request = incoming?.poll()) {
       if (readClientMessage(request, step).kind === 'stop') return true;
       throw failedPrecondition(
-        `\`decision\` cannot steer a beam search (num_beams ${this.parts.beams.numBeams}): it has no single token to accept, force or rewind; send \`stop\` to end it`,
+        `\`decision\` cannot steer a beam search (num_beams ${this.parts.beams.numBeams}): it has no single token ` +
+          'to accept, force or rewind; send `stop` to end it',
       );
     }
     return false;

@@ -33,7 +33,9 @@
  *
  * Usage:
  * ```ts
- * const search = new BeamSearchScorer({ numBeams: 4, lengthPenalty: 1, earlyStopping: false, numReturnSequences: 2, eosIds: new Set([1]), maxNewTokens: 20 });
+ * const search = new BeamSearchScorer({
+ *   numBeams: 4, lengthPenalty: 1, earlyStopping: false, numReturnSequences: 2, eosIds: new Set([1]), maxNewTokens: 20,
+ * });
  * while (!done) {
  *   const rows = search.beams.map((beam, b) => processedLogProbs(b));   // one row per live beam
  *   const outcome = search.step(rows);   // outcome.next[i]: live beam i continues beam `source` with `token`
@@ -158,7 +160,10 @@ export class BeamSearchScorer {
   stoppedResult(): FinishedBeam[] {
     const open = this.live
       .filter((beam) => beam.tokens.length > 0 && beam.score > BEAM_SENTINEL)
-      .map((beam): FinishedBeam => ({ tokens: beam.tokens, logprobSum: beam.score, score: this.lengthScore(beam.score, beam.tokens.length), end: 'client-stop' }));
+      .map((beam): FinishedBeam => {
+        const score = this.lengthScore(beam.score, beam.tokens.length);
+        return { tokens: beam.tokens, logprobSum: beam.score, score, end: 'client-stop' };
+      });
     return [...this.finished(), ...open].sort(byScore).slice(0, this.settings.numReturnSequences);
   }
 

@@ -215,6 +215,7 @@ describe('refusals name the field', () => {
     ['both forms', { beamSearch: { numBeams: 2 }, generationConfig: { numBeams: 2 } }, Status.INVALID_ARGUMENT, '`beam_search` and the beam settings of `generation_config` must not both be given'],
     ['LOCKSTEP', { beamSearch: { numBeams: 2 }, mode: DecodeMode.DECODE_MODE_LOCKSTEP }, Status.INVALID_ARGUMENT, '`mode` must be AUTO'],
     ['sampling', { beamSearch: { numBeams: 2 }, selection: { mode: SelectionMode.SELECTION_MODE_SAMPLE } }, Status.INVALID_ARGUMENT, '`selection.mode` must be GREEDY'],
+    ['do_sample', { generationConfig: { numBeams: 2, doSample: true } }, Status.INVALID_ARGUMENT, '`generation_config.do_sample` must be false with `generation_config.num_beams` > 1'],
     ['stop strings', { beamSearch: { numBeams: 2 }, stopStrings: ['x'] }, Status.INVALID_ARGUMENT, '`stop_strings` must be empty'],
     ['raw logits', { beamSearch: { numBeams: 2 }, stream: { rawLogits: LogitsFormat.LOGITS_FORMAT_FLOAT16 } }, Status.INVALID_ARGUMENT, '`stream.raw_logits` must be unset'],
     ['a non-finite length penalty', { beamSearch: { numBeams: 2, lengthPenalty: Number.NaN } }, Status.INVALID_ARGUMENT, '`beam_search.length_penalty` must be a finite number'],
