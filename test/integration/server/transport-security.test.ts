@@ -100,6 +100,10 @@ async function callEveryRpc(client: StepwiseServiceClient): Promise<Record<strin
     listProcessors: await settle(unary(client, 'listProcessors', {})),
     tokenize: await settle(unary(client, 'tokenize', { text: TEXT })),
     detokenize: await settle(unary(client, 'detokenize', { tokenIds: [5, 6] })),
+    score: await settle(unary(client, 'score', { input: { $case: 'text', value: TEXT }, targets: [{ target: { $case: 'tokenIds', value: { ids: [5, 1] } } }] })),
+    scoreBatch: await settle(
+      unary(client, 'scoreBatch', { requests: [{ input: { $case: 'text', value: TEXT }, targets: [{ target: { $case: 'tokenIds', value: { ids: [5, 1] } } }] }] }),
+    ),
   };
   // The table above must name every method of the service, so a method added later is checked too.
   expect(Object.keys(statuses).sort()).toEqual(Object.keys(StepwiseServiceService).sort());
