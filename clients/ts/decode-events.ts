@@ -3,7 +3,7 @@
  * step's raw logits already readable as a `Float32Array`.
  */
 import { rawLogitsOf } from './logits.js';
-import type { Applied, DecodeResponse, Finished, GenerateResponse, Started, StepLogits, TokenChosen, TopLogits } from './proto.js';
+import type { Applied, BeamStep, DecodeResponse, Finished, GenerateResponse, Started, StepLogits, TokenChosen, TopLogits } from './proto.js';
 
 /** The stream was accepted: what the server resolved (vocabulary size, pipeline, seed, mode...). */
 export interface StartedEvent {
@@ -44,7 +44,13 @@ export interface FinishedEvent {
   readonly finished: Finished;
 }
 
-export type DecodeEvent = StartedEvent | StepEvent | TokenEvent | AppliedEvent | FinishedEvent;
+/** Beam search: the live beams after a step (their ids so far and scores), best first. */
+export interface BeamStepEvent {
+  readonly kind: 'beam-step';
+  readonly beamStep: BeamStep;
+}
+
+export type DecodeEvent = StartedEvent | StepEvent | TokenEvent | AppliedEvent | FinishedEvent | BeamStepEvent;
 
 /** The event of one server message; `awaitsDecision` is decided by the session that reads the stream. */
 export function toDecodeEvent(response: DecodeResponse | GenerateResponse, awaitsDecision: boolean): DecodeEvent {
@@ -67,6 +73,8 @@ export function toDecodeEvent(response: DecodeResponse | GenerateResponse, await
       return { kind: 'applied', applied: message.value };
     case 'finished':
       return { kind: 'finished', finished: message.value };
+    case 'beamStep':
+      return { kind: 'beam-step', beamStep: message.value };
     default:
       throw new Error('the server sent a stream message with no content');
   }

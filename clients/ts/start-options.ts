@@ -13,6 +13,7 @@
  */
 import { toProcessorSpec, type ProcessorInput } from './param-values.js';
 import {
+  BeamSearch,
   DecodeMode,
   GenerationConfig,
   LogitsFormat,
@@ -66,6 +67,8 @@ export interface DecodeStart {
   readonly mode?: 'lockstep' | 'auto';
   /** Which of the server's models decodes (a name `listModels` gives); omitted: the server's default model. */
   readonly model?: string;
+  /** Beam search (auto mode): `numBeams`, `lengthPenalty`, `earlyStopping`, `numReturnSequences`. */
+  readonly beamSearch?: Partial<BeamSearch>;
 }
 
 const RAW_LOGITS_FORMATS: Record<RawLogitsFormat, LogitsFormat> = {
@@ -114,6 +117,7 @@ export function toStartMessage(start: DecodeStart): Start {
     stopTokenSequences: (start.stopTokenSequences ?? []).map((ids) => ({ ids: [...ids] })),
     processors: (start.processors ?? []).map(toProcessorSpec),
     generationConfig: start.generationConfig === undefined ? undefined : GenerationConfig.fromPartial(start.generationConfig),
+    beamSearch: start.beamSearch === undefined ? undefined : BeamSearch.fromPartial(start.beamSearch),
     selection: toSelection(start.selection),
     stream: toStreamOptions(start.stream),
     mode:

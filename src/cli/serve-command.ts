@@ -70,6 +70,7 @@ async function serve(settings: ServeSettings, logger: Logger): Promise<void> {
     limits: {
       maxConcurrentStreams: settings.maxStreams,
       maxNewTokens: settings.maxNewTokens,
+      maxBeams: settings.maxBeams,
       maxInputTokens: settings.maxInputTokens,
       maxInputBytes: settings.maxInputBytes,
     },

@@ -78,6 +78,14 @@ export const SERVE_OPTIONS = {
     defaultText: `${DEFAULT_SERVER_LIMITS.maxInputTokens}, or the model's maximum input length when smaller`,
     read: read.integerIn(1, MILLION),
   }),
+  // Beam search.
+  maxBeams: option({
+    flag: '--max-beams <n>',
+    env: 'STEPWISE_MAX_BEAMS',
+    description: 'most num_beams of a beam search (each beam holds its own KV cache)',
+    defaultValue: DEFAULT_SERVER_LIMITS.maxBeams,
+    read: read.integerIn(1, 256),
+  }),
   // ONNX Runtime and the model thread.
   threads: option({
     flag: '--threads <n>',

@@ -81,3 +81,4 @@ export {
   type StepScore,
   type StreamScoringParts,
 } from './stream-scoring.js';
+export * from './beam/index.js';

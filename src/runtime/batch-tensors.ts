@@ -38,6 +38,12 @@ export function rowOf(batch: Tensor, row: number): Tensor {
   return tensorOf(data, [1, ...rest]);
 }
 
+/** Row `row` of a `[B, …]` tensor copied into a `[1, …]` tensor of its own. */
+export function copyRow(batch: Tensor, row: number): Tensor {
+  const view = rowOf(batch, row);
+  return tensorOf((view.data as BatchedArray).slice(), view.dims);
+}
+
 /**
  * Copies `[1, …]` rows into one new `[B, …]` tensor whose axis `axis` has length `length`: each row
  * keeps its first `min(rowLength, length)` entries along that axis and the rest stays zero (for masks,

@@ -15,6 +15,8 @@ export interface StateOwner<S> {
   readonly vocabSize: number;
   /** Called once, when the state is disposed. */
   stateDisposed(state: S): void;
+  /** A new state with `state`'s history and a copy of its cache (`DecodeState.fork`); `state` is idle. */
+  forkState(state: S): S;
 }
 
 export abstract class DecodeStateBase<S extends DecodeStateBase<S>> implements DecodeState {
@@ -72,6 +74,11 @@ export abstract class DecodeStateBase<S extends DecodeStateBase<S>> implements D
     if (n === 0) return;
     this.history.length -= n;
     this.rewound(n, options.keepLastCached === true);
+  }
+
+  fork(): S {
+    this.checkMutable('fork');
+    return this.owner.forkState(this as unknown as S);
   }
 
   expectNext(hint: NextTokenHint | undefined): void {

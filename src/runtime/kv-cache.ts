@@ -15,7 +15,7 @@
  */
 import type { Tensor } from 'onnxruntime-node';
 
-import { type BatchSlot, rowOf, sameBatch, stackRows, truncateAxis } from './batch-tensors.js';
+import { type BatchSlot, copyRow, rowOf, sameBatch, stackRows, truncateAxis } from './batch-tensors.js';
 import type { EncoderFeeds } from './decoder-runner.js';
 
 /** Axis of the sequence length in `[B, S, d_model]` hidden states and `[B, S]` masks. */
@@ -63,6 +63,21 @@ export class SequenceCache {
         : { tensors: slot.tensors.map((batch) => truncateAxis(rowOf(batch, slot.row), KV_LENGTH_AXIS, length)), row: 0 };
     disposeIfOwned(slot);
     this.cachedLength = length;
+  }
+
+  /**
+   * A cache of its own with the same contents: the encoder side shared (a cache never disposes it), the
+   * cross- and self-attention K/V copied into batch-of-one tensors, so releasing either never touches
+   * the other's.
+   */
+  copy(): SequenceCache {
+    const [hiddenStates, attentionMask] = this.encoderSlot.tensors;
+    const copy = new SequenceCache(this.encoderLength, hiddenStates!, attentionMask!);
+    copy.encoderSlot = this.encoderSlot;
+    copy.crossSlot = copySlot(this.crossSlot);
+    copy.selfSlot = copySlot(this.selfSlot);
+    copy.cachedLength = this.cachedLength;
+    return copy;
   }
 
   /** Drops the K/V cache; the encoder side stays (it belongs to the encoded input as well). */
@@ -138,4 +153,8 @@ export class SequenceCache {
  */
 function disposeIfOwned(slot: BatchSlot | undefined): void {
   if (slot !== undefined && slot.tensors[0]!.dims[0] === 1) slot.tensors.forEach((tensor) => tensor.dispose());
+}
+
+function copySlot(slot: BatchSlot | undefined): BatchSlot | undefined {
+  return slot === undefined ? undefined : { tensors: slot.tensors.map((batch) => copyRow(batch, slot.row)), row: 0 };
 }

@@ -41,6 +41,9 @@
  * Each state's result is exactly what the model below returns for it (which, for the in-process and
  * worker runtimes, is what it gets when run alone).
  *
+ * Forks (`DecodeState.fork`) are made by the model below; the scheduler knows them by their encoder output
+ * from their first step on. A fork of a state whose step waits here copies it as it stands before that step.
+ *
  * Status: the scheduler reports the model below's (`status`, `onStatus`). When it leaves `ready`, the
  * states made so far are lost (`ModelStatusEvent`): their waiting and later steps go to the model below
  * on their own, which rejects them, and never share a run with states made after a restart.
@@ -165,6 +168,13 @@ export class StepScheduler implements ModelRuntime {
   private readonly queued = new Set<DecodeState>();
   /** States made before the model below left `ready`: they never join a run again. */
   private readonly lost = new WeakSet<DecodeState>();
+  /**
+   * The encoder outputs of the states created here, each with the number of times the model below had
+   * left `ready` when it was used: a fork (`DecodeState.fork`, made by the model below) is known by its
+   * encoder output at its first step, and lost when that output is older than the last stop.
+   */
+  private readonly encodedStops = new WeakMap<EncodedInput, number>();
+  private stops = 0;
   /** States a run waited for in vain: until they ask again, runs wait for them only to the end of a turn. */
   private readonly late = new WeakSet<DecodeState>();
   private readonly unsubscribe: () => void;
@@ -261,11 +271,13 @@ export class StepScheduler implements ModelRuntime {
     const state = this.model.createState(encoded, decoderPrefix);
     this.forgetDisposed();
     this.known.add(state);
+    if (!this.encodedStops.has(encoded)) this.encodedStops.set(encoded, this.stops);
     return state;
   }
 
   async step(states: readonly DecodeState[]): Promise<Float32Array[]> {
     this.checkOpen('step');
+    if (Array.isArray(states)) this.adoptForks(states);
     // The model below answers for what was lost (it rejects it), without holding up anyone's run.
     if (Array.isArray(states) && states.some((state) => this.lost.has(state))) return this.model.step(states);
     // The models' own checks and messages; here a state is stepping from its request on.
@@ -319,7 +331,19 @@ export class StepScheduler implements ModelRuntime {
    * The model below left `ready`: every state known so far is lost. Their waiting steps go to the model
    * below now, one call each, and it rejects them; the run under way fails on its own.
    */
+  /** Forks of the states created here join the known states (or the lost ones) at their first step. */
+  private adoptForks(states: readonly DecodeState[]): void {
+    for (const state of states) {
+      if (typeof state !== 'object' || state === null || this.known.has(state) || this.lost.has(state)) continue;
+      const stops = this.encodedStops.get(state.encoded);
+      if (stops === undefined) continue;
+      if (stops === this.stops) this.known.add(state);
+      else this.lost.add(state);
+    }
+  }
+
   private loseStates(): void {
+    this.stops += 1;
     for (const state of this.known) this.lost.add(state);
     this.known.clear();
     this.settleDisposedSteps();

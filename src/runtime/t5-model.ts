@@ -144,6 +144,13 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
     this.live.delete(state);
   }
 
+  forkState(state: T5DecodeState): T5DecodeState {
+    this.checkOpen('fork a decode state');
+    const fork = new T5DecodeState(this, this.nextStateId++, state.encoded, state.tokens, state.cache.copy());
+    this.live.add(fork);
+    return fork;
+  }
+
   /** Always `ready`: a model in this process has no thread that could stop on its own. */
   get status(): ModelStatus {
     return 'ready';

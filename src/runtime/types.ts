@@ -130,6 +130,24 @@ export interface DecodeState {
    * ignores it.
    */
   expectNext(hint: NextTokenHint | undefined): void;
+  /**
+   * A new state of the same model on the same encoded input, with this state's decoder history
+   * (`tokens`, pending tokens included) and `cachedLength`, and a copy of its KV cache; from then on the
+   * two are independent (append, rewind, step and dispose each) and may step together in one batched run
+   * when they sit at the same position. Counted in `liveStates` until disposed.
+   *
+   * Cost: the encoder output is shared (it belongs to the encoded input), the K/V are copied once, now:
+   * `2 × numDecoderLayers × numHeads × d_kv × 4` bytes per cached decoder token (self-attention), plus the
+   * same per encoder position for the cross-attention K/V (once the state has stepped). For t5-small
+   * (6 layers, 8 heads, d_kv 64) that is 24 KiB per decoder token and 24 KiB per input token. On the
+   * worker model the copy is made on the model thread, in order with the steps; a state whose next step
+   * the thread already ran ahead (`expectNext`) is forked without that guess, at one more copy of its
+   * self-attention K/V.
+   *
+   * Throws `StateError` on a disposed state, one whose step is in flight, or on a disposed model, and
+   * `ModelUnavailableError` for a state of a model thread that stopped.
+   */
+  fork(): DecodeState;
   /** Releases the cache; idempotent. */
   dispose(): void;
   readonly disposed: boolean;

@@ -3,6 +3,7 @@
  * here is checked and resolved (defaults applied, enums turned into names), so the session never
  * re-validates.
  */
+import type { BeamPlan } from './beam-request.js';
 import type { StopConditions } from './stop-conditions.js';
 
 /** The wire format of each step's raw logits. */
@@ -32,4 +33,6 @@ export interface DecodePlan {
   readonly stream: StreamPlan;
   /** LOCKSTEP waits for one decision per step; AUTO decodes on. */
   readonly mode: 'lockstep' | 'auto';
+  /** A beam search (AUTO mode only); absent for one sequence. */
+  readonly beams?: BeamPlan | undefined;
 }

@@ -7,18 +7,23 @@
  */
 import { hfSettingsFromJson, type HfGenerationSettings } from '../processors/index.js';
 import type { GenerationDefaults } from '../runtime/types.js';
+import { BEAM_KEYS, beamDefaultsFromJson } from './beam-defaults.js';
+import type { BeamPlan } from './beam-request.js';
 
 export class ModelDefaults {
   /** Processor settings (`do_sample` included) of the file. */
   readonly settings: HfGenerationSettings;
-  /** Keys of the file that build nothing here (`num_beams`, say): reported once, at start-up. */
+  /** Keys of the file that build nothing here (`num_beam_groups`, say): reported once, at start-up. */
   readonly unused: readonly string[];
+  /** The file's beam search (`num_beams` > 1), where a stream's `Start` leaves it to the file. */
+  readonly beams: BeamPlan | undefined;
 
   /** Throws `ProcessorParameterError` for a setting of the wrong type. */
   constructor(private readonly generation: GenerationDefaults) {
     const { settings, unused } = hfSettingsFromJson(generation.settings);
     this.settings = settings;
-    this.unused = unused;
+    this.unused = unused.filter((key) => !BEAM_KEYS.has(key));
+    this.beams = beamDefaultsFromJson(generation.settings);
   }
 
   /** Whether the file asks for sampling. */

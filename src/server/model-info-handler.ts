@@ -75,6 +75,7 @@ export function describeModel({ name, runtime: model, limits }: CatalogModel): G
       maxDetokenizeIds: limits.maxDetokenizeIds,
       maxScoreTargets: limits.maxScoreTargets,
       maxScoreTokens: limits.maxScoreTokens,
+      maxBeams: limits.maxBeams,
       processorListLimits: PROCESSOR_LIST_LIMITS,
     },
     dtype: model.info.dtype,

@@ -47,6 +47,11 @@ export interface ServerLimits {
    * `maxNewTokens`, the most a `Decode` could force.
    */
   readonly maxScoreTokens: number;
+  /**
+   * Most `num_beams` of a beam search. A beam search holds one decode state (KV cache) per beam and runs
+   * them as one batch per step, so a stream costs up to this many streams' memory.
+   */
+  readonly maxBeams: number;
 }
 
 /** UTF-8 bytes per input token behind the default `maxInputBytes` (English averages about 4–5). */
@@ -65,6 +70,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxDetokenizeIds: 16_384,
   maxScoreTargets: 64,
   maxScoreTokens: 1_024,
+  maxBeams: 8,
 };
 
 /**
@@ -91,6 +97,7 @@ export function resolveServerLimits(given: Partial<ServerLimits>, modelMaxInputL
     'maxDetokenizeIds',
     'maxScoreTargets',
     'maxScoreTokens',
+    'maxBeams',
   ];
   for (const key of positive) {
     const value = limits[key];

@@ -1,19 +1,21 @@
 /**
  * Opens a decode stream from its `Start` on the model it chooses (`Start.model`, else the default): validates it (`start-request.ts`), builds the stream's pipeline
  * (`requested-pipeline.ts`) and scoring, refusing bad processor parameters before any model work, runs
- * the encoder, and hands back a `DecodeSession` ready to run. Shared by `Decode` and `Generate`.
+ * the encoder, and hands back a `DecodeSession` (or a `BeamSession` for a beam search) ready to run. Shared by `Decode` and `Generate`.
  */
 import { inject, injectable } from 'tsyringe';
 import { type DecodeRequest, SelectionMode, Start } from '../gen/stepwise/v1/stepwise.js';
-import { createTokenSelector, ProcessorRegistry, StreamScoring } from '../processors/index.js';
+import { BeamLogProbs, createTokenSelector, ProcessorRegistry, StreamScoring } from '../processors/index.js';
+import type { ModelRuntime } from '../runtime/types.js';
 import { MODEL_CATALOG } from '../tokens.js';
+import { BeamSession } from './beam-session.js';
 import type { ClientMessages } from './client-messages.js';
 import { DecodeSession } from './decode-session.js';
 import { EventLoopTurns } from './event-loop-turns.js';
 import type { CatalogModel, ModelCatalog } from './model-catalog.js';
-import { requestedPipeline } from './requested-pipeline.js';
+import { requestedPipeline, type RequestedPipeline } from './requested-pipeline.js';
 import type { MalformedRequest } from './service-definition.js';
-import { resolveStart, type StartingRpc } from './start-request.js';
+import { resolveStart, type ResolvedStart, type StartingRpc } from './start-request.js';
 import { staticContext } from './static-context.js';
 import type { SendMessage } from './step-messages.js';
 import type { StreamObserver } from './stream-report.js';
@@ -37,11 +39,12 @@ export class SessionFactory {
     @inject(EventLoopTurns) private readonly turns: EventLoopTurns,
   ) {}
 
-  async open(start: Start, rpc: StartingRpc, io: SessionIo): Promise<DecodeSession> {
+  async open(start: Start, rpc: StartingRpc, io: SessionIo): Promise<DecodeSession | BeamSession> {
     const { runtime: model, limits, defaults } = this.catalog.resolve(start.model);
     const resolved = resolveStart(start, rpc, model, limits, defaults);
     const { plan, selection } = resolved;
     const pipeline = requestedPipeline(resolved, defaults);
+    if (plan.beams !== undefined) return this.openBeams(model, resolved, pipeline, io);
     const scoring = new StreamScoring({
       registry: this.registry,
       context: staticContext(model, plan),
@@ -62,6 +65,26 @@ export class SessionFactory {
       encoded: encoded!,
       ...io,
       turns: this.turns,
+    });
+  }
+
+  /** A beam search: the pipeline runs on each beam's log-probabilities (no token selector). */
+  private async openBeams(model: ModelRuntime, resolved: ResolvedStart, pipeline: RequestedPipeline, io: SessionIo): Promise<BeamSession> {
+    const { plan } = resolved;
+    const logProbs = BeamLogProbs.build({ registry: this.registry, context: staticContext(model, plan), ...pipeline });
+    io.signal.throwIfAborted();
+    const [encoded] = await model.encode([plan.inputIds]);
+    io.signal.throwIfAborted();
+    const defaultsFromModel = pipeline.fromModel ? [...resolved.defaultsFromModel, 'generation_config'] : resolved.defaultsFromModel;
+    return new BeamSession({
+      model,
+      plan,
+      beams: plan.beams!,
+      logProbs,
+      started: { pipeline: logProbs.pipeline.specs, selection: resolved.selection, defaultsFromModel },
+      encoded: encoded!,
+      fork: (state) => state.fork(),
+      ...io,
     });
   }
 

@@ -21,6 +21,7 @@ import {
 import type { PipelineChange, PipelineScope as Scope, ProcessorSpec, StepScore } from '../processors/index.js';
 import type { ModelInfo } from '../runtime/types.js';
 import type { DecodePlan, RawLogitsFormat } from './decode-plan.js';
+import { beamSearchMessage } from './beam-wire.js';
 import { float16Tensor, float32Tensor, topLogits } from './logits-encoding.js';
 import { fromWireProcessorSpec, toWireParams } from './param-values.js';
 import { MalformedRequest, malformedRequestError } from './service-definition.js';
@@ -57,6 +58,7 @@ export function startedMessage(info: ModelInfo, plan: DecodePlan, facts: Started
       maxNewTokens: plan.maxNewTokens,
       decoderPromptIds: [info.specialIds.decoderStart, ...plan.decoderPrefix],
       defaultsFromModel: [...facts.defaultsFromModel],
+      beamSearch: plan.beams && beamSearchMessage(plan.beams),
     },
   };
 }
@@ -123,7 +125,7 @@ export function appliedMessage(messageIndex: number, fromStep: number): SessionM
   return { $case: 'applied', value: { messageIndex, fromStep } };
 }
 
-const FINISH_REASONS: Readonly<Record<FinishCause, FinishReason>> = {
+export const FINISH_REASONS: Readonly<Record<FinishCause, FinishReason>> = {
   eos: FinishReason.FINISH_REASON_EOS,
   'stop-sequence': FinishReason.FINISH_REASON_STOP_SEQUENCE,
   'max-new-tokens': FinishReason.FINISH_REASON_MAX_NEW_TOKENS,
@@ -131,7 +133,7 @@ const FINISH_REASONS: Readonly<Record<FinishCause, FinishReason>> = {
 };
 
 export function finishedMessage(cause: FinishCause, tokenIds: readonly number[], text: string, timings: Finished['timings']): SessionMessage {
-  return { $case: 'finished', value: { reason: FINISH_REASONS[cause], tokenIds: [...tokenIds], text, timings } };
+  return { $case: 'finished', value: { reason: FINISH_REASONS[cause], tokenIds: [...tokenIds], text, timings, sequences: [] } };
 }
 
 /** A client message read after `Start`: a decision, or the client's stop. */

@@ -13,6 +13,7 @@ import {
 } from '../gen/stepwise/v1/stepwise.js';
 import { PROCESSOR_LIMITS, type ProcessorSpec } from '../processors/index.js';
 import type { ModelRuntime } from '../runtime/types.js';
+import { resolveBeamSearch } from './beam-request.js';
 import type { DecodePlan, RawLogitsFormat, StreamPlan } from './decode-plan.js';
 import { fromWireProcessorSpec } from './param-values.js';
 import { requireInClosedRange, requireTokenIds } from './request-checks.js';
@@ -56,6 +57,8 @@ export function resolveStart(
   const defaultsFromModel: string[] = [];
   const maxNewTokens = resolveMaxNewTokens(start, limits, defaults, defaultsFromModel);
   requireInClosedRange('min_new_tokens', start.minNewTokens, 0, maxNewTokens, ' (at most `max_new_tokens`)');
+  const selection = resolveSelection(start, defaults, defaultsFromModel);
+  const beams = resolveBeamSearch(start, { rpc, sampling: selection.mode === 'sample', limits, defaults, defaultsFromModel });
   return {
     plan: {
       inputIds,
@@ -64,12 +67,13 @@ export function resolveStart(
       eosIds: new Set(model.info.generation.eosTokenIds),
       stop: resolveStopConditions(start, vocabSize, limits),
       stream: resolveStreamPlan(start, vocabSize, limits),
-      mode: resolveMode(start.mode, rpc),
+      mode: beams !== undefined ? 'auto' : resolveMode(start.mode, rpc),
+      beams,
     },
     processors: resolveProcessors(start),
     generationConfig: start.generationConfig,
     minNewTokens: start.minNewTokens,
-    selection: resolveSelection(start, defaults, defaultsFromModel),
+    selection,
     defaultsFromModel,
   };
 }

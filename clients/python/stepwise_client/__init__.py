@@ -21,14 +21,18 @@ from .decisions import (
     rewind,
     stop,
 )
-from .enums import DataType, DecodeMode, FinishReason, LogitsFormat, ParamType, PipelineScope, SelectionMode, TokenSource
+from .enums import DataType, DecodeMode, EarlyStopping, FinishReason, LogitsFormat, ParamType, PipelineScope, SelectionMode, TokenSource
 from .errors import StepwiseCallError
-from .events import AppliedEvent, DecodeEvent, FinishedEvent, StartedEvent, StepEvent, TokenEvent
+from .events import AppliedEvent, BeamStepEvent, DecodeEvent, FinishedEvent, StartedEvent, StepEvent, TokenEvent
 from .lockstep import DecideContext, DecodedStep, LockstepDecode
 from .protocol import pb
 from .results import (
     Alternative,
     Applied,
+    Beam,
+    BeamSearchSettings,
+    BeamSequence,
+    BeamStep,
     Finished,
     ModelConfigSummary,
     ModelDescription,
@@ -60,6 +64,11 @@ __all__ = [
     "Applied",
     "AppliedEvent",
     "BearerToken",
+    "Beam",
+    "BeamSearchSettings",
+    "BeamSequence",
+    "BeamStep",
+    "BeamStepEvent",
     "Client",
     "DataType",
     "DecideContext",
@@ -68,6 +77,7 @@ __all__ = [
     "DecodeMode",
     "DecodeSession",
     "DecodedStep",
+    "EarlyStopping",
     "FinishReason",
     "Finished",
     "FinishedEvent",

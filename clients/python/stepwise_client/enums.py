@@ -78,6 +78,18 @@ class TokenSource(ProtoEnum):
     """The server selected it."""
 
 
+class EarlyStopping(ProtoEnum):
+    """Hugging Face's ``early_stopping`` of beam search (UNSPECIFIED means FALSE)."""
+
+    UNSPECIFIED = 0
+    TRUE = 1
+    """Stop once ``num_beams`` beams finished."""
+    FALSE = 2
+    """Stop when the best live beam, at its current length, cannot beat the worst finished one."""
+    NEVER = 3
+    """As FALSE, but with ``length_penalty`` > 0 the live beam is scored at the longest length allowed."""
+
+
 class FinishReason(ProtoEnum):
     """Why a stream ended."""
 
@@ -116,5 +128,6 @@ PROTO_ENUMS: dict[str, type[ProtoEnum]] = {
     "TokenSource": TokenSource,
     "FinishReason": FinishReason,
     "ParamType": ParamType,
+    "EarlyStopping": EarlyStopping,
 }
 """Each Python enum by the name of the proto enum it mirrors."""

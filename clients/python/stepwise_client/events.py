@@ -9,7 +9,7 @@ from typing import Optional, Union
 import numpy as np
 from google.protobuf.message import Message
 
-from .results import Applied, Finished, Started, TokenChosen, TopLogits, tensor_to_numpy
+from .results import Applied, BeamStep, Finished, Started, TokenChosen, TopLogits, tensor_to_numpy
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,14 @@ class FinishedEvent:
     finished: Finished
 
 
-DecodeEvent = Union[StartedEvent, StepEvent, TokenEvent, AppliedEvent, FinishedEvent]
+@dataclass(frozen=True)
+class BeamStepEvent:
+    """Beam search: the live beams after a step (their ids so far and scores), best first."""
+
+    beam_step: BeamStep
+
+
+DecodeEvent = Union[StartedEvent, StepEvent, TokenEvent, AppliedEvent, FinishedEvent, BeamStepEvent]
 
 
 def to_event(response: Message, awaits_decision: bool) -> DecodeEvent:
@@ -71,4 +78,6 @@ def to_event(response: Message, awaits_decision: bool) -> DecodeEvent:
         return AppliedEvent(Applied.from_proto(response.applied))
     if kind == "finished":
         return FinishedEvent(Finished.from_proto(response.finished))
+    if kind == "beam_step":
+        return BeamStepEvent(BeamStep.from_proto(response.beam_step))
     raise ValueError("the server sent a stream message with no content")

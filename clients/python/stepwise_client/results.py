@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 from google.protobuf.message import Message
 
-from .enums import DataType, DecodeMode, FinishReason, ParamType, SelectionMode, TokenSource
+from .enums import DataType, DecodeMode, EarlyStopping, FinishReason, ParamType, SelectionMode, TokenSource
 from .params import ParamInput, from_param_value
 
 
@@ -92,6 +92,8 @@ class Started:
     decoder_prompt_ids: tuple[int, ...]
     defaults_from_model: tuple[str, ...]
     """The start's fields that came from the model folder's ``generation_config.json``."""
+    beam_search: Optional[BeamSearchSettings]
+    """The beam search in force; None without one."""
 
     @classmethod
     def from_proto(cls, message: Message) -> Started:
@@ -107,7 +109,23 @@ class Started:
             max_new_tokens=message.max_new_tokens,
             decoder_prompt_ids=tuple(message.decoder_prompt_ids),
             defaults_from_model=tuple(message.defaults_from_model),
+            beam_search=BeamSearchSettings.from_proto(message.beam_search) if message.HasField("beam_search") else None,
         )
+
+
+@dataclass(frozen=True)
+class BeamSearchSettings:
+    """A beam search's settings, with Hugging Face's names."""
+
+    num_beams: int
+    length_penalty: float
+    early_stopping: EarlyStopping
+    num_return_sequences: int
+
+    @classmethod
+    def from_proto(cls, message: Message) -> BeamSearchSettings:
+        length_penalty = message.length_penalty if message.HasField("length_penalty") else 1.0
+        return cls(message.num_beams, length_penalty, EarlyStopping(message.early_stopping), message.num_return_sequences)
 
 
 @dataclass(frozen=True)
@@ -203,17 +221,59 @@ class Timings:
 
 
 @dataclass(frozen=True)
+class Beam:
+    """Beam search: a live beam, its generated ids so far and its sum of log-probabilities."""
+
+    token_ids: tuple[int, ...]
+    score: float
+
+    @classmethod
+    def from_proto(cls, message: Message) -> Beam:
+        return cls(tuple(message.token_ids), message.score)
+
+
+@dataclass(frozen=True)
+class BeamStep:
+    """Beam search: the live beams after a step, best first (none after the step that ends the search)."""
+
+    step: int
+    beams: tuple[Beam, ...]
+    finished_count: int
+
+    @classmethod
+    def from_proto(cls, message: Message) -> BeamStep:
+        return cls(message.step, tuple(Beam.from_proto(beam) for beam in message.beams), message.finished_count)
+
+
+@dataclass(frozen=True)
+class BeamSequence:
+    """Beam search: a returned sequence, with Hugging Face's ``sequences_scores`` as ``score``."""
+
+    token_ids: tuple[int, ...]
+    text: str
+    score: float
+    logprob_sum: float
+    reason: FinishReason
+
+    @classmethod
+    def from_proto(cls, message: Message) -> BeamSequence:
+        return cls(tuple(message.token_ids), message.text, message.score, message.logprob_sum, FinishReason(message.reason))
+
+
+@dataclass(frozen=True)
 class Finished:
-    """The end of a stream: why, every generated id, the text, the timings."""
+    """The end of a stream: why, every generated id, the text, the timings (and a beam search's sequences)."""
 
     reason: FinishReason
     token_ids: tuple[int, ...]
     text: str
     timings: Timings
+    sequences: tuple[BeamSequence, ...] = ()
 
     @classmethod
     def from_proto(cls, message: Message) -> Finished:
-        return cls(FinishReason(message.reason), tuple(message.token_ids), message.text, Timings.from_proto(message.timings))
+        sequences = tuple(BeamSequence.from_proto(sequence) for sequence in message.sequences)
+        return cls(FinishReason(message.reason), tuple(message.token_ids), message.text, Timings.from_proto(message.timings), sequences)
 
 
 @dataclass(frozen=True)
@@ -254,6 +314,8 @@ class ServerLimits:
     """Most targets of one ``score`` or ``score_batch`` call, its requests together."""
     max_score_tokens: int
     """Most target tokens of one ``score`` or ``score_batch`` call, its targets together."""
+    max_beams: int
+    """Most ``num_beams`` of a beam search."""
     processor_list_limits: Mapping[str, int]
     """Bounds on the processors' list and text parameters, by ``"processor.parameter"``."""
 
@@ -472,5 +534,9 @@ PROTO_RESULTS: dict[str, type] = {
     "TargetScore": TargetScore,
     "ScoreTimings": ScoreTimings,
     "ScoreResponse": Scored,
+    "BeamSearch": BeamSearchSettings,
+    "BeamStep": BeamStep,
+    "Beam": Beam,
+    "BeamSequence": BeamSequence,
 }
 """Each result type by the name of the proto message it mirrors."""

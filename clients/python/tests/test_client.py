@@ -15,6 +15,7 @@ from support import REPOSITORY_ROOT, SERVER, TEXT
 import grpc
 
 from stepwise_client import (
+    BeamStepEvent,
     Client,
     FinishReason,
     ModelInfo,
@@ -55,6 +56,17 @@ class DecodeTest(LiveServerTest):
         self.assertLessEqual(self.info.tokenizer_size, self.info.vocab_size)
         self.assertGreater(self.info.limits.max_new_tokens, 0)
         self.assertIn("ban_tokens.token_ids", self.info.limits.processor_list_limits)
+
+    def test_generate_with_beams_streams_beam_steps_and_the_returned_sequences(self):
+        events = list(self.client.generate(TEXT, max_new_tokens=4, generation_config={"num_beams": 3, "num_return_sequences": 2}, timeout=60))
+        steps = [event.beam_step for event in events if isinstance(event, BeamStepEvent)]
+        self.assertEqual(len(steps[0].beams), 3)
+        self.assertEqual(steps[-1].beams, ())
+        finished = events[-1].finished
+        self.assertEqual(len(finished.sequences), 2)
+        self.assertEqual(finished.sequences[0].token_ids, finished.token_ids)
+        self.assertGreaterEqual(finished.sequences[0].score, finished.sequences[1].score)
+        self.assertLessEqual(3, self.info.limits.max_beams)
 
     def test_processors_describe_their_parameters_with_typed_kinds(self):
         processors = {processor.name: processor for processor in self.client.list_processors(timeout=30)}

@@ -59,7 +59,7 @@ class ResultsTest(unittest.TestCase):
             "Started", "SpecialTokenIds", "ProcessorSpec", "TopLogits", "TokenChosen", "Alternative", "Applied", "Finished",
             "Timings", "GetModelInfoResponse", "ModelConfigSummary", "ServerLimits", "ProcessorDescription",
             "ParameterDescription", "TokenizeResponse", "ModelDescription", "ScoreResponse", "TargetScore", "TokenScore",
-            "ScoreTimings",
+            "ScoreTimings", "BeamSearch", "BeamStep", "Beam", "BeamSequence",
         }  # fmt: skip
         self.assertEqual(set(PROTO_RESULTS), read_by_clients)
 

@@ -55,6 +55,8 @@ export class ModelHost {
     switch (request.kind) {
       case 'create-state':
         return this.createState(request.stateId, request.encodedId, request.prefix);
+      case 'fork-state':
+        return this.forkState(request.stateId, request.sourceId);
       case 'dispose-state':
         this.states.get(request.stateId)?.dispose();
         this.states.delete(request.stateId);
@@ -143,6 +145,21 @@ export class ModelHost {
     try {
       if (encoded === undefined) throw new StateError(`encoder output ${encodedId} was already released`);
       this.states.set(stateId, this.model.createState(encoded, prefix));
+    } catch (error) {
+      this.failedStates.set(stateId, error);
+    }
+  }
+
+  /**
+   * The thread's copy of a state, as its last step left it: a step run ahead on a guess is taken back
+   * from the copy (the source keeps it, for the request that may take it).
+   */
+  private forkState(stateId: number, sourceId: number): void {
+    try {
+      const source = this.stateOf({ stateId: sourceId, edits: [] });
+      const fork = source.fork();
+      if (this.runAhead.guessed(sourceId)) fork.rewind(1, { keepLastCached: true });
+      this.states.set(stateId, fork);
     } catch (error) {
       this.failedStates.set(stateId, error);
     }

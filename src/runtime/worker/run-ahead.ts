@@ -85,6 +85,11 @@ export class RunAhead {
     });
   }
 
+  /** Whether state `stateId` holds a step run ahead on a guess (its last token is the guess). */
+  guessed(stateId: number): boolean {
+    return this.ahead.has(stateId);
+  }
+
   /** Drops a disposed state's guess. */
   forget(stateId: number): void {
     this.ahead.delete(stateId);

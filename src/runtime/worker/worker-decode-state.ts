@@ -28,6 +28,15 @@ export class WorkerDecodeState extends DecodeStateBase<WorkerDecodeState> {
     return this.cached;
   }
 
+  /**
+   * Takes over `source`'s cached length and its edits not yet sent: the thread forks `source`'s state as
+   * it stands after its last step, and this handle's next step replays the same edits on the fork.
+   */
+  continueFrom(source: WorkerDecodeState): void {
+    this.cached = source.cached;
+    this.edits = source.edits.map((edit) => ('append' in edit ? { append: [...edit.append] } : { ...edit }));
+  }
+
   /** Marks a step in flight and hands over the edits it must replay first, and the hint for the step after. */
   beginStep(): { edits: StateEdit[]; next: NextTokenHint | undefined } {
     this.isStepping = true;

@@ -325,6 +325,17 @@ export class WorkerModel implements ModelRuntime, WorkerStateOwner {
     }
   }
 
+  forkState(state: WorkerDecodeState): WorkerDecodeState {
+    this.checkOpen('fork a decode state');
+    const link = state.thread as ThreadLink;
+    if (link !== this.link) throw lost(link, `decode state ${state.id} was on it`);
+    const fork = new WorkerDecodeState(this, this.nextStateId++, state.encoded as WorkerEncodedInput, state.tokens);
+    fork.continueFrom(state);
+    link.channel.post({ kind: 'fork-state', stateId: fork.id, sourceId: state.id });
+    this.live.add(fork);
+    return fork;
+  }
+
   stateDisposed(state: WorkerDecodeState): void {
     this.live.delete(state);
     // A state of a stopped thread posts to that thread's channel, which sends nothing any more.

@@ -54,6 +54,8 @@ export type ThreadRequest =
   | { readonly kind: 'run-ahead-stats'; readonly requestId: number }
   | { readonly kind: 'dispose'; readonly requestId: number }
   | { readonly kind: 'create-state'; readonly stateId: number; readonly encodedId: number; readonly prefix: readonly number[] }
+  /** A new state `stateId`: a copy of state `sourceId` as its last step left it (`DecodeState.fork`). */
+  | { readonly kind: 'fork-state'; readonly stateId: number; readonly sourceId: number }
   | { readonly kind: 'dispose-state'; readonly stateId: number }
   | { readonly kind: 'release-encoded'; readonly encodedIds: readonly number[] }
   /** Ends the thread with `code` once the requests before it are done, as a crash would (tests, drills). */

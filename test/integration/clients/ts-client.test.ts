@@ -197,6 +197,15 @@ describe('other calls', () => {
     expect([...first.logits!]).toEqual([...greedy[0]!.logits!]);
   });
 
+  it('generate with beam search streams a beam-step event per step and the returned sequences', async () => {
+    const events = await collect(client.generate({ inputIds: [13, 7, 42, 5, 1], maxNewTokens: 5, beamSearch: { numBeams: 3, numReturnSequences: 2 } }));
+    expect(events.map((event) => event.kind)).toEqual(['started', 'beam-step', 'beam-step', 'beam-step', 'beam-step', 'beam-step', 'finished']);
+    const first = events[1]!;
+    expect(first.kind === 'beam-step' && first.beamStep.beams.length).toBe(3);
+    const finished = events.at(-1)!;
+    expect(finished.kind === 'finished' && finished.finished.sequences.length).toBe(2);
+  });
+
   it('model info, processors, tokenize and detokenize answer for the served model', async () => {
     const info = await client.getModelInfo();
     expect(info.vocabSize).toBe(greedy[0]!.logits!.length);

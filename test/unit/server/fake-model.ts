@@ -57,8 +57,14 @@ class FakeState implements DecodeState {
     readonly id: number,
     readonly encoded: EncodedInput,
     prompt: readonly number[],
+    private readonly forkOf: (state: FakeState) => FakeState,
   ) {
     this.tokens = [...prompt];
+  }
+
+  fork(): DecodeState {
+    if (this.disposed) throw new Error(`decode state ${this.id} is disposed`);
+    return this.forkOf(this);
   }
 
   append(token: number): void {
@@ -117,6 +123,8 @@ export class FakeModel implements ModelRuntime {
   readonly status: ModelStatus = 'ready';
   /** Every step run: the history fed and the hint given with it. */
   readonly steps: Array<{ readonly history: readonly number[]; readonly hint: NextTokenHint | undefined }> = [];
+  /** The number of states of every `step` call (one decoder run each). */
+  readonly runs: number[] = [];
   private readonly states: FakeState[] = [];
 
   get liveStates(): number {
@@ -128,12 +136,18 @@ export class FakeModel implements ModelRuntime {
   }
 
   createState(encoded: EncodedInput, decoderPrefix: readonly number[] = []): DecodeState {
-    const state = new FakeState(this.states.length + 1, encoded, [0, ...decoderPrefix]);
+    return this.newState(encoded, [0, ...decoderPrefix], 0);
+  }
+
+  private newState(encoded: EncodedInput, tokens: readonly number[], cachedLength: number): FakeState {
+    const state = new FakeState(this.states.length + 1, encoded, tokens, (source) => this.newState(source.encoded, source.tokens, source.cachedLength));
+    state.cachedLength = cachedLength;
     this.states.push(state);
     return state;
   }
 
   async step(states: readonly DecodeState[]): Promise<Float32Array[]> {
+    this.runs.push(states.length);
     await new Promise((resolve) => setImmediate(resolve));
     return states.map((state) => {
       const own = state as FakeState;

@@ -44,6 +44,62 @@ export const protobufFileName = "stepwise/v1/stepwise.proto";
  * size). Tensors are little-endian. Log-probabilities and entropies are in nats.
  */
 
+/** Hugging Face's `early_stopping` of beam search. */
+export enum EarlyStopping {
+  /** EARLY_STOPPING_UNSPECIFIED - FALSE. */
+  EARLY_STOPPING_UNSPECIFIED = 0,
+  /** EARLY_STOPPING_TRUE - `True`: stop as soon as `num_beams` beams have finished. */
+  EARLY_STOPPING_TRUE = 1,
+  /**
+   * EARLY_STOPPING_FALSE - `False`: stop when the best live beam, scored at its current length, cannot beat the worst of
+   * `num_beams` finished ones (Hugging Face's heuristic).
+   */
+  EARLY_STOPPING_FALSE = 2,
+  /**
+   * EARLY_STOPPING_NEVER - `"never"`: as FALSE, but with `length_penalty` > 0 the best live beam is scored at the longest length
+   * `max_new_tokens` allows (the canonical beam search: stop only when no live beam can win).
+   */
+  EARLY_STOPPING_NEVER = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function earlyStoppingFromJSON(object: any): EarlyStopping {
+  switch (object) {
+    case 0:
+    case "EARLY_STOPPING_UNSPECIFIED":
+      return EarlyStopping.EARLY_STOPPING_UNSPECIFIED;
+    case 1:
+    case "EARLY_STOPPING_TRUE":
+      return EarlyStopping.EARLY_STOPPING_TRUE;
+    case 2:
+    case "EARLY_STOPPING_FALSE":
+      return EarlyStopping.EARLY_STOPPING_FALSE;
+    case 3:
+    case "EARLY_STOPPING_NEVER":
+      return EarlyStopping.EARLY_STOPPING_NEVER;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return EarlyStopping.UNRECOGNIZED;
+  }
+}
+
+export function earlyStoppingToJSON(object: EarlyStopping): string {
+  switch (object) {
+    case EarlyStopping.EARLY_STOPPING_UNSPECIFIED:
+      return "EARLY_STOPPING_UNSPECIFIED";
+    case EarlyStopping.EARLY_STOPPING_TRUE:
+      return "EARLY_STOPPING_TRUE";
+    case EarlyStopping.EARLY_STOPPING_FALSE:
+      return "EARLY_STOPPING_FALSE";
+    case EarlyStopping.EARLY_STOPPING_NEVER:
+      return "EARLY_STOPPING_NEVER";
+    case EarlyStopping.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Whether the server waits for the client at every step. */
 export enum DecodeMode {
   /** DECODE_MODE_UNSPECIFIED - LOCKSTEP for `Decode`, AUTO for `Generate`. */
@@ -551,6 +607,40 @@ export interface Start {
    * first the server was started with). An unknown name is NOT_FOUND, with the names served.
    */
   model: string;
+  /**
+   * Beam search instead of one sequence (AUTO mode only), as Hugging Face's `generate()` with `num_beams`;
+   * the same settings can come in `generation_config` instead (not in both).
+   */
+  beamSearch: BeamSearch | undefined;
+}
+
+/**
+ * Beam search settings, with Hugging Face's names and meanings. Each step keeps the `num_beams` best
+ * continuations of the live beams by their sum of processed log-probabilities (the pipeline runs on each
+ * beam's log-softmax, its own history as the token history); beams that take EOS are kept aside, at most
+ * `num_beams` of them, scored `sum of log-probabilities / (generated length ** length_penalty)` (the length
+ * counts the generated tokens, EOS included, not the decoder prompt). Refused with sampling, in LOCKSTEP
+ * mode, with stop strings or stop token sequences, and with per-step stream options (raw logits FLOAT16 or
+ * TOP_K, alternatives, processed scores, entropy). The stream then sends `BeamStep` messages instead of
+ * `StepLogits` and `TokenChosen`, and `Finished.sequences`.
+ */
+export interface BeamSearch {
+  /**
+   * Beams kept at each step, in [1, `ServerLimits.max_beams`]; 0 or 1 mean no beam search (greedy or
+   * sampling, as without this message).
+   */
+  numBeams: number;
+  /**
+   * Exponent of the generated length dividing a finished beam's sum of log-probabilities; unset means 1.0.
+   * Above 0 favours longer sequences, below 0 shorter ones.
+   */
+  lengthPenalty?:
+    | number
+    | undefined;
+  /** When the search stops; UNSPECIFIED means FALSE (Hugging Face's default). */
+  earlyStopping: EarlyStopping;
+  /** How many of the finished beams to return, best first, in [1, num_beams]; 0 means 1. */
+  numReturnSequences: number;
 }
 
 /** A list of token ids. */
@@ -797,7 +887,21 @@ export interface GenerationConfig {
     | number
     | undefined;
   /** Raises EOS more and more after a given number of generated tokens. */
-  exponentialDecayLengthPenalty: ExponentialDecayLengthPenalty | undefined;
+  exponentialDecayLengthPenalty:
+    | ExponentialDecayLengthPenalty
+    | undefined;
+  /** Beam search, as `BeamSearch.num_beams` (then not together with `Start.beam_search`). */
+  numBeams?:
+    | number
+    | undefined;
+  /** As `BeamSearch.length_penalty`; only with `num_beams` > 1. */
+  lengthPenalty?:
+    | number
+    | undefined;
+  /** As `BeamSearch.early_stopping`; only with `num_beams` > 1. */
+  earlyStopping: EarlyStopping;
+  /** As `BeamSearch.num_return_sequences`; only with `num_beams` > 1. */
+  numReturnSequences?: number | undefined;
 }
 
 /** A token sequence and the bias added when it is about to be completed. */
@@ -840,7 +944,48 @@ export interface DecodeResponse {
     | //
     /** AUTO mode: from which step a client message took effect. */
     { $case: "applied"; value: Applied }
+    | //
+    /** Beam search: the live beams after a step. */
+    { $case: "beamStep"; value: BeamStep }
     | undefined;
+}
+
+/** Beam search: the live beams after a step, best first. */
+export interface BeamStep {
+  /** The step (tokens generated by each beam before it). */
+  step: number;
+  /**
+   * The `num_beams` live beams, best first; none after the step that ends the search (its results are in
+   * `Finished.sequences`).
+   */
+  beams: Beam[];
+  /** How many beams have finished so far (at most `num_beams` are kept). */
+  finishedCount: number;
+}
+
+/** A live beam. */
+export interface Beam {
+  /** Its generated ids so far (without the decoder prompt). */
+  tokenIds: number[];
+  /**
+   * Its sum of processed log-probabilities (Hugging Face's running beam score; about -1e9 for the copies
+   * of the first beam that fill the beams at the first step, as in Hugging Face).
+   */
+  score: number;
+}
+
+/** A sequence returned by beam search. */
+export interface BeamSequence {
+  /** Its generated ids (ending with EOS when it finished there). */
+  tokenIds: number[];
+  /** Its text (special tokens skipped). */
+  text: string;
+  /** Hugging Face's `sequences_scores`: `logprob_sum / (len(token_ids) ** length_penalty)`. */
+  score: number;
+  /** Its sum of processed log-probabilities. */
+  logprobSum: number;
+  /** EOS, MAX_NEW_TOKENS, or CLIENT_STOP for a live beam returned because the client stopped. */
+  reason: FinishReason;
 }
 
 /** What the server resolved from `Start`. */
@@ -872,9 +1017,12 @@ export interface Started {
   decoderPromptIds: number[];
   /**
    * The `Start` fields left unset whose value came from the model folder's `generation_config.json`
-   * instead: "max_new_tokens", "selection.mode", "generation_config" (the pipeline). Empty when none did.
+   * instead: "max_new_tokens", "selection.mode", "generation_config" (the pipeline), "beam_search". Empty
+   * when none did.
    */
   defaultsFromModel: string[];
+  /** The beam search in force; absent without one. */
+  beamSearch: BeamSearch | undefined;
 }
 
 /** Special token ids of the model. */
@@ -982,7 +1130,14 @@ export interface Finished {
   /** The generated text (special tokens skipped). */
   text: string;
   /** Where the time went. */
-  timings: Timings | undefined;
+  timings:
+    | Timings
+    | undefined;
+  /**
+   * Beam search: the returned sequences, best first (`num_return_sequences` of them, fewer only when fewer
+   * beams finished); `token_ids` and `text` above are the first's.
+   */
+  sequences: BeamSequence[];
 }
 
 /** Server-side timings of a stream, in milliseconds. */
@@ -1022,6 +1177,9 @@ export interface GenerateResponse {
     | //
     /** The stream's end; nothing follows. */
     { $case: "finished"; value: Finished }
+    | //
+    /** Beam search: the live beams after a step (numbered as in `DecodeResponse`, whose 5 is `Applied`). */
+    { $case: "beamStep"; value: BeamStep }
     | undefined;
 }
 
@@ -1142,6 +1300,8 @@ export interface ServerLimits {
    * parameter's range.
    */
   processorListLimits: { [key: string]: number };
+  /** Most `num_beams` of a beam search; each beam holds its own KV cache. */
+  maxBeams: number;
 }
 
 export interface ServerLimits_ProcessorListLimitsEntry {
@@ -1508,6 +1668,7 @@ function createBaseStart(): Start {
     stream: undefined,
     mode: 0,
     model: "",
+    beamSearch: undefined,
   };
 }
 
@@ -1557,6 +1718,9 @@ export const Start: MessageFns<Start> = {
     }
     if (message.model !== "") {
       writer.uint32(106).string(message.model);
+    }
+    if (message.beamSearch !== undefined) {
+      BeamSearch.encode(message.beamSearch, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -1688,6 +1852,14 @@ export const Start: MessageFns<Start> = {
             message.model = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.beamSearch = BeamSearch.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1746,6 +1918,11 @@ export const Start: MessageFns<Start> = {
       stream: isSet(object.stream) ? StreamOptions.fromJSON(object.stream) : undefined,
       mode: isSet(object.mode) ? decodeModeFromJSON(object.mode) : 0,
       model: isSet(object.model) ? globalThis.String(object.model) : "",
+      beamSearch: isSet(object.beamSearch)
+        ? BeamSearch.fromJSON(object.beamSearch)
+        : isSet(object.beam_search)
+        ? BeamSearch.fromJSON(object.beam_search)
+        : undefined,
     };
   },
 
@@ -1789,6 +1966,9 @@ export const Start: MessageFns<Start> = {
     if (message.model !== "") {
       obj.model = message.model;
     }
+    if (message.beamSearch !== undefined) {
+      obj.beamSearch = BeamSearch.toJSON(message.beamSearch);
+    }
     return obj;
   },
 
@@ -1828,6 +2008,142 @@ export const Start: MessageFns<Start> = {
       : undefined;
     message.mode = object.mode ?? 0;
     message.model = object.model ?? "";
+    message.beamSearch = (object.beamSearch !== undefined && object.beamSearch !== null)
+      ? BeamSearch.fromPartial(object.beamSearch)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBeamSearch(): BeamSearch {
+  return { numBeams: 0, lengthPenalty: undefined, earlyStopping: 0, numReturnSequences: 0 };
+}
+
+export const BeamSearch: MessageFns<BeamSearch> = {
+  encode(message: BeamSearch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.numBeams !== 0) {
+      writer.uint32(8).uint32(message.numBeams);
+    }
+    if (message.lengthPenalty !== undefined) {
+      writer.uint32(17).double(message.lengthPenalty);
+    }
+    if (message.earlyStopping !== 0) {
+      writer.uint32(24).int32(message.earlyStopping);
+    }
+    if (message.numReturnSequences !== 0) {
+      writer.uint32(32).uint32(message.numReturnSequences);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BeamSearch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeamSearch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.numBeams = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.lengthPenalty = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.earlyStopping = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.numReturnSequences = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BeamSearch {
+    return {
+      numBeams: isSet(object.numBeams)
+        ? globalThis.Number(object.numBeams)
+        : isSet(object.num_beams)
+        ? globalThis.Number(object.num_beams)
+        : 0,
+      lengthPenalty: isSet(object.lengthPenalty)
+        ? globalThis.Number(object.lengthPenalty)
+        : isSet(object.length_penalty)
+        ? globalThis.Number(object.length_penalty)
+        : undefined,
+      earlyStopping: isSet(object.earlyStopping)
+        ? earlyStoppingFromJSON(object.earlyStopping)
+        : isSet(object.early_stopping)
+        ? earlyStoppingFromJSON(object.early_stopping)
+        : 0,
+      numReturnSequences: isSet(object.numReturnSequences)
+        ? globalThis.Number(object.numReturnSequences)
+        : isSet(object.num_return_sequences)
+        ? globalThis.Number(object.num_return_sequences)
+        : 0,
+    };
+  },
+
+  toJSON(message: BeamSearch): unknown {
+    const obj: any = {};
+    if (message.numBeams !== 0) {
+      obj.numBeams = Math.round(message.numBeams);
+    }
+    if (message.lengthPenalty !== undefined) {
+      obj.lengthPenalty = floatToJson(message.lengthPenalty);
+    }
+    if (message.earlyStopping !== 0) {
+      obj.earlyStopping = earlyStoppingToJSON(message.earlyStopping);
+    }
+    if (message.numReturnSequences !== 0) {
+      obj.numReturnSequences = Math.round(message.numReturnSequences);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BeamSearch>): BeamSearch {
+    return BeamSearch.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BeamSearch>): BeamSearch {
+    const message = createBaseBeamSearch();
+    message.numBeams = object.numBeams ?? 0;
+    message.lengthPenalty = object.lengthPenalty ?? undefined;
+    message.earlyStopping = object.earlyStopping ?? 0;
+    message.numReturnSequences = object.numReturnSequences ?? 0;
     return message;
   },
 };
@@ -3361,6 +3677,10 @@ function createBaseGenerationConfig(): GenerationConfig {
     sequenceBias: [],
     minLength: undefined,
     exponentialDecayLengthPenalty: undefined,
+    numBeams: undefined,
+    lengthPenalty: undefined,
+    earlyStopping: 0,
+    numReturnSequences: undefined,
   };
 }
 
@@ -3439,6 +3759,18 @@ export const GenerationConfig: MessageFns<GenerationConfig> = {
     }
     if (message.exponentialDecayLengthPenalty !== undefined) {
       ExponentialDecayLengthPenalty.encode(message.exponentialDecayLengthPenalty, writer.uint32(178).fork()).join();
+    }
+    if (message.numBeams !== undefined) {
+      writer.uint32(184).uint32(message.numBeams);
+    }
+    if (message.lengthPenalty !== undefined) {
+      writer.uint32(193).double(message.lengthPenalty);
+    }
+    if (message.earlyStopping !== 0) {
+      writer.uint32(200).int32(message.earlyStopping);
+    }
+    if (message.numReturnSequences !== undefined) {
+      writer.uint32(208).uint32(message.numReturnSequences);
     }
     return writer;
   },
@@ -3652,6 +3984,38 @@ export const GenerationConfig: MessageFns<GenerationConfig> = {
             message.exponentialDecayLengthPenalty = ExponentialDecayLengthPenalty.decode(reader, reader.uint32());
             continue;
           }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.numBeams = reader.uint32();
+            continue;
+          }
+          case 24: {
+            if (tag !== 193) {
+              break;
+            }
+
+            message.lengthPenalty = reader.double();
+            continue;
+          }
+          case 25: {
+            if (tag !== 200) {
+              break;
+            }
+
+            message.earlyStopping = reader.int32() as any;
+            continue;
+          }
+          case 26: {
+            if (tag !== 208) {
+              break;
+            }
+
+            message.numReturnSequences = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3772,6 +4136,26 @@ export const GenerationConfig: MessageFns<GenerationConfig> = {
         : isSet(object.exponential_decay_length_penalty)
         ? ExponentialDecayLengthPenalty.fromJSON(object.exponential_decay_length_penalty)
         : undefined,
+      numBeams: isSet(object.numBeams)
+        ? globalThis.Number(object.numBeams)
+        : isSet(object.num_beams)
+        ? globalThis.Number(object.num_beams)
+        : undefined,
+      lengthPenalty: isSet(object.lengthPenalty)
+        ? globalThis.Number(object.lengthPenalty)
+        : isSet(object.length_penalty)
+        ? globalThis.Number(object.length_penalty)
+        : undefined,
+      earlyStopping: isSet(object.earlyStopping)
+        ? earlyStoppingFromJSON(object.earlyStopping)
+        : isSet(object.early_stopping)
+        ? earlyStoppingFromJSON(object.early_stopping)
+        : 0,
+      numReturnSequences: isSet(object.numReturnSequences)
+        ? globalThis.Number(object.numReturnSequences)
+        : isSet(object.num_return_sequences)
+        ? globalThis.Number(object.num_return_sequences)
+        : undefined,
     };
   },
 
@@ -3843,6 +4227,18 @@ export const GenerationConfig: MessageFns<GenerationConfig> = {
     if (message.exponentialDecayLengthPenalty !== undefined) {
       obj.exponentialDecayLengthPenalty = ExponentialDecayLengthPenalty.toJSON(message.exponentialDecayLengthPenalty);
     }
+    if (message.numBeams !== undefined) {
+      obj.numBeams = Math.round(message.numBeams);
+    }
+    if (message.lengthPenalty !== undefined) {
+      obj.lengthPenalty = floatToJson(message.lengthPenalty);
+    }
+    if (message.earlyStopping !== 0) {
+      obj.earlyStopping = earlyStoppingToJSON(message.earlyStopping);
+    }
+    if (message.numReturnSequences !== undefined) {
+      obj.numReturnSequences = Math.round(message.numReturnSequences);
+    }
     return obj;
   },
 
@@ -3876,6 +4272,10 @@ export const GenerationConfig: MessageFns<GenerationConfig> = {
       (object.exponentialDecayLengthPenalty !== undefined && object.exponentialDecayLengthPenalty !== null)
         ? ExponentialDecayLengthPenalty.fromPartial(object.exponentialDecayLengthPenalty)
         : undefined;
+    message.numBeams = object.numBeams ?? undefined;
+    message.lengthPenalty = object.lengthPenalty ?? undefined;
+    message.earlyStopping = object.earlyStopping ?? 0;
+    message.numReturnSequences = object.numReturnSequences ?? undefined;
     return message;
   },
 };
@@ -4086,6 +4486,9 @@ export const DecodeResponse: MessageFns<DecodeResponse> = {
       case "applied":
         Applied.encode(message.message.value, writer.uint32(42).fork()).join();
         break;
+      case "beamStep":
+        BeamStep.encode(message.message.value, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -4143,6 +4546,14 @@ export const DecodeResponse: MessageFns<DecodeResponse> = {
             message.message = { $case: "applied", value: Applied.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.message = { $case: "beamStep", value: BeamStep.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4167,6 +4578,10 @@ export const DecodeResponse: MessageFns<DecodeResponse> = {
         ? { $case: "finished", value: Finished.fromJSON(object.finished) }
         : isSet(object.applied)
         ? { $case: "applied", value: Applied.fromJSON(object.applied) }
+        : isSet(object.beamStep)
+        ? { $case: "beamStep", value: BeamStep.fromJSON(object.beamStep) }
+        : isSet(object.beam_step)
+        ? { $case: "beamStep", value: BeamStep.fromJSON(object.beam_step) }
         : undefined,
     };
   },
@@ -4183,6 +4598,8 @@ export const DecodeResponse: MessageFns<DecodeResponse> = {
       obj.finished = Finished.toJSON(message.message.value);
     } else if (message.message?.$case === "applied") {
       obj.applied = Applied.toJSON(message.message.value);
+    } else if (message.message?.$case === "beamStep") {
+      obj.beamStep = BeamStep.toJSON(message.message.value);
     }
     return obj;
   },
@@ -4223,7 +4640,376 @@ export const DecodeResponse: MessageFns<DecodeResponse> = {
         }
         break;
       }
+      case "beamStep": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "beamStep", value: BeamStep.fromPartial(object.message.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseBeamStep(): BeamStep {
+  return { step: 0, beams: [], finishedCount: 0 };
+}
+
+export const BeamStep: MessageFns<BeamStep> = {
+  encode(message: BeamStep, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.step !== 0) {
+      writer.uint32(8).uint32(message.step);
+    }
+    for (const v of message.beams) {
+      Beam.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.finishedCount !== 0) {
+      writer.uint32(24).uint32(message.finishedCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BeamStep {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeamStep();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.step = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.beams.push(Beam.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.finishedCount = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BeamStep {
+    return {
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      beams: globalThis.Array.isArray(object?.beams) ? object.beams.map((e: any) => Beam.fromJSON(e)) : [],
+      finishedCount: isSet(object.finishedCount)
+        ? globalThis.Number(object.finishedCount)
+        : isSet(object.finished_count)
+        ? globalThis.Number(object.finished_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: BeamStep): unknown {
+    const obj: any = {};
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.beams?.length) {
+      obj.beams = message.beams.map((e) => Beam.toJSON(e));
+    }
+    if (message.finishedCount !== 0) {
+      obj.finishedCount = Math.round(message.finishedCount);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BeamStep>): BeamStep {
+    return BeamStep.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BeamStep>): BeamStep {
+    const message = createBaseBeamStep();
+    message.step = object.step ?? 0;
+    message.beams = object.beams?.map((e) => Beam.fromPartial(e)) || [];
+    message.finishedCount = object.finishedCount ?? 0;
+    return message;
+  },
+};
+
+function createBaseBeam(): Beam {
+  return { tokenIds: [], score: 0 };
+}
+
+export const Beam: MessageFns<Beam> = {
+  encode(message: Beam, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenIds.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.tokenIds) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.score !== 0) {
+      writer.uint32(17).double(message.score);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Beam {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeam();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.tokenIds.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.tokenIds.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.score = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Beam {
+    return {
+      tokenIds: globalThis.Array.isArray(object?.tokenIds)
+        ? object.tokenIds.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.token_ids)
+        ? object.token_ids.map((e: any) => globalThis.Number(e))
+        : [],
+      score: isSet(object.score) ? globalThis.Number(object.score) : 0,
+    };
+  },
+
+  toJSON(message: Beam): unknown {
+    const obj: any = {};
+    if (message.tokenIds?.length) {
+      obj.tokenIds = message.tokenIds.map((e) => Math.round(e));
+    }
+    if (message.score !== 0) {
+      obj.score = floatToJson(message.score);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Beam>): Beam {
+    return Beam.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Beam>): Beam {
+    const message = createBaseBeam();
+    message.tokenIds = object.tokenIds?.map((e) => e) || [];
+    message.score = object.score ?? 0;
+    return message;
+  },
+};
+
+function createBaseBeamSequence(): BeamSequence {
+  return { tokenIds: [], text: "", score: 0, logprobSum: 0, reason: 0 };
+}
+
+export const BeamSequence: MessageFns<BeamSequence> = {
+  encode(message: BeamSequence, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenIds.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.tokenIds) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.text !== "") {
+      writer.uint32(18).string(message.text);
+    }
+    if (message.score !== 0) {
+      writer.uint32(25).double(message.score);
+    }
+    if (message.logprobSum !== 0) {
+      writer.uint32(33).double(message.logprobSum);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(40).int32(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BeamSequence {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeamSequence();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.tokenIds.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.tokenIds.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.score = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.logprobSum = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BeamSequence {
+    return {
+      tokenIds: globalThis.Array.isArray(object?.tokenIds)
+        ? object.tokenIds.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.token_ids)
+        ? object.token_ids.map((e: any) => globalThis.Number(e))
+        : [],
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      score: isSet(object.score) ? globalThis.Number(object.score) : 0,
+      logprobSum: isSet(object.logprobSum)
+        ? globalThis.Number(object.logprobSum)
+        : isSet(object.logprob_sum)
+        ? globalThis.Number(object.logprob_sum)
+        : 0,
+      reason: isSet(object.reason) ? finishReasonFromJSON(object.reason) : 0,
+    };
+  },
+
+  toJSON(message: BeamSequence): unknown {
+    const obj: any = {};
+    if (message.tokenIds?.length) {
+      obj.tokenIds = message.tokenIds.map((e) => Math.round(e));
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.score !== 0) {
+      obj.score = floatToJson(message.score);
+    }
+    if (message.logprobSum !== 0) {
+      obj.logprobSum = floatToJson(message.logprobSum);
+    }
+    if (message.reason !== 0) {
+      obj.reason = finishReasonToJSON(message.reason);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BeamSequence>): BeamSequence {
+    return BeamSequence.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BeamSequence>): BeamSequence {
+    const message = createBaseBeamSequence();
+    message.tokenIds = object.tokenIds?.map((e) => e) || [];
+    message.text = object.text ?? "";
+    message.score = object.score ?? 0;
+    message.logprobSum = object.logprobSum ?? 0;
+    message.reason = object.reason ?? 0;
     return message;
   },
 };
@@ -4241,6 +5027,7 @@ function createBaseStarted(): Started {
     maxNewTokens: 0,
     decoderPromptIds: [],
     defaultsFromModel: [],
+    beamSearch: undefined,
   };
 }
 
@@ -4289,6 +5076,9 @@ export const Started: MessageFns<Started> = {
     }
     for (const v of message.defaultsFromModel) {
       writer.uint32(90).string(v!);
+    }
+    if (message.beamSearch !== undefined) {
+      BeamSearch.encode(message.beamSearch, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -4414,6 +5204,14 @@ export const Started: MessageFns<Started> = {
             message.defaultsFromModel.push(reader.string());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.beamSearch = BeamSearch.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4473,6 +5271,11 @@ export const Started: MessageFns<Started> = {
         : globalThis.Array.isArray(object?.defaults_from_model)
         ? object.defaults_from_model.map((e: any) => globalThis.String(e))
         : [],
+      beamSearch: isSet(object.beamSearch)
+        ? BeamSearch.fromJSON(object.beamSearch)
+        : isSet(object.beam_search)
+        ? BeamSearch.fromJSON(object.beam_search)
+        : undefined,
     };
   },
 
@@ -4511,6 +5314,9 @@ export const Started: MessageFns<Started> = {
     if (message.defaultsFromModel?.length) {
       obj.defaultsFromModel = message.defaultsFromModel;
     }
+    if (message.beamSearch !== undefined) {
+      obj.beamSearch = BeamSearch.toJSON(message.beamSearch);
+    }
     return obj;
   },
 
@@ -4532,6 +5338,9 @@ export const Started: MessageFns<Started> = {
     message.maxNewTokens = object.maxNewTokens ?? 0;
     message.decoderPromptIds = object.decoderPromptIds?.map((e) => e) || [];
     message.defaultsFromModel = object.defaultsFromModel?.map((e) => e) || [];
+    message.beamSearch = (object.beamSearch !== undefined && object.beamSearch !== null)
+      ? BeamSearch.fromPartial(object.beamSearch)
+      : undefined;
     return message;
   },
 };
@@ -5465,7 +6274,7 @@ export const Applied: MessageFns<Applied> = {
 };
 
 function createBaseFinished(): Finished {
-  return { reason: 0, tokenIds: [], text: "", timings: undefined };
+  return { reason: 0, tokenIds: [], text: "", timings: undefined, sequences: [] };
 }
 
 export const Finished: MessageFns<Finished> = {
@@ -5485,6 +6294,9 @@ export const Finished: MessageFns<Finished> = {
     }
     if (message.timings !== undefined) {
       Timings.encode(message.timings, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.sequences) {
+      BeamSequence.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -5544,6 +6356,14 @@ export const Finished: MessageFns<Finished> = {
             message.timings = Timings.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.sequences.push(BeamSequence.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5566,6 +6386,9 @@ export const Finished: MessageFns<Finished> = {
         : [],
       text: isSet(object.text) ? globalThis.String(object.text) : "",
       timings: isSet(object.timings) ? Timings.fromJSON(object.timings) : undefined,
+      sequences: globalThis.Array.isArray(object?.sequences)
+        ? object.sequences.map((e: any) => BeamSequence.fromJSON(e))
+        : [],
     };
   },
 
@@ -5583,6 +6406,9 @@ export const Finished: MessageFns<Finished> = {
     if (message.timings !== undefined) {
       obj.timings = Timings.toJSON(message.timings);
     }
+    if (message.sequences?.length) {
+      obj.sequences = message.sequences.map((e) => BeamSequence.toJSON(e));
+    }
     return obj;
   },
 
@@ -5597,6 +6423,7 @@ export const Finished: MessageFns<Finished> = {
     message.timings = (object.timings !== undefined && object.timings !== null)
       ? Timings.fromPartial(object.timings)
       : undefined;
+    message.sequences = object.sequences?.map((e) => BeamSequence.fromPartial(e)) || [];
     return message;
   },
 };
@@ -5814,6 +6641,9 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
       case "finished":
         Finished.encode(message.message.value, writer.uint32(34).fork()).join();
         break;
+      case "beamStep":
+        BeamStep.encode(message.message.value, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -5863,6 +6693,14 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
             message.message = { $case: "finished", value: Finished.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.message = { $case: "beamStep", value: BeamStep.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5885,6 +6723,10 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
         ? { $case: "token", value: TokenChosen.fromJSON(object.token) }
         : isSet(object.finished)
         ? { $case: "finished", value: Finished.fromJSON(object.finished) }
+        : isSet(object.beamStep)
+        ? { $case: "beamStep", value: BeamStep.fromJSON(object.beamStep) }
+        : isSet(object.beam_step)
+        ? { $case: "beamStep", value: BeamStep.fromJSON(object.beam_step) }
         : undefined,
     };
   },
@@ -5899,6 +6741,8 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
       obj.token = TokenChosen.toJSON(message.message.value);
     } else if (message.message?.$case === "finished") {
       obj.finished = Finished.toJSON(message.message.value);
+    } else if (message.message?.$case === "beamStep") {
+      obj.beamStep = BeamStep.toJSON(message.message.value);
     }
     return obj;
   },
@@ -5930,6 +6774,12 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
       case "finished": {
         if (object.message?.value !== undefined && object.message?.value !== null) {
           message.message = { $case: "finished", value: Finished.fromPartial(object.message.value) };
+        }
+        break;
+      }
+      case "beamStep": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "beamStep", value: BeamStep.fromPartial(object.message.value) };
         }
         break;
       }
@@ -6719,6 +7569,7 @@ function createBaseServerLimits(): ServerLimits {
     maxScoreTargets: 0,
     maxScoreTokens: 0,
     processorListLimits: {},
+    maxBeams: 0,
   };
 }
 
@@ -6766,6 +7617,9 @@ export const ServerLimits: MessageFns<ServerLimits> = {
     globalThis.Object.entries(message.processorListLimits).forEach(([key, value]: [string, number]) => {
       ServerLimits_ProcessorListLimitsEntry.encode({ key: key as any, value }, writer.uint32(98).fork()).join();
     });
+    if (message.maxBeams !== 0) {
+      writer.uint32(120).uint32(message.maxBeams);
+    }
     return writer;
   },
 
@@ -6897,6 +7751,14 @@ export const ServerLimits: MessageFns<ServerLimits> = {
             }
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.maxBeams = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7003,6 +7865,11 @@ export const ServerLimits: MessageFns<ServerLimits> = {
           {},
         )
         : {},
+      maxBeams: isSet(object.maxBeams)
+        ? globalThis.Number(object.maxBeams)
+        : isSet(object.max_beams)
+        ? globalThis.Number(object.max_beams)
+        : 0,
     };
   },
 
@@ -7056,6 +7923,9 @@ export const ServerLimits: MessageFns<ServerLimits> = {
         });
       }
     }
+    if (message.maxBeams !== 0) {
+      obj.maxBeams = Math.round(message.maxBeams);
+    }
     return obj;
   },
 
@@ -7084,6 +7954,7 @@ export const ServerLimits: MessageFns<ServerLimits> = {
         }
         return acc;
       }, {});
+    message.maxBeams = object.maxBeams ?? 0;
     return message;
   },
 };
