@@ -139,6 +139,10 @@ export async function locateModelFiles(
     return { layout: 'split', encoder, decoder, decoderWithPast };
   }
   if (layout === 'merged') throw await missing(MERGED_DECODER_BASE_NAME, '');
+  if (layout === 'auto' && decoder === undefined && decoderWithPast === undefined) {
+    // Neither decoder layout is there: name the merged file, the one looked for first.
+    throw await missing(MERGED_DECODER_BASE_NAME, `, and neither is the split pair ${expected(DECODER_BASE_NAME)}, ${expected(DECODER_WITH_PAST_BASE_NAME)}`);
+  }
   const absent = decoder === undefined ? DECODER_BASE_NAME : DECODER_WITH_PAST_BASE_NAME;
   const alternative = layout === 'auto' ? `, and there is no ${expected(MERGED_DECODER_BASE_NAME)} either` : '';
   throw await missing(
