@@ -12,11 +12,16 @@
  * ```
  *
  * Weights are quantized per tensor and symmetrically, as ONNX Runtime does for int8 weights:
- * `scale = max|W| / 127`, zero point 0, `W_quantized = clamp(round_half_even(W / scale), -127, 127)`. The
- * quantized weights stay in the main graph, stored once, where the branches read them. Inputs and
+ * `scale = max|W| / 127`, zero point 0, `W_quantized = clamp(round_half_even(W / scale), -127, 127)`.
+ *
+ * Tables read by `Gather` (the embedding, the relative-position biases) are stored as ONNX Runtime's
+ * `GatherQuant` stores them, with the activation type: uint8, per tensor, asymmetric over
+ * `[min(W, 0), max(W, 0)]`; the gathered rows go through a `DequantizeLinear` (ONNX Runtime places it
+ * after the `Transpose` that may follow; transposing first changes no value).
+ *
+ * The quantized tensors stay in the main graph, stored once, where the branches read them. Inputs and
  * outputs stay float32; so do the other operators (attention's activation × activation products, the
- * norms, softmax). ONNX Runtime's quantizer also stores `Gather` tables (the embedding) as uint8 with a
- * `DequantizeLinear` after them; this one leaves them float32.
+ * norms, softmax).
  */
 import pkg from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
@@ -50,6 +55,31 @@ export function quantizeWeight(weights: Float32Array): QuantizedWeight {
   return { values, scale };
 }
 
+/** A uint8 table as ONNX Runtime quantizes a `Gather`'s data (asymmetric, per tensor). */
+export interface QuantizedTable {
+  readonly values: Uint8Array;
+  readonly scale: number;
+  readonly zeroPoint: number;
+}
+
+/**
+ * `scale = (max(W, 0) − min(W, 0)) / 255`, `zero_point = round(−min(W, 0) / scale)`,
+ * `q = clamp(round(W / scale) + zero_point, 0, 255)`; an all-zero table gets scale 1 and zero point 0.
+ */
+export function quantizeTable(table: Float32Array): QuantizedTable {
+  let low = 0;
+  let high = 0;
+  for (const value of table) {
+    low = Math.min(low, value);
+    high = Math.max(high, value);
+  }
+  const scale = high === low ? 1 : Math.fround((high - low) / 255);
+  const zeroPoint = high === low ? 0 : Math.max(0, Math.min(255, roundHalfEven(-low / scale)));
+  const values = new Uint8Array(table.length);
+  for (let i = 0; i < table.length; i++) values[i] = Math.max(0, Math.min(255, roundHalfEven(Math.fround(table[i]! / scale)) + zeroPoint));
+  return { values, scale, zeroPoint };
+}
+
 function float32Values(tensor: OnnxTypes.ITensorProto): Float32Array {
   const raw = tensor.rawData;
   if (raw !== undefined && raw !== null && raw.length > 0) {
@@ -66,6 +96,7 @@ function scalarTensor(name: string, dataType: number, bytes: Uint8Array): OnnxTy
 /** Rewrites graphs, sharing the main graph's weights and the quantized copies made of them. */
 class Quantizer {
   private readonly quantized = new Map<string, { values: string; scale: string; zeroPoint: string }>();
+  private readonly tables = new Map<string, { values: string; scale: string; zeroPoint: string }>();
   readonly added: OnnxTypes.ITensorProto[] = [];
 
   constructor(private readonly weights: ReadonlyMap<string, OnnxTypes.ITensorProto>) {}
@@ -87,6 +118,28 @@ class Quantizer {
     return names;
   }
 
+  /** The names of the uint8 copy of `Gather` table `name`, made on first use. */
+  private table(name: string): { values: string; scale: string; zeroPoint: string } {
+    let names = this.tables.get(name);
+    if (names === undefined) {
+      const tensor = this.weights.get(name)!;
+      const { values, scale, zeroPoint } = quantizeTable(float32Values(tensor));
+      names = { values: `${name}_quantized`, scale: `${name}_scale`, zeroPoint: `${name}_zero_point` };
+      this.added.push(
+        { name: names.values, dataType: DataType.UINT8, dims: tensor.dims, rawData: values },
+        scalarTensor(names.scale, DataType.FLOAT, new Uint8Array(Float32Array.of(scale).buffer)),
+        scalarTensor(names.zeroPoint, DataType.UINT8, Uint8Array.of(zeroPoint)),
+      );
+      this.tables.set(name, names);
+    }
+    return names;
+  }
+
+  private isTableGather(node: OnnxTypes.INodeProto): boolean {
+    const table = node.opType === 'Gather' ? this.weights.get(node.input![0]!) : undefined;
+    return table !== undefined && table.dataType === DataType.FLOAT;
+  }
+
   private quantizable(node: OnnxTypes.INodeProto): boolean {
     if (node.opType !== 'MatMul') return false;
     const weight = this.weights.get(node.input![1]!);
@@ -99,6 +152,15 @@ class Quantizer {
     const activations = new Map<string, { values: string; scale: string; zeroPoint: string }>();
     const nodes: OnnxTypes.INodeProto[] = [];
     for (const node of graph.node ?? []) {
+      if (this.isTableGather(node)) {
+        const table = this.table(node.input![0]!);
+        const rows = node.output![0]!;
+        nodes.push(
+          { ...node, input: [table.values, ...node.input!.slice(1)], output: [`${rows}_quantized`] },
+          { opType: 'DequantizeLinear', name: `${rows}_DequantizeLinear`, input: [`${rows}_quantized`, table.scale, table.zeroPoint], output: [rows] },
+        );
+        continue;
+      }
       if (!this.quantizable(node)) {
         nodes.push(this.withBranches(node));
         continue;

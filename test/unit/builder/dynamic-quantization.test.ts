@@ -1,10 +1,11 @@
 /**
  * The q8 files are what ONNX Runtime's dynamic IntegerOps quantization makes of the fp32 ones: every
- * MatMul by a weight becomes DynamicQuantizeLinear + MatMulInteger on int8 weights with their scales, in
- * the merged decoder's branches too, and the graph's inputs and outputs stay float32.
+ * MatMul by a weight becomes DynamicQuantizeLinear + MatMulInteger on int8 weights with their scales, every
+ * Gather from a float table reads a uint8 table and dequantizes the rows, in the merged decoder's branches
+ * too, and the graph's inputs and outputs stay float32.
  */
 import { describe, expect, it } from 'vitest';
-import { quantizeWeight } from '../../../src/builder/dynamic-quantization.js';
+import { quantizeTable, quantizeWeight } from '../../../src/builder/dynamic-quantization.js';
 import { tinyModels } from '../../fixtures/models.js';
 import { allGraphs, DataType, elemType, readOnnx } from './onnx-proto-reading.js';
 
@@ -24,6 +25,20 @@ describe('int8 weights as ONNX Runtime quantizes them (symmetric, per tensor)', 
     const { values, scale } = quantizeWeight(new Float32Array(4));
     expect(scale).toBe(1);
     expect(Array.from(values)).toEqual([0, 0, 0, 0]);
+  });
+});
+
+describe('uint8 Gather tables as ONNX Runtime quantizes them (asymmetric, per tensor)', () => {
+  it('spans [min(W, 0), max(W, 0)] in 255 steps, the zero point where 0 falls, values rounded and kept in [0, 255]', () => {
+    const { values, scale, zeroPoint } = quantizeTable(Float32Array.of(-1, 0, 1.55, 0.5, 0.01));
+    expect(scale).toBe(Math.fround(2.55 / 255));
+    expect(zeroPoint).toBe(100);
+    expect(Array.from(values)).toEqual([0, 100, 255, 150, 101]);
+  });
+
+  it('keeps 0 in range for an all-positive table, and gives an all-zero one scale 1', () => {
+    expect(quantizeTable(Float32Array.of(2, 4)).zeroPoint).toBe(0);
+    expect(quantizeTable(new Float32Array(3))).toEqual({ values: new Uint8Array(3), scale: 1, zeroPoint: 0 });
   });
 });
 
@@ -62,8 +77,29 @@ describe.each(['encoder_model', 'decoder_model_merged', 'decoder_model', 'decode
     expect(q8Graphs.flatMap((graph) => graph.node!).filter((node) => node.opType === 'MatMulInteger').length).toBeGreaterThan(0);
   });
 
+  it('reads every float Gather table as uint8 and dequantizes the rows it gathers', () => {
+    for (const graph of allGraphs(q8.graph!)) {
+      const byOutput = new Map(graph.node!.flatMap((node) => node.output!.map((output) => [output, node] as const)));
+      for (const node of graph.node!.filter((candidate) => candidate.opType === 'Gather')) {
+        expect(fp32Weights.get(node.input![0]!)?.dataType === DataType.FLOAT).toBe(false);
+        const table = q8Weights.get(node.input![0]!);
+        if (table?.dataType !== DataType.UINT8) continue;
+        const dequantize = graph.node!.find((candidate) => candidate.input![0] === node.output![0])!;
+        expect(dequantize.opType).toBe('DequantizeLinear');
+        expect(q8Weights.get(dequantize.input![2]!)!.dataType).toBe(DataType.UINT8);
+        expect(byOutput.get(node.output![0]!)).toBe(node);
+      }
+    }
+    expect([...q8Weights.values()].some((tensor) => tensor.dataType === DataType.UINT8)).toBe(true);
+  });
+
+  it('is about a quarter of the fp32 file (the weights are all of it)', () => {
+    const bytes = (model: typeof fp32) => model.graph!.initializer!.reduce((sum, tensor) => sum + (tensor.rawData?.length ?? 0), 0);
+    expect(bytes(q8) / bytes(fp32)).toBeLessThan(0.3);
+  });
+
   it('stores each int8 weight once, within half a scale step of the fp32 weight, and drops the float32 copy', () => {
-    const quantizedNames = [...q8Weights.keys()].filter((name) => name.endsWith('_quantized'));
+    const quantizedNames = [...q8Weights.keys()].filter((name) => name.endsWith('_quantized') && q8Weights.get(name)!.dataType === DataType.INT8);
     expect(quantizedNames.length).toBeGreaterThan(0);
     for (const name of quantizedNames) {
       const original = name.slice(0, -'_quantized'.length);
