@@ -1,9 +1,11 @@
 /**
  * Time per token of each weight format against fp32, on the t5-small shape: one folder built with
  * `--dtypes fp32,fp16,q8` (random weights, t5-small's exact shapes), each format loaded in turn by the
- * runtime and decoded greedily one prompt at a time, the same prompts for every format. Repetitions
- * interleave the formats (fp32, fp16, q8, fp32, …) so that a change in the machine's load falls on all
- * of them; every figure is a median over repetitions. Alongside, each format's agreement with fp32 on
+ * runtime and decoded greedily one prompt at a time, the same prompts for every format. The formats take
+ * turns prompt by prompt (fp32, fp16, q8 on prompt 1, then on prompt 2, …), so that a change in the
+ * machine's load falls on all of them; each repetition's figure per format is its total over the prompts,
+ * and every figure reported is the median over repetitions, wall time and the process's CPU time (which a
+ * loaded machine inflates less; with `--threads 1` it is the model's own work). Alongside, each format's agreement with fp32 on
  * these prompts: its steps fed fp32's greedy tokens, the largest logit difference relative to the largest
  * logit, and the share of steps whose greedy choice agrees.
  *
@@ -47,24 +49,22 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-/** Greedy decoding of every prompt to full length (EOS excluded): ms per decoder step, ms per encode. */
-async function timeDecoding(model: ModelRuntime, prompts: readonly number[][]): Promise<{ stepMs: number; encodeMs: number }> {
-  let stepMs = 0;
-  let encodeMs = 0;
-  for (const ids of prompts) {
-    const encodeStart = performance.now();
-    const [encoded] = await model.encode([ids]);
-    encodeMs += performance.now() - encodeStart;
-    const state = model.createState(encoded!);
-    const start = performance.now();
-    for (let step = 0; step < newTokens; step++) {
-      const [row] = await model.step([state]);
-      state.append(argmaxNoEos(row!, model.info.specialIds.eos));
-    }
-    stepMs += performance.now() - start;
-    state.dispose();
+/** Greedy decoding of one prompt to full length (EOS excluded): wall and CPU ms of its decoder steps and of its encode. */
+async function timeDecoding(model: ModelRuntime, ids: readonly number[]): Promise<{ stepMs: number; stepCpuMs: number; encodeMs: number }> {
+  const encodeStart = performance.now();
+  const [encoded] = await model.encode([ids]);
+  const encodeMs = performance.now() - encodeStart;
+  const state = model.createState(encoded!);
+  const cpuStart = process.cpuUsage();
+  const start = performance.now();
+  for (let step = 0; step < newTokens; step++) {
+    const [row] = await model.step([state]);
+    state.append(argmaxNoEos(row!, model.info.specialIds.eos));
   }
-  return { stepMs: stepMs / (prompts.length * newTokens), encodeMs: encodeMs / prompts.length };
+  const stepMs = performance.now() - start;
+  const cpu = process.cpuUsage(cpuStart);
+  state.dispose();
+  return { stepMs, stepCpuMs: (cpu.user + cpu.system) / 1000, encodeMs };
 }
 
 /** `variant` fed `reference`'s greedy tokens: the largest |Δlogit| / largest |logit| and the agreeing steps. */
@@ -113,29 +113,50 @@ const load = (dtype: ModelDtype) => loadModel(FOLDER, { dtype, ...(values.thread
 
 const reference = await load('fp32');
 const prompts = benchPrompts((text) => reference.tokenizer.encode(text), reference.info.specialIds.eos, promptCount, promptTokens);
-const timings = new Map<ModelDtype, { stepMs: number[]; encodeMs: number[] }>(DTYPES.map((dtype) => [dtype, { stepMs: [], encodeMs: [] }]));
+interface Totals {
+  stepMs: number[];
+  stepCpuMs: number[];
+  encodeMs: number[];
+}
+const timings = new Map<ModelDtype, Totals>(DTYPES.map((dtype) => [dtype, { stepMs: [], stepCpuMs: [], encodeMs: [] }]));
 const models = new Map<ModelDtype, ModelRuntime>([['fp32', reference]]);
 for (const dtype of DTYPES) if (!models.has(dtype)) models.set(dtype, await load(dtype));
-for (const model of models.values()) await timeDecoding(model, prompts.slice(0, 1)); // warm-up
+for (const model of models.values()) await timeDecoding(model, prompts[0]!); // warm-up
 for (let rep = 0; rep < reps; rep++) {
+  const sums = new Map(DTYPES.map((dtype) => [dtype, { stepMs: 0, stepCpuMs: 0, encodeMs: 0 }]));
+  for (const ids of prompts) {
+    for (const dtype of DTYPES) {
+      const timing = await timeDecoding(models.get(dtype)!, ids);
+      const sum = sums.get(dtype)!;
+      sum.stepMs += timing.stepMs;
+      sum.stepCpuMs += timing.stepCpuMs;
+      sum.encodeMs += timing.encodeMs;
+    }
+  }
   for (const dtype of DTYPES) {
-    const { stepMs, encodeMs } = await timeDecoding(models.get(dtype)!, prompts);
-    timings.get(dtype)!.stepMs.push(stepMs);
-    timings.get(dtype)!.encodeMs.push(encodeMs);
-    process.stderr.write(`  rep ${rep + 1} ${dtype}: ${stepMs.toFixed(2)} ms/token\n`);
+    const sum = sums.get(dtype)!;
+    const totals = timings.get(dtype)!;
+    totals.stepMs.push(sum.stepMs / (prompts.length * newTokens));
+    totals.stepCpuMs.push(sum.stepCpuMs / (prompts.length * newTokens));
+    totals.encodeMs.push(sum.encodeMs / prompts.length);
+    process.stderr.write(`  rep ${rep + 1} ${dtype}: ${totals.stepMs.at(-1)!.toFixed(2)} ms/token, ${totals.stepCpuMs.at(-1)!.toFixed(2)} CPU ms/token\n`);
   }
 }
 
 const fp32Step = median(timings.get('fp32')!.stepMs);
-console.log(`t5-small shape, ${promptCount} prompts of ${promptTokens} tokens, ${newTokens} new tokens each, median of ${reps} repetitions`);
-console.log('| dtype | ms / token | vs fp32 | encode ms / prompt | largest abs logit diff / largest abs logit | greedy agreement with fp32 |');
-console.log('| --- | --- | --- | --- | --- | --- |');
+const fp32Cpu = median(timings.get('fp32')!.stepCpuMs);
+const threads = values.threads === undefined ? "ONNX Runtime's default threads" : `${values.threads} intra-op thread(s)`;
+console.log(`t5-small shape, ${promptCount} prompts of ${promptTokens} tokens, ${newTokens} new tokens each, ${threads}, median of ${reps} repetitions`);
+console.log('| dtype | ms / token | vs fp32 | CPU ms / token | vs fp32 | encode ms / prompt | largest \\|Δlogit\\| ÷ largest \\|logit\\| | greedy agreement with fp32 |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const dtype of DTYPES) {
-  const stepMs = median(timings.get(dtype)!.stepMs);
-  const encodeMs = median(timings.get(dtype)!.encodeMs);
+  const { stepMs, stepCpuMs, encodeMs } = timings.get(dtype)!;
   const agree = dtype === 'fp32' ? undefined : await agreement(reference, models.get(dtype)!, prompts);
   const agreeText = agree === undefined ? '—' : `${agree.agreeing}/${agree.steps} steps`;
   const errorText = agree === undefined ? '—' : agree.worst.toFixed(4);
-  console.log(`| ${dtype} | ${stepMs.toFixed(2)} | ${(stepMs / fp32Step).toFixed(2)}× | ${encodeMs.toFixed(1)} | ${errorText} | ${agreeText} |`);
+  const [wall, cpu] = [median(stepMs), median(stepCpuMs)];
+  console.log(
+    `| ${dtype} | ${wall.toFixed(2)} | ${(wall / fp32Step).toFixed(2)}× | ${cpu.toFixed(2)} | ${(cpu / fp32Cpu).toFixed(2)}× | ${median(encodeMs).toFixed(1)} | ${errorText} | ${agreeText} |`,
+  );
 }
 for (const model of models.values()) await model.dispose();

@@ -87,6 +87,17 @@ describe('fp16 files with float16 inputs and outputs', () => {
     });
   });
 
+  it('run as the split pair too (decoder_model_fp16 + decoder_with_past_model_fp16), as the merged file does', async () => {
+    const split = await loadModel(tinyModels.fp16Io, { dtype: 'fp16', decoderLayout: 'split' });
+    try {
+      expect(split.info.decoderLayout).toBe('split');
+      const [splitRows, mergedRows] = [await rowsAlone(split, 4), await rowsAlone(float16Edges, 4)];
+      splitRows.flat().forEach((row, i) => expect(relativeDifference(row, mergedRows.flat()[i]!)).toBeLessThan(0.01));
+    } finally {
+      await split.dispose();
+    }
+  });
+
   it('serve the encoder output as float32 to callers', async () => {
     const [encoded] = await float16Edges.encode([inputs[0]!]);
     expect(encoded!.hiddenStates).toBeInstanceOf(Float32Array);
