@@ -4,7 +4,8 @@
  *
  * Layout (onnx-layout.md §1): transformers.js keeps the ONNX files in an `onnx/` subfolder, while a
  * plain Optimum export writes them next to `config.json`; both are accepted, `onnx/` first. The dtype
- * picks a file-name suffix (`encoder_model_quantized.onnx` for q8), as in transformers.js.
+ * picks a file-name suffix (`encoder_model_quantized.onnx` for q8), as in transformers.js, for every file
+ * or per file (`encoder=fp16,decoder=q8`: `decoder` covers every decoder file).
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
