@@ -7,6 +7,9 @@
  * out/onnx/encoder_model.onnx  decoder_model_merged.onnx  decoder_model.onnx  decoder_with_past_model.onnx
  * ```
  *
+ * (`dtypes` adds each file in other weight formats, `encoder_model_fp16.onnx`, `encoder_model_quantized.onnx`,
+ * …, see model-variants.ts; without `fp32` in the list only the other formats are written.)
+ *
  * (`decoders: 'merged'` leaves out the split pair, `'split'` the merged decoder.) An existing `out` is
  * replaced only when the builder wrote it (its `.stepwise-build.json`), when it is empty, or with `force`.
  * A file-system failure is a `BuildFileError` whose message names the file.
@@ -33,6 +36,9 @@ import { writeSafetensors } from './safetensors.js';
 import { builtInTokenizer, tokenizerFromFile, type TokenizerFiles } from './t5-tokenizer.js';
 import { WeightBank } from './t5-layers.js';
 import { initializeWeights } from './t5-weights.js';
+import { modelVariant, variantFileName } from './model-variants.js';
+import { encodeModel } from './onnx-graph.js';
+import type { onnx as OnnxTypes } from 'onnx-proto';
 
 export { buildStampFile };
 
@@ -91,6 +97,8 @@ async function buildStamp(options: ModelOptions): Promise<Record<string, unknown
     tieWordEmbeddings: options.tieWordEmbeddings ?? true,
     padVocabToMultiple: options.padVocabToMultiple ?? 1,
     decoders: options.decoders ?? 'both',
+    dtypes: options.dtypes ?? ['fp32'],
+    float16Io: options.float16Io ?? 'float32',
     tokenizer,
     builder: builderFingerprint(),
   };
@@ -139,12 +147,20 @@ async function writeModelFiles(writer: FolderWriter, options: ModelOptions, toke
   const weights = new WeightBank(tensors);
   await writer.mkdir('onnx');
   const decoders = options.decoders ?? 'both';
-  // One file at a time, so that a t5-small-sized build holds at most one serialized model in memory.
-  await writer.write(join('onnx', onnxFileNames.encoder), buildEncoderModel(spec, weights));
-  if (decoders !== 'split') await writer.write(join('onnx', onnxFileNames.decoderMerged), buildMergedDecoderModel(spec, weights));
+  const dtypes = options.dtypes ?? ['fp32'];
+  const float16Io = options.float16Io ?? 'float32';
+  // One graph at a time, each written in every format before the next is built, so that a t5-small-sized
+  // build holds at most one graph and one serialized file in memory.
+  const writeVariants = async (fileName: string, model: OnnxTypes.IModelProto): Promise<void> => {
+    for (const dtype of dtypes) {
+      await writer.write(join('onnx', variantFileName(fileName, dtype)), encodeModel(modelVariant(model, dtype, float16Io)));
+    }
+  };
+  await writeVariants(onnxFileNames.encoder, buildEncoderModel(spec, weights));
+  if (decoders !== 'split') await writeVariants(onnxFileNames.decoderMerged, buildMergedDecoderModel(spec, weights));
   if (decoders !== 'merged') {
-    await writer.write(join('onnx', onnxFileNames.decoder), buildDecoderModel(spec, weights));
-    await writer.write(join('onnx', onnxFileNames.decoderWithPast), buildDecoderWithPastModel(spec, weights));
+    await writeVariants(onnxFileNames.decoder, buildDecoderModel(spec, weights));
+    await writeVariants(onnxFileNames.decoderWithPast, buildDecoderWithPastModel(spec, weights));
   }
   return spec;
 }

@@ -7,7 +7,8 @@
  * - `decoder_model_merged.onnx`: one `If` on `use_cache_branch` choosing between the two, weights stored
  *   once; its cache branch outputs empty `[0, H, 1, d_kv]` cross-attention presents, to be ignored.
  */
-import { encodeModel, GraphBuilder, InitializerStore, tensorProto, type ValueType } from './onnx-graph.js';
+import { GraphBuilder, InitializerStore, modelProto, tensorProto, type ValueType } from './onnx-graph.js';
+import type { onnx as OnnxTypes } from 'onnx-proto';
 import type { ModelSpec } from './model-spec.js';
 import { T5Layers, type CachedKeyValue, type WeightBank } from './t5-layers.js';
 
@@ -120,7 +121,7 @@ function declarePastInputs(g: GraphBuilder, spec: ModelSpec): LayerCache[] {
 }
 
 /** `decoder_model.onnx`: no cache, logits for every decoder position, all four presents per layer. */
-export function buildDecoderModel(spec: ModelSpec, weights: WeightBank): Uint8Array {
+export function buildDecoderModel(spec: ModelSpec, weights: WeightBank): OnnxTypes.IModelProto {
   const g = new GraphBuilder('decoder', new InitializerStore());
   const types = decoderTypes(spec);
   const result = decoderBody(g, new T5Layers(g, weights, spec), spec, declareDecoderInputs(g, spec, 'decoder_sequence_length'));
@@ -131,11 +132,11 @@ export function buildDecoderModel(spec: ModelSpec, weights: WeightBank): Uint8Ar
     g.output(present.cross.key, presentName(l, 'encoder', 'key'), types.presentCross);
     g.output(present.cross.value, presentName(l, 'encoder', 'value'), types.presentCross);
   });
-  return encodeModel(g.toProto({ withInitializers: true }), 'T5 decoder without cache (Optimum layout)');
+  return modelProto(g.toProto({ withInitializers: true }), 'T5 decoder without cache (Optimum layout)');
 }
 
 /** `decoder_with_past_model.onnx`: one token on top of the cache; self-attention presents only. */
-export function buildDecoderWithPastModel(spec: ModelSpec, weights: WeightBank): Uint8Array {
+export function buildDecoderWithPastModel(spec: ModelSpec, weights: WeightBank): OnnxTypes.IModelProto {
   const g = new GraphBuilder('decoder_with_past', new InitializerStore());
   const types = decoderTypes(spec);
   const inputs = declareDecoderInputs(g, spec, 1);
@@ -147,7 +148,7 @@ export function buildDecoderWithPastModel(spec: ModelSpec, weights: WeightBank):
     g.output(present.self.key, presentName(l, 'decoder', 'key'), types.presentSelf);
     g.output(present.self.value, presentName(l, 'decoder', 'value'), types.presentSelf);
   });
-  return encodeModel(g.toProto({ withInitializers: true }), 'T5 decoder with cache (Optimum layout)');
+  return modelProto(g.toProto({ withInitializers: true }), 'T5 decoder with cache (Optimum layout)');
 }
 
 /** Names of the merged model's outputs, in order: logits, then per layer decoder key/value, encoder key/value. */
@@ -163,7 +164,7 @@ function mergedOutputNames(spec: ModelSpec): string[] {
  * `decoder_model_merged.onnx`: `If(use_cache_branch)` with then = the cached decoder, else = the
  * uncached one. Both branches have no formal inputs and read the outer inputs and initializers.
  */
-export function buildMergedDecoderModel(spec: ModelSpec, weights: WeightBank): Uint8Array {
+export function buildMergedDecoderModel(spec: ModelSpec, weights: WeightBank): OnnxTypes.IModelProto {
   const store = new InitializerStore();
   const outer = new GraphBuilder('merged', store);
   const types = decoderTypes(spec);
@@ -198,5 +199,5 @@ export function buildMergedDecoderModel(spec: ModelSpec, weights: WeightBank): U
   const outputTypes: ValueType[] = [types.logits('decoder_sequence_length')];
   for (let l = 0; l < spec.numDecoderLayers; l++) outputTypes.push(types.presentSelf, types.presentSelf, types.presentCross, types.presentCross);
   ifOutputs.forEach((value, i) => outer.output(value, names[i]!, outputTypes[i]!));
-  return encodeModel(outer.toProto({ withInitializers: true }), 'T5 decoder, cached and uncached branches merged (Optimum layout)');
+  return modelProto(outer.toProto({ withInitializers: true }), 'T5 decoder, cached and uncached branches merged (Optimum layout)');
 }

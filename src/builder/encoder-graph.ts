@@ -2,11 +2,12 @@
  * `onnx/encoder_model.onnx`: `input_ids`, `attention_mask` (int64 `[batch_size, encoder_sequence_length]`)
  * → `last_hidden_state` (float32 `[batch_size, encoder_sequence_length, d_model]`).
  */
-import { encodeModel, GraphBuilder, InitializerStore } from './onnx-graph.js';
+import { GraphBuilder, InitializerStore, modelProto } from './onnx-graph.js';
+import type { onnx as OnnxTypes } from 'onnx-proto';
 import type { ModelSpec } from './model-spec.js';
 import { T5Layers, type WeightBank } from './t5-layers.js';
 
-export function buildEncoderModel(spec: ModelSpec, weights: WeightBank): Uint8Array {
+export function buildEncoderModel(spec: ModelSpec, weights: WeightBank): OnnxTypes.IModelProto {
   const g = new GraphBuilder('encoder', new InitializerStore());
   const t5 = new T5Layers(g, weights, spec);
   const sequence = ['batch_size', 'encoder_sequence_length'];
@@ -28,5 +29,5 @@ export function buildEncoderModel(spec: ModelSpec, weights: WeightBank): Uint8Ar
   }
   hidden = t5.layerNorm(hidden, 'encoder.final_layer_norm.weight');
   g.output(hidden, 'last_hidden_state', { elementType: 'float32', dims: [...sequence, spec.dModel] });
-  return encodeModel(g.toProto({ withInitializers: true }), 'T5 encoder (Optimum layout)');
+  return modelProto(g.toProto({ withInitializers: true }), 'T5 encoder (Optimum layout)');
 }

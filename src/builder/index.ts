@@ -12,3 +12,4 @@ export { buildModel, ensureModel, type BuildModelOptions, type BuildProgress } f
 export { BuildFileError } from './file-errors.js';
 export { decoderFileChoices, presetNames, presets, type DecoderFiles, type FeedForwardProj, type ModelOptions, type PresetName } from './model-spec.js';
 export { OutputFolderRefused } from './output-folder.js';
+export { buildDtypes, float16IoChoices, parseBuildDtypes, type BuildDtype, type Float16Io } from './model-variants.js';

@@ -4,6 +4,7 @@
  */
 
 import type { T5Shapes } from '../runtime/types.js';
+import { buildDtypes, float16IoChoices, type BuildDtype, type Float16Io } from './model-variants.js';
 
 export type { T5Shapes };
 
@@ -70,6 +71,10 @@ export interface ModelOptions {
   readonly padVocabToMultiple?: number;
   /** Which decoder files to write; default `both`. */
   readonly decoders?: DecoderFiles;
+  /** Weight formats to write, each ONNX file once per format (`_fp16`, `_quantized` suffixes); default fp32 only. */
+  readonly dtypes?: readonly BuildDtype[];
+  /** Inputs and outputs of the fp16 files: float32 (default, transformers.js' way) or float16 (older tools). */
+  readonly float16Io?: Float16Io;
 }
 
 /** Everything needed to write the weights and graphs. */
@@ -102,6 +107,13 @@ export function validateModelOptions(options: ModelOptions): void {
   }
   if (options.decoders !== undefined && !decoderFileChoices.includes(options.decoders)) {
     throw new Error(`\`decoders\` must be one of ${decoderFileChoices.join(', ')}; given ${JSON.stringify(options.decoders)}`);
+  }
+  const dtypes = options.dtypes;
+  if (dtypes !== undefined && (dtypes.length === 0 || dtypes.some((dtype) => !buildDtypes.includes(dtype)))) {
+    throw new Error(`\`dtypes\` must be a non-empty list of ${buildDtypes.join(', ')}; given ${JSON.stringify(dtypes)}`);
+  }
+  if (options.float16Io !== undefined && !float16IoChoices.includes(options.float16Io)) {
+    throw new Error(`\`float16-io\` must be one of ${float16IoChoices.join(', ')}; given ${JSON.stringify(options.float16Io)}`);
   }
 }
 

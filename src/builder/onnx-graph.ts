@@ -219,15 +219,18 @@ export class GraphBuilder {
   }
 }
 
-/** Serializes a model around `graph` with the project's opset and IR version. */
-export function encodeModel(graph: OnnxTypes.IGraphProto, docString: string): Uint8Array {
-  return onnx.ModelProto.encode(
-    onnx.ModelProto.create({
-      irVersion,
-      opsetImport: [{ domain: '', version: opsetVersion }],
-      producerName: 'stepwise',
-      docString,
-      graph,
-    }),
-  ).finish();
+/** The model around `graph`, with the project's opset and IR version. */
+export function modelProto(graph: OnnxTypes.IGraphProto, docString: string): OnnxTypes.IModelProto {
+  return {
+    irVersion,
+    opsetImport: [{ domain: '', version: opsetVersion }],
+    producerName: 'stepwise',
+    docString,
+    graph,
+  };
+}
+
+/** Serializes a model (from `modelProto`, or a variant of one). */
+export function encodeModel(model: OnnxTypes.IModelProto): Uint8Array {
+  return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
 }

@@ -9,6 +9,7 @@ import { join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { buildModel, type BuildProgress } from '../builder/build-model.js';
+import { buildDtypes, float16IoChoices, parseBuildDtypes, type BuildDtype, type Float16Io } from '../builder/model-variants.js';
 import {
   decoderFileChoices,
   feedForwardProjs,
@@ -38,6 +39,8 @@ interface MakeModelFlags {
   tokenizer?: string;
   padVocabToMultiple?: number;
   decoders: DecoderFiles;
+  dtypes: BuildDtype[];
+  float16Io: Float16Io;
   force: boolean;
 }
 
@@ -80,6 +83,23 @@ export function register(program: Command): void {
         .choices(decoderFileChoices)
         .default('both'),
     )
+    .option(
+      '--dtypes <list>',
+      `weight formats to write, comma-separated: ${buildDtypes.join(', ')} (fp16 = *_fp16.onnx, q8 = *_quantized.onnx, as transformers.js names them)`,
+      (value: string) => {
+        try {
+          return parseBuildDtypes(value);
+        } catch (error) {
+          throw new InvalidArgumentError((error as Error).message.replace('`dtypes`', '`--dtypes`'));
+        }
+      },
+      ['fp32'] as BuildDtype[],
+    )
+    .addOption(
+      new Option('--float16-io <type>', 'inputs and outputs of the fp16 files: float32 (casts at the edges, as transformers.js makes them) or float16 (as older tools did)')
+        .choices(float16IoChoices)
+        .default('float32'),
+    )
     .option('--seed <n>', 'seed of the random weights; the same seed gives identical files', integerOption('--seed', 0, 0xffffffff), 0)
     .addOption(new Option('--feed-forward-proj <kind>', 'feed-forward of every block').choices(feedForwardProjs).default('relu'))
     .option('--no-tie-word-embeddings', 'separate lm_head (and no d_model**-0.5 scaling of the logits)')
@@ -99,12 +119,15 @@ export function register(program: Command): void {
 async function makeModel(flags: MakeModelFlags): Promise<void> {
   const started = performance.now();
   const out = resolve(flags.out);
-  process.stderr.write(`make-model: building ${flags.preset} (seed ${flags.seed}, decoders ${flags.decoders}) into ${out}\n`);
+  const formats = flags.dtypes.join(',') === 'fp32' ? '' : `, dtypes ${flags.dtypes.join(',')}`;
+  process.stderr.write(`make-model: building ${flags.preset} (seed ${flags.seed}, decoders ${flags.decoders}${formats}) into ${out}\n`);
   const spec = await buildModel({
     preset: flags.preset,
     out: flags.out,
     force: flags.force,
     decoders: flags.decoders,
+    dtypes: flags.dtypes,
+    float16Io: flags.float16Io,
     seed: flags.seed,
     feedForwardProj: flags.feedForwardProj,
     tieWordEmbeddings: flags.tieWordEmbeddings,

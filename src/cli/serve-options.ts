@@ -5,7 +5,7 @@
  */
 import { DEFAULT_SERVER_LIMITS, INPUT_BYTES_PER_TOKEN } from '../server/server-limits.js';
 import { DTYPE_SUFFIXES } from '../runtime/model-files.js';
-import { INTRA_OP_SPINNING, type ModelDtype } from '../runtime/index.js';
+import { INTRA_OP_SPINNING, parseDtypeChoice, type ModelDtypeChoice } from '../runtime/index.js';
 import { DEFAULT_THREAD_NICE } from '../runtime/worker/index.js';
 import { DEFAULT_RELOAD_INTERVAL_MS } from '../server/transport-security.js';
 import { LOG_LEVELS } from '../server/logger.js';
@@ -29,9 +29,15 @@ export const SERVE_OPTIONS = {
   dtype: option({
     flag: '--dtype <dtype>',
     env: 'STEPWISE_DTYPE',
-    description: `which ONNX files to load: ${Object.keys(DTYPE_SUFFIXES).join(', ')} (e.g. q8 = *_quantized.onnx)`,
-    defaultValue: 'fp32' as ModelDtype,
-    read: read.oneOf(Object.keys(DTYPE_SUFFIXES) as ModelDtype[]),
+    description: `which ONNX files to load: ${Object.keys(DTYPE_SUFFIXES).join(', ')} (e.g. q8 = *_quantized.onnx), or per file: encoder=fp32,decoder=q8`,
+    defaultValue: 'fp32' as ModelDtypeChoice,
+    read: (text, refuse) => {
+      try {
+        return parseDtypeChoice(text);
+      } catch {
+        return refuse(`must be one of ${Object.keys(DTYPE_SUFFIXES).join(', ')}, or per file as encoder=DTYPE,decoder=DTYPE`);
+      }
+    },
   }),
   plugin: option({
     flag: '--plugin <module>',

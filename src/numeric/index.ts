@@ -4,3 +4,4 @@
  */
 export { argmaxOfFinite, argmaxOfFiniteLoop } from './argmax.js';
 export { expSumsKernel, KERNEL_SWITCH, type ExpSumsKernel } from './exp-sums-kernel.js';
+export { float16BitsOf, float16BitsOfFloat32Bits, float16Value, narrowToFloat16, widenFloat16 } from './float16.js';

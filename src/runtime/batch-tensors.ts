@@ -9,8 +9,12 @@
  */
 import { Tensor } from 'onnxruntime-node';
 
-/** Element types the runtime batches: activations and caches (float32), masks (int64). */
-type BatchedArray = Float32Array | BigInt64Array;
+/**
+ * Element types the runtime batches: activations and caches (float32, or float16 as 16-bit patterns in a
+ * `Uint16Array` from files whose inputs and outputs are float16), masks (int64). Rows are only copied,
+ * never computed on, so float16 needs no conversion here.
+ */
+type BatchedArray = Float32Array | Uint16Array | BigInt64Array;
 
 /** Row `row` of `tensors`, which all have the batch size on axis 0. */
 export interface BatchSlot {
@@ -35,13 +39,13 @@ export function rowOf(batch: Tensor, row: number): Tensor {
   if (batchSize === 1) return batch;
   const rowLength = product(rest);
   const data = (batch.data as BatchedArray).subarray(row * rowLength, (row + 1) * rowLength);
-  return tensorOf(data, [1, ...rest]);
+  return tensorOf(batch.type, data, [1, ...rest]);
 }
 
 /** Row `row` of a `[B, …]` tensor copied into a `[1, …]` tensor of its own. */
 export function copyRow(batch: Tensor, row: number): Tensor {
   const view = rowOf(batch, row);
-  return tensorOf((view.data as BatchedArray).slice(), view.dims);
+  return tensorOf(view.type, (view.data as BatchedArray).slice(), view.dims);
 }
 
 /**
@@ -57,7 +61,7 @@ export function stackRows(rows: readonly Tensor[], axis: number, length: number)
   const outer = product(dims.slice(1, axis)); // blocks before the padded axis, per row
   const inner = product(dims.slice(axis + 1)); // values after it
   const sample = first.data as BatchedArray;
-  const stacked = sample instanceof Float32Array ? new Float32Array(rows.length * rowLength) : new BigInt64Array(rows.length * rowLength);
+  const stacked = new (sample.constructor as new (length: number) => BatchedArray)(rows.length * rowLength);
   rows.forEach((row, index) => {
     const source = row.data as BatchedArray;
     const sourceLength = row.dims[axis]!;
@@ -67,7 +71,7 @@ export function stackRows(rows: readonly Tensor[], axis: number, length: number)
       (stacked as Float32Array).set((source as Float32Array).subarray(from, from + kept), index * rowLength + block * length * inner);
     }
   });
-  return tensorOf(stacked, dims);
+  return tensorOf(first.type, stacked, dims);
 }
 
 /** A copy of a `[1, …]` tensor cut to its first `length` entries along `axis` (e.g. a KV cache rewound). */
@@ -84,6 +88,6 @@ function product(values: readonly number[]): number {
   return result;
 }
 
-function tensorOf(data: BatchedArray, dims: readonly number[]): Tensor {
-  return data instanceof Float32Array ? new Tensor('float32', data, dims) : new Tensor('int64', data, dims);
+function tensorOf(type: Tensor.Type, data: BatchedArray, dims: readonly number[]): Tensor {
+  return new Tensor(type as 'float32', data as Float32Array, dims);
 }

@@ -19,6 +19,7 @@
  */
 import { type InferenceSession, Tensor } from 'onnxruntime-node';
 
+import { asFloatType, emptyFloatTensor, type FloatType, floatTypeOf } from './float-tensors.js';
 import { type CacheNames, cacheNames } from './onnx-contract.js';
 import type { T5Config } from './types.js';
 
@@ -57,6 +58,9 @@ export class DecoderRunner {
   private readonly cacheStepFetches: readonly string[];
   /** Whether the cached decoder declares `encoder_hidden_states` (optional in the with-past file). */
   private readonly cacheStepTakesHiddenStates: boolean;
+  /** Float types of the file's `encoder_hidden_states` and past inputs: float16 in fp16 files with float16 I/O. */
+  private readonly hiddenStatesType: FloatType;
+  private readonly pastType: FloatType;
 
   constructor(
     private readonly sessions: DecoderSessions,
@@ -69,6 +73,13 @@ export class DecoderRunner {
     this.firstStepFetches = ['logits', ...this.names.presentDecoder, ...this.names.presentEncoder];
     this.cacheStepFetches = ['logits', ...this.names.presentDecoder];
     this.cacheStepTakesHiddenStates = this.cacheStepSession.inputNames.includes('encoder_hidden_states');
+    this.hiddenStatesType = floatTypeOf(this.firstStepSession.inputMetadata, 'encoder_hidden_states');
+    this.pastType = floatTypeOf(this.cacheStepSession.inputMetadata, this.names.pastDecoder[0] ?? '');
+  }
+
+  /** Encoder hidden states in the float type this decoder takes (converted when the encoder file differs). */
+  acceptHiddenStates(hiddenStates: Tensor): Tensor {
+    return asFloatType(hiddenStates, this.hiddenStatesType);
   }
 
   /** `inputIds` is int64 `[B, T]`: every token of each sequence, start token first. */
@@ -142,7 +153,7 @@ export class DecoderRunner {
   private emptyPast(batchSize: number): Tensor {
     let tensor = this.emptyPastByBatchSize.get(batchSize);
     if (tensor === undefined) {
-      tensor = new Tensor('float32', new Float32Array(0), [batchSize, this.config.numHeads, 0, this.config.dKv]);
+      tensor = emptyFloatTensor(this.pastType, [batchSize, this.config.numHeads, 0, this.config.dKv]);
       this.emptyPastByBatchSize.set(batchSize, tensor);
     }
     return tensor;

@@ -4,6 +4,7 @@
  */
 import { Tensor } from 'onnxruntime-node';
 
+import { float32Slice } from './float-tensors.js';
 import type { EncodedInput } from './types.js';
 
 export class T5EncodedInput implements EncodedInput {
@@ -21,8 +22,12 @@ export class T5EncodedInput implements EncodedInput {
     this.attentionMask = new Tensor('int64', new BigInt64Array(inputIds.length).fill(1n), [1, inputIds.length]);
   }
 
+  private widened: Float32Array | undefined;
+
+  /** As float32: the tensor's data, or (float16 states) a copy widened on first read. */
   get hiddenStates(): Float32Array {
-    return this.hiddenStatesTensor.data as Float32Array;
+    this.widened ??= float32Slice(this.hiddenStatesTensor, 0, this.hiddenStatesTensor.size);
+    return this.widened;
   }
 
   get length(): number {

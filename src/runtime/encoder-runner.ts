@@ -38,12 +38,13 @@ export class EncoderRunner {
     });
     const encodeMs = performance.now() - started;
     const batch = outputs.last_hidden_state as Tensor;
+    // Float32Array, or Uint16Array for a file whose outputs are float16 (see float-tensors.ts).
     const data = batch.data as Float32Array;
     const rowStride = maxLength * this.dModel;
     const hiddenStates = inputs.map((ids, row) =>
       batchSize === 1
         ? batch
-        : new Tensor('float32', data.subarray(row * rowStride, row * rowStride + ids.length * this.dModel), [
+        : new Tensor(batch.type as 'float32', data.subarray(row * rowStride, row * rowStride + ids.length * this.dModel), [
             1,
             ids.length,
             this.dModel,

@@ -22,6 +22,7 @@
  */
 export { loadModel, DEFAULT_MAX_INPUT_LENGTH, INTRA_OP_SPINNING, isIntraOpSpinning, spinningSessionEntries } from './load-model.js';
 export { readModelConfig } from './model-config.js';
+export { DTYPE_SUFFIXES, formatDtypeChoice, parseDtypeChoice } from './model-files.js';
 export { SCORE_RUN_LOGITS_BYTES, scoreRunRows } from './score-runs.js';
 export { HuggingFaceTextTokenizer } from './text-tokenizer.js';
 export {
@@ -37,11 +38,13 @@ export { startModuleWorker } from './worker/module-worker.js';
 export { ModelRuntimeError, ModelFolderError, InvalidInputError, ModelUnavailableError, OutOfRangeError, StateError } from './errors.js';
 export type {
   DecodeState,
+  DtypeByFile,
   EncodedInput,
   GenerationDefaults,
   IntraOpSpinning,
   LoadModelOptions,
   ModelDtype,
+  ModelDtypeChoice,
   ModelInfo,
   ModelRuntime,
   ModelStatus,

@@ -11,7 +11,7 @@ import { InferenceSession } from 'onnxruntime-node';
 import { DecoderRunner, type DecoderSessions } from './decoder-runner.js';
 import { EncoderRunner } from './encoder-runner.js';
 import { InvalidInputError, ModelFolderError } from './errors.js';
-import { dtypeSuffix, locateModelFiles, type ModelFile } from './model-files.js';
+import { checkDtypeChoice, locateModelFiles, type ModelFile } from './model-files.js';
 import { readModelConfig } from './model-config.js';
 import { modelInfo } from './model-info.js';
 import { checkSessionContract, type SessionRole } from './onnx-contract.js';
@@ -58,6 +58,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     );
   }
   const dtype = options.dtype ?? 'fp32';
+  // `{ encoder: 'q8', decoder: 'q8' }` is plain `q8`.
+  const reported = typeof dtype === 'object' && dtype.encoder === dtype.decoder ? dtype.encoder : dtype;
   const files = await locateModelFiles(folder, dtype, options.decoderLayout ?? 'auto');
   const sessionOptions: InferenceSession.SessionOptions = {
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
@@ -88,7 +90,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     return new T5Model({
       info: modelInfo({
         name: options.name ?? basename(folder),
-        dtype,
+        dtype: reported,
         decoderLayout: files.layout,
         config,
         generation,
@@ -127,7 +129,7 @@ async function checkFolder(folder: string): Promise<void> {
 }
 
 function checkOptions(options: LoadModelOptions): void {
-  if (options.dtype !== undefined) dtypeSuffix(options.dtype);
+  if (options.dtype !== undefined) checkDtypeChoice(options.dtype);
   if (options.decoderLayout !== undefined && !DECODER_LAYOUTS.includes(options.decoderLayout)) {
     throw new InvalidInputError(
       `\`decoderLayout\` must be one of ${DECODER_LAYOUTS.join(', ')}; given ${JSON.stringify(options.decoderLayout)}`,

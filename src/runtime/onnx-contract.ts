@@ -4,6 +4,10 @@
  * `num_heads`, `d_kv`, `vocab_size`. A mismatch becomes a `ModelFolderError` naming the file, the
  * tensor, what was expected and what was found — instead of a shape error from deep inside
  * ONNX Runtime at the first request. Nothing here runs per step.
+ *
+ * Float tensors (hidden states, KV cache, logits) may be float32 or float16 (fp16 files made by older
+ * tools declare float16 inputs and outputs; see float-tensors.ts), but one file uses one of the two for
+ * all of them: its presents are fed back as its pasts.
  */
 import type { InferenceSession } from 'onnxruntime-node';
 
@@ -33,7 +37,8 @@ interface DimSpec {
 
 interface TensorSpec {
   readonly name: string;
-  readonly type: 'int64' | 'float32' | 'bool';
+  /** `float`: float32 or float16 (the same for every float tensor of the file). */
+  readonly type: 'int64' | 'float' | 'bool';
   readonly dims: readonly DimSpec[];
   /** An input the file may leave out (the runtime then does not feed it); checked when present. */
   readonly optional?: boolean;
@@ -76,7 +81,7 @@ export function contractFor(role: SessionRole, config: T5Config): { inputs: Tens
   const dModel: DimSpec = { label: 'd_model', size: config.dModel };
   const kv = (name: string, length: string): TensorSpec => ({
     name,
-    type: 'float32',
+    type: 'float',
     dims: [batch, heads, { label: length }, dKv],
   });
 
@@ -86,14 +91,14 @@ export function contractFor(role: SessionRole, config: T5Config): { inputs: Tens
         { name: 'input_ids', type: 'int64', dims: [batch, encoderLength] },
         { name: 'attention_mask', type: 'int64', dims: [batch, encoderLength] },
       ],
-      outputs: [{ name: 'last_hidden_state', type: 'float32', dims: [batch, encoderLength, dModel] }],
+      outputs: [{ name: 'last_hidden_state', type: 'float', dims: [batch, encoderLength, dModel] }],
     };
   }
 
   const decoderInputs: TensorSpec[] = [
     { name: 'encoder_attention_mask', type: 'int64', dims: [batch, encoderLength] },
     { name: 'input_ids', type: 'int64', dims: [batch, { label: 'decoder_sequence_length' }] },
-    { name: 'encoder_hidden_states', type: 'float32', dims: [batch, encoderLength, dModel] },
+    { name: 'encoder_hidden_states', type: 'float', dims: [batch, encoderLength, dModel] },
   ];
   const pastInputs = [
     ...names.pastDecoder.map((name) => kv(name, 'past_decoder_sequence_length')),
@@ -101,7 +106,7 @@ export function contractFor(role: SessionRole, config: T5Config): { inputs: Tens
   ];
   const logits: TensorSpec = {
     name: 'logits',
-    type: 'float32',
+    type: 'float',
     dims: [batch, { label: 'decoder_sequence_length' }, { label: 'vocab_size', size: config.vocabSize }],
   };
   const presentDecoder = names.presentDecoder.map((name) => kv(name, 'past_decoder_sequence_length + 1'));
@@ -164,17 +169,38 @@ export function checkSessionContract(session: SessionSignature, role: SessionRol
     if (metadata !== undefined) checkTensor(file, 'input', spec, metadata);
   }
   for (const spec of outputs) checkTensor(file, 'output', spec, outputMetadata.get(spec.name)!);
+  checkOneFloatType(file, [...inputs, ...outputs], [...inputMetadata.values(), ...outputMetadata.values()]);
+}
+
+/** Every float tensor of the contract has the type of the first one (float32 or float16). */
+function checkOneFloatType(file: string, specs: readonly TensorSpec[], metadata: readonly InferenceSession.ValueMetadata[]): void {
+  const types = new Map(metadata.map((entry) => [entry.name, (entry as InferenceSession.TensorValueMetadata).type]));
+  const floats = specs.filter((spec) => spec.type === 'float' && types.has(spec.name));
+  const first = floats[0];
+  const other = floats.find((spec) => types.get(spec.name) !== types.get(first!.name));
+  if (first !== undefined && other !== undefined) {
+    throw new ModelFolderError(
+      file,
+      `\`${first.name}\` is ${types.get(first.name)} but \`${other.name}\` is ${types.get(other.name)}; ` +
+        'the float inputs and outputs of one file must all be float32 or all float16',
+    );
+  }
 }
 
 function checkTensor(file: string, kind: 'input' | 'output', spec: TensorSpec, metadata: InferenceSession.ValueMetadata): void {
-  const expected = `${spec.type} [${spec.dims.map((dim) => dim.size ?? dim.label).join(', ')}]`;
+  const isFloat = (type: string) => type === 'float32' || type === 'float16';
+  const declaredType = metadata.isTensor ? (metadata as InferenceSession.TensorValueMetadata).type : undefined;
+  // A float tensor is expected in the float type the file declares (float32 or float16).
+  const expectedType = spec.type !== 'float' ? spec.type : declaredType !== undefined && isFloat(declaredType) ? declaredType : 'float32 or float16';
+  const expected = `${expectedType} [${spec.dims.map((dim) => dim.size ?? dim.label).join(', ')}]`;
   const fail = (found: string, why: string) => {
     throw new ModelFolderError(file, `${kind} \`${spec.name}\` must be ${expected}; found ${found} (${why})`);
   };
   if (!metadata.isTensor) fail('a non-tensor value', 'not a tensor');
   const tensor = metadata as InferenceSession.TensorValueMetadata;
   const found = `${tensor.type} [${tensor.shape.join(', ')}]`;
-  if (tensor.type !== spec.type) fail(found, `element type ${tensor.type} instead of ${spec.type}`);
+  const typeMatches = spec.type === 'float' ? isFloat(tensor.type) : tensor.type === spec.type;
+  if (!typeMatches) fail(found, `element type ${tensor.type} instead of ${expectedType}`);
   // Outputs may legitimately be declared without a shape (ONNX Runtime then reports []); inputs may not,
   // since feeds are checked against them.
   if (tensor.shape.length === 0 && kind === 'output') return;

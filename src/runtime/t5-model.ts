@@ -26,6 +26,7 @@ import { type DecodeStateOwner, T5DecodeState } from './decode-state.js';
 import { T5EncodedInput } from './encoded-input.js';
 import type { EncoderRunner } from './encoder-runner.js';
 import { InvalidInputError, StateError } from './errors.js';
+import { float32Slice } from './float-tensors.js';
 import { checkTokenIds } from './id-validation.js';
 import { checkStepStates } from './step-checks.js';
 import { SequenceCache } from './kv-cache.js';
@@ -74,7 +75,7 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
     inputs.forEach((ids, index) => this.checkEncoderInput(ids, inputs.length === 1 ? 'input_ids' : `inputs[${index}]`));
     if (inputs.length === 0) return [];
     const { hiddenStates, encodeMs } = await this.encoder.run(inputs);
-    return inputs.map((ids, row) => new T5EncodedInput(this, [...ids], encodeMs, hiddenStates[row]!));
+    return inputs.map((ids, row) => new T5EncodedInput(this, [...ids], encodeMs, this.decoder.acceptHiddenStates(hiddenStates[row]!)));
   }
 
   createState(encoded: EncodedInput, decoderPrefix: readonly number[] = []): DecodeState {
@@ -206,10 +207,9 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
     const logits = await this.decoder.runLogits(new Tensor('int64', inputIds, [run.length, length]), encoderFeeds(run.map((target) => target.encoded)));
     const width = logits.dims[2]!;
     if (width !== this.vocabSize) throw new Error(`the decoder returned logits ${width} wide; config.json vocab_size is ${this.vocabSize}`);
-    const data = logits.data as Float32Array;
     return run.map((target, row) => {
       const first = row * length + (target.prefix?.length ?? 0);
-      return data.subarray(first * width, (first + target.tokens.length) * width);
+      return float32Slice(logits, first * width, (first + target.tokens.length) * width);
     });
   }
 
@@ -219,11 +219,10 @@ export class T5Model implements ModelRuntime, DecodeStateOwner {
     if (width !== this.vocabSize) {
       throw new Error(`the decoder returned logits ${width} wide; config.json vocab_size is ${this.vocabSize}`);
     }
-    const data = logits.data as Float32Array;
     group.forEach((state, row) => {
       if (state.disposed) return;
       const start = (row * length + length - 1) * width;
-      rows.set(state, data.length === width ? data : data.subarray(start, start + width));
+      rows.set(state, float32Slice(logits, start, start + width));
     });
     this.releaseDisposed(group);
   }

@@ -178,6 +178,18 @@ export interface ScoreTarget {
 /** Weight formats a model folder can hold; each picks a file-name suffix (`q8` → `_quantized`). */
 export type ModelDtype = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4';
 
+/**
+ * A weight format per file, for folders that mix them (`--dtype encoder=fp32,decoder=q8`), as
+ * transformers.js' per-file `dtype` object does; `decoder` covers every decoder file.
+ */
+export interface DtypeByFile {
+  readonly encoder: ModelDtype;
+  readonly decoder: ModelDtype;
+}
+
+/** One format for every file, or one per file. */
+export type ModelDtypeChoice = ModelDtype | DtypeByFile;
+
 /** Options of `DecodeState.rewind`. */
 export interface RewindOptions {
   /** Keep the K/V of the last remaining token too (default false: the next step re-feeds it). */
@@ -191,8 +203,11 @@ export type IntraOpSpinning = 'during-runs' | 'always' | 'off';
 export interface LoadModelOptions {
   /** Name reported by the model; defaults to the folder's name. */
   readonly name?: string;
-  /** Which ONNX files to load: `fp32` (default), `fp16` (`*_fp16.onnx`), `q8` (`*_quantized.onnx`), … */
-  readonly dtype?: ModelDtype;
+  /**
+   * Which ONNX files to load: `fp32` (default), `fp16` (`*_fp16.onnx`), `q8` (`*_quantized.onnx`), …, or
+   * one per file (`{ encoder: 'fp32', decoder: 'q8' }`).
+   */
+  readonly dtype?: ModelDtypeChoice;
   /** `auto` (default) uses `decoder_model_merged` when present, else the split pair; the others force one. */
   readonly decoderLayout?: 'auto' | 'merged' | 'split';
   /** Longest encoder input accepted; defaults to tokenizer_config `model_max_length`, else 512. */
@@ -225,8 +240,8 @@ export interface LoadModelOptions {
 export interface ModelInfo {
   /** Folder name (or the name given at load). */
   readonly name: string;
-  /** Weight format of the loaded ONNX files. */
-  readonly dtype: ModelDtype;
+  /** Weight format of the loaded ONNX files: one for all, or one per file when they differ. */
+  readonly dtype: ModelDtypeChoice;
   /** Which decoder files were loaded. */
   readonly decoderLayout: 'merged' | 'split';
   readonly config: T5Config;

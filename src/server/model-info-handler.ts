@@ -8,6 +8,7 @@ import { LOGGER, MODEL_CATALOG } from '../tokens.js';
 import type { Logger } from './logger.js';
 import type { CatalogModel, ModelCatalog } from './model-catalog.js';
 import { PROCESSOR_LIMITS } from '../processors/index.js';
+import { formatDtypeChoice } from '../runtime/index.js';
 import { specialTokenIds } from './special-ids.js';
 import { unaryHandler } from './unary-call.js';
 
@@ -78,7 +79,7 @@ export function describeModel({ name, runtime: model, limits }: CatalogModel): G
       maxBeams: limits.maxBeams,
       processorListLimits: PROCESSOR_LIST_LIMITS,
     },
-    dtype: model.info.dtype,
+    dtype: formatDtypeChoice(model.info.dtype),
     decoderLayout: model.info.decoderLayout,
   };
 }

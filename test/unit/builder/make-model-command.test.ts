@@ -180,3 +180,36 @@ describe('model options in code', () => {
     });
   });
 });
+
+describe('stepwise make-model --dtypes', () => {
+  it('writes every ONNX file once per format, with the suffixes transformers.js loads', async () => {
+    const out = join(scratch, 'all-dtypes');
+    const { stdout } = await makeModel(['--preset', 'tiny', '--out', out, '--decoders', 'merged', '--dtypes', 'q8,fp32,fp16']);
+    expect(onnxFiles(out)).toEqual([
+      'decoder_model_merged.onnx',
+      'decoder_model_merged_fp16.onnx',
+      'decoder_model_merged_quantized.onnx',
+      'encoder_model.onnx',
+      'encoder_model_fp16.onnx',
+      'encoder_model_quantized.onnx',
+    ]);
+    expect(stdout).toContain('onnx/encoder_model_quantized.onnx');
+  });
+
+  it('writes only the formats listed, fp32 included only when listed; fp32 alone by default', async () => {
+    const out = join(scratch, 'fp16-only');
+    await makeModel(['--preset', 'tiny', '--out', out, '--decoders', 'merged', '--dtypes', 'fp16', '--float16-io', 'float16']);
+    expect(onnxFiles(out)).toEqual(['decoder_model_merged_fp16.onnx', 'encoder_model_fp16.onnx']);
+    const plain = join(scratch, 'fp32-default');
+    await makeModel(['--preset', 'tiny', '--out', plain, '--decoders', 'merged']);
+    expect(onnxFiles(plain)).toEqual(['decoder_model_merged.onnx', 'encoder_model.onnx']);
+  });
+
+  it('rejects an unknown format, naming the flag, the choices and the value given', async () => {
+    await expect(makeModel(['--preset', 'tiny', '--out', join(scratch, 'z'), '--dtypes', 'fp32,int4'])).rejects.toThrow(
+      '`--dtypes` must be a comma-separated list of fp32, fp16, q8; given "fp32,int4"',
+    );
+    await expect(makeModel(['--preset', 'tiny', '--out', join(scratch, 'z'), '--float16-io', 'bf16'])).rejects.toThrow(/Allowed choices are float32, float16/);
+    expect(existsSync(join(scratch, 'z'))).toBe(false);
+  });
+});
