@@ -77,6 +77,8 @@ async function serve(settings: ServeSettings, logger: Logger): Promise<void> {
       maxNewTokens: settings.maxNewTokens,
       maxInputTokens: settings.maxInputTokens,
       maxInputBytes: settings.maxInputBytes,
+      maxBranchesPerStream: settings.maxBranchesPerStream,
+      maxTotalBranches: settings.maxTotalBranches,
     },
     security,
     lifecycle: {

@@ -73,6 +73,8 @@ export class ModelInfoHandler {
         maxDetokenizeIds: limits.maxDetokenizeIds,
         maxScoreTargets: limits.maxScoreTargets,
         maxScoreTokens: limits.maxScoreTokens,
+        maxBranchesPerStream: limits.maxBranchesPerStream,
+        maxTotalBranches: limits.maxTotalBranches,
         processorListLimits: PROCESSOR_LIST_LIMITS,
       },
     };

@@ -8,6 +8,7 @@ import { type DecodeRequest, SelectionMode, Start } from '../gen/stepwise/v1/ste
 import { createTokenSelector, ProcessorRegistry, StreamScoring } from '../processors/index.js';
 import type { ModelRuntime } from '../runtime/types.js';
 import { MODEL_RUNTIME, SERVER_LIMITS } from '../tokens.js';
+import { BranchBudget } from './branch-budget.js';
 import type { ClientMessages } from './client-messages.js';
 import { DecodeSession } from './decode-session.js';
 import { EventLoopTurns } from './event-loop-turns.js';
@@ -35,6 +36,8 @@ export interface SessionIo {
 export class SessionFactory {
   /** The model folder's `generation_config.json`, read once. */
   readonly defaults: ModelDefaults;
+  /** The forked branches of every stream of this server (`max_total_branches`). */
+  readonly branchBudget: BranchBudget;
 
   constructor(
     @inject(MODEL_RUNTIME) private readonly model: ModelRuntime,
@@ -43,6 +46,7 @@ export class SessionFactory {
     @inject(EventLoopTurns) private readonly turns: EventLoopTurns,
   ) {
     this.defaults = new ModelDefaults(model.info.generation);
+    this.branchBudget = new BranchBudget(limits.maxTotalBranches);
   }
 
   async open(start: Start, rpc: StartingRpc, io: SessionIo): Promise<DecodeSession> {
@@ -70,6 +74,7 @@ export class SessionFactory {
       encoded: encoded!,
       ...io,
       turns: this.turns,
+      branchLimits: { perStream: this.limits.maxBranchesPerStream, budget: this.branchBudget },
     });
   }
 
