@@ -159,6 +159,8 @@ class TokenChosen:
     """With ``entropy=True``: entropy of the processed distribution, in nats."""
     raw_entropy: Optional[float]
     """With ``entropy=True``: entropy of the raw distribution, in nats."""
+    branch: int = 0
+    """The branch that took the token (0 unless the stream forked)."""
 
     @classmethod
     def from_proto(cls, message: Message) -> TokenChosen:
@@ -173,6 +175,7 @@ class TokenChosen:
             alternatives=tuple(Alternative.from_proto(alternative) for alternative in message.alternatives),
             entropy=_optional(message, "entropy"),
             raw_entropy=_optional(message, "raw_entropy"),
+            branch=message.branch,
         )
 
 
@@ -209,10 +212,13 @@ class Finished:
     token_ids: tuple[int, ...]
     text: str
     timings: Timings
+    branch: int = 0
+    """The branch that ended (0 unless the stream forked)."""
 
     @classmethod
     def from_proto(cls, message: Message) -> Finished:
-        return cls(FinishReason(message.reason), tuple(message.token_ids), message.text, Timings.from_proto(message.timings))
+        timings = Timings.from_proto(message.timings)
+        return cls(FinishReason(message.reason), tuple(message.token_ids), message.text, timings, message.branch)
 
 
 @dataclass(frozen=True)
@@ -249,8 +255,16 @@ class ServerLimits:
     max_pipeline_changes: int
     max_top_n_alternatives: int
     max_detokenize_ids: int
+    max_score_targets: int
+    """Targets of one ``Score`` or ``ScoreBatch`` call, its requests together."""
+    max_score_tokens: int
+    """Target tokens of one ``Score`` or ``ScoreBatch`` call, its targets together."""
     processor_list_limits: Mapping[str, int]
     """Bounds on the processors' list and text parameters, by ``"processor.parameter"``."""
+    max_branches_per_stream: int
+    """Live branches of one ``Decode`` stream, its first sequence included."""
+    max_total_branches: int
+    """Forked branches alive at once across all streams."""
 
     @classmethod
     def from_proto(cls, message: Message) -> ServerLimits:

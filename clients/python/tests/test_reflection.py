@@ -55,7 +55,7 @@ class ReflectionTest(unittest.TestCase):
         service = next(s for s in file.service if s.name == "StepwiseService")
         self.assertEqual(
             {method.name for method in service.method},
-            {"Decode", "Generate", "GetModelInfo", "ListProcessors", "Tokenize", "Detokenize"},
+            {"Decode", "Generate", "GetModelInfo", "ListProcessors", "Tokenize", "Detokenize", "Score", "ScoreBatch"},
         )
         start = next(message for message in file.message_type if message.name == "Start")
         self.assertIn("max_new_tokens", [field.name for field in start.field])
