@@ -6,6 +6,7 @@
  */
 import { BranchBudget } from './branch-budget.js';
 import type { DecodeBranch } from './decode-branch.js';
+import type { ClientMove } from './session-wire.js';
 import { DEFAULT_SERVER_LIMITS } from './server-limits.js';
 import { failedPrecondition, invalidArgument, resourceExhausted } from './status.js';
 
@@ -118,13 +119,10 @@ export function noSuchBranch(field: string, id: number, ended: boolean, live: re
   return failedPrecondition(`\`${field}\` names branch ${id}, which ${what}; live branches: ${live.join(', ')}`);
 }
 
-/**
- * Before a stream forks it has branch 0 alone: a message naming another is refused as `BranchSet.get`
- * refuses it. Returns `value` otherwise.
- */
-export function requireFirstBranch<T>(id: number, field: string, value: T): T {
+/** Before a stream forks it has branch 0 alone: a message naming another is refused as `BranchSet.get` refuses it. */
+export function requireFirstBranch(move: ClientMove): void {
+  const [id, field] = move.kind === 'stop' ? [move.branch, 'stop.branch'] : [move.decision.branch, 'decision.branch'];
   if (id !== 0) throw noSuchBranch(field, id, false, [0]);
-  return value;
 }
 
 export function lastBranchDrop(id: number): Error {

@@ -220,8 +220,8 @@ export class DecodeSession {
     if (request === undefined) return STOP;
     this.messagesRead += 1;
     const move = readClientMessage(request, step);
-    if (move.kind === 'stop') return requireFirstBranch(move.branch, 'stop.branch', STOP);
-    requireFirstBranch(move.decision.branch, 'decision.branch', undefined);
+    requireFirstBranch(move);
+    if (move.kind === 'stop') return STOP;
     if (move.decision.step !== step) {
       throw failedPrecondition(`\`decision.step\` must be ${step} (the step awaiting a decision); given ${move.decision.step}`);
     }
@@ -242,8 +242,8 @@ export class DecodeSession {
     for (let request = incoming?.poll(); request !== undefined; request = incoming?.poll()) {
       const messageIndex = this.messagesRead++;
       const move = readClientMessage(request, step);
-      if (move.kind === 'stop') return requireFirstBranch(move.branch, 'stop.branch', STOP);
-      requireFirstBranch(move.decision.branch, 'decision.branch', undefined);
+      requireFirstBranch(move);
+      if (move.kind === 'stop') return STOP;
       const action = applyDecision(move.decision, this.decisions);
       if (action.kind === 'fork' || action.kind === 'drop') {
         throw failedPrecondition(`\`decision.${action.kind}\` needs LOCKSTEP mode (branches advance on the client's decisions); this stream is AUTO`);
