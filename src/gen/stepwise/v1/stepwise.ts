@@ -633,7 +633,7 @@ export interface StepDecision {
 
 /**
  * Copy a branch into a new one (client-side beam search, lookahead, tree search). The copy has the same
- * tokens, pipeline, queued forced tokens and limits, and its own KV cache (copied at once, not shared:
+ * tokens, pipeline, queued forced tokens, limits and step timings so far, and its own KV cache (copied at once, not shared:
  * 2 × decoder layers × heads × d_kv × 4 bytes per decoder token and per input token, 24 KiB each for
  * t5-small). Branches at the same step advance in one batched decoder run. Bounded by
  * `ServerLimits.max_branches_per_stream` and `max_total_branches` (RESOURCE_EXHAUSTED past them).
