@@ -96,21 +96,21 @@ function toPipelineChange(input: PipelineChangeInput): PipelineChange {
 
 /** The request that carries `decision` as the answer to `step`. */
 export function toDecodeRequest(step: number, decision: Decision): DecodeRequest {
-  if (decision.action === 'stop') return { message: { $case: 'stop', value: {} } };
+  if (decision.action === 'stop') return { message: { $case: 'stop', value: { branch: 0 } } };
   const pipelineChanges = decision.pipelineChanges.map(toPipelineChange);
   switch (decision.action) {
     case 'accept':
-      return { message: { $case: 'decision', value: { step, action: { $case: 'accept', value: {} }, pipelineChanges } } };
+      return { message: { $case: 'decision', value: { step, action: { $case: 'accept', value: {} }, pipelineChanges, branch: 0 } } };
     case 'force': {
       const action =
         decision.tokenIds.length === 1
           ? { $case: 'forceToken' as const, value: { tokenId: decision.tokenIds[0]! } }
           : { $case: 'forceTokens' as const, value: { tokenIds: [...decision.tokenIds] } };
-      return { message: { $case: 'decision', value: { step, action, pipelineChanges } } };
+      return { message: { $case: 'decision', value: { step, action, pipelineChanges, branch: 0 } } };
     }
     case 'rewind':
       return {
-        message: { $case: 'decision', value: { step, action: { $case: 'rewind', value: { count: decision.count } }, pipelineChanges } },
+        message: { $case: 'decision', value: { step, action: { $case: 'rewind', value: { count: decision.count } }, pipelineChanges, branch: 0 } },
       };
   }
 }

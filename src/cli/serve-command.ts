@@ -73,6 +73,8 @@ async function serve(settings: ServeSettings, logger: Logger): Promise<void> {
       maxBeams: settings.maxBeams,
       maxInputTokens: settings.maxInputTokens,
       maxInputBytes: settings.maxInputBytes,
+      maxBranchesPerStream: settings.maxBranchesPerStream,
+      maxTotalBranches: settings.maxTotalBranches,
     },
     security,
     lifecycle: {

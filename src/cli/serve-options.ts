@@ -92,6 +92,21 @@ export const SERVE_OPTIONS = {
     defaultValue: DEFAULT_SERVER_LIMITS.maxBeams,
     read: read.integerIn(1, 256),
   }),
+  // Branches.
+  maxBranchesPerStream: option({
+    flag: '--max-branches-per-stream <n>',
+    env: 'STEPWISE_MAX_BRANCHES_PER_STREAM',
+    description: 'most live branches of one Decode stream (fork decisions), its first sequence included',
+    defaultValue: DEFAULT_SERVER_LIMITS.maxBranchesPerStream,
+    read: read.integerIn(1, MILLION),
+  }),
+  maxTotalBranches: option({
+    flag: '--max-total-branches <n>',
+    env: 'STEPWISE_MAX_TOTAL_BRANCHES',
+    description: "most forked branches alive at once across all streams (each holds a KV cache; streams' first sequences are not counted)",
+    defaultValue: DEFAULT_SERVER_LIMITS.maxTotalBranches,
+    read: read.integerIn(1, MILLION),
+  }),
   // ONNX Runtime and the model thread.
   threads: option({
     flag: '--threads <n>',

@@ -97,6 +97,19 @@ export class StreamScoring {
     this.reportOptions = parts.report;
   }
 
+  /**
+   * A scoring of its own with the same pipelines (this step's changes included) and selection rule, and its
+   * own working row: another sequence of the same stream (a branch) whose pipeline then changes on its own.
+   * The processor instances are shared, which their contract allows: they read the history a step gives
+   * them and keep nothing between steps that it does not determine.
+   */
+  fork(): StreamScoring {
+    const copy = Object.create(StreamScoring.prototype) as { -readonly [K in keyof StreamScoring]: StreamScoring[K] };
+    Object.assign(copy, { base: this.base, current: this.current, reportOptions: this.reportOptions });
+    Object.assign(copy, { scorer: new StreamScorer(this.scorer.vocabSize, this.scorer.selector) });
+    return copy as StreamScoring;
+  }
+
   /** The pipeline of the step being decided, in order. */
   pipeline(): readonly ProcessorSpec[] {
     return this.current.specs;

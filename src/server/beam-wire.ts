@@ -41,5 +41,5 @@ export function beamFinishedMessage(
     reason: FINISH_REASONS[beam.end],
   }));
   const best = sequences[0];
-  return { $case: 'finished', value: { reason: FINISH_REASONS[cause], tokenIds: best?.tokenIds ?? [], text: best?.text ?? '', timings, sequences } };
+  return { $case: 'finished', value: { reason: FINISH_REASONS[cause], tokenIds: best?.tokenIds ?? [], text: best?.text ?? '', timings, sequences, branch: 0 } };
 }

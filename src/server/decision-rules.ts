@@ -10,10 +10,15 @@ import { pipelineChangesFromWire } from './session-wire.js';
 import { invalidArgument, outOfRange } from './status.js';
 import type { TokenLedger } from './token-ledger.js';
 
-/** What a valid decision asks for: tokens to force from this step on (none: select), or a rewind. */
+/**
+ * What a valid decision asks for: tokens to force from this step on (none: select), a rewind, a copy of
+ * the branch into branch `branch` (its id is checked where the branches are kept), or the branch's end.
+ */
 export type DecisionAction =
   | { readonly kind: 'take'; readonly forced: readonly number[]; readonly pipelineChanged: boolean }
-  | { readonly kind: 'rewind'; readonly count: number };
+  | { readonly kind: 'rewind'; readonly count: number }
+  | { readonly kind: 'fork'; readonly branch: number }
+  | { readonly kind: 'drop' };
 
 /** Where a decision is applied. */
 export interface DecisionContext {
@@ -57,8 +62,16 @@ function checkAction(decision: StepDecision, changes: readonly PipelineChange[],
       return { kind: 'take', forced: checkForcedRun(action.value.tokenIds, context), pipelineChanged };
     case 'rewind':
       return { kind: 'rewind', count: checkRewind(action.value.count, changes, ledger.step) };
+    case 'fork':
+    case 'drop':
+      if (changes.length > 0) {
+        throw invalidArgument(
+          `\`${CHANGES_FIELD}\` cannot come with \`decision.${action.$case}\` (send them with a decision that takes a step); given ${changes.length} changes`,
+        );
+      }
+      return action.$case === 'fork' ? { kind: 'fork', branch: action.value.branch } : { kind: 'drop' };
     case undefined:
-      throw invalidArgument('`decision.action` must be set (accept, force_token, force_tokens or rewind); given none');
+      throw invalidArgument('`decision.action` must be set (accept, force_token, force_tokens, rewind, fork or drop); given none');
   }
 }
 

@@ -18,6 +18,9 @@
  * go on, so the decoder runs while step t is streamed and scored; row t stays valid until step t + 2
  * starts. Every write waits for the transport when it is full, so a slow client slows its own stream only.
  *
+ * A LOCKSTEP client may fork the sequence (`decision.fork`): from then on the stream runs as branches,
+ * this sequence being branch 0 (`BranchedDecode`, `BranchSet`). Until then every message names branch 0.
+ *
  * Usage (what `SessionFactory.open` does):
  * ```ts
  * const session = new DecodeSession({ model, plan, scoring, started, encoded, send, messages, signal, startedAt, turns });
@@ -29,7 +32,10 @@ import { performance } from 'node:perf_hooks';
 import type { DecodeRequest } from '../gen/stepwise/v1/stepwise.js';
 import type { StreamScoring } from '../processors/index.js';
 import type { DecodeState, EncodedInput, ModelRuntime } from '../runtime/types.js';
+import { BranchedDecode } from './branched-decode.js';
+import { BranchSet, defaultBranchLimits, lastBranchDrop, requireFirstBranch, type BranchLimits } from './branch-set.js';
 import type { ClientMessages } from './client-messages.js';
+import { DecodeBranch, endCause } from './decode-branch.js';
 import type { DecodePlan } from './decode-plan.js';
 import { applyDecision, type DecisionContext } from './decision-rules.js';
 import type { EventLoopTurns } from './event-loop-turns.js';
@@ -71,12 +77,15 @@ export interface DecodeSessionParts {
   readonly turns: EventLoopTurns;
   /** Hears of each decoder step and rewind (for the access log and the metrics). */
   readonly observer?: StreamObserver;
+  /** What forks are held to; by default the default limits, with a budget of the stream's own. */
+  readonly branchLimits?: BranchLimits;
 }
 
 /** What to do at the step awaiting a token. */
 type Move =
   | { readonly kind: 'take'; readonly forced: number | undefined }
   | { readonly kind: 'rewind'; readonly count: number }
+  | { readonly kind: 'fork'; readonly branch: number }
   | { readonly kind: 'stop' };
 
 const STOP: Move = { kind: 'stop' };
@@ -98,6 +107,8 @@ export class DecodeSession {
   /** Whether the last token was forced in LOCKSTEP: the client is steering (no guess for the next step). */
   private steering = false;
   private readonly stepMs: number[] = [];
+  /** The branches, once the client forked. */
+  private branches: BranchSet | undefined;
   private disposed = false;
 
   constructor(private readonly parts: DecodeSessionParts) {
@@ -118,6 +129,7 @@ export class DecodeSession {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.branches?.dispose();
     this.state.dispose();
   }
 
@@ -140,6 +152,7 @@ export class DecodeSession {
       }
       await messages.flush();
       if (move.kind === 'stop') return this.finish('client-stop');
+      if (move.kind === 'fork') return this.branchOut(raw, move.branch);
       this.rewind(move.count);
       next = this.startStep();
     }
@@ -207,12 +220,14 @@ export class DecodeSession {
     if (request === undefined) return STOP;
     this.messagesRead += 1;
     const move = readClientMessage(request, step);
+    requireFirstBranch(move);
     if (move.kind === 'stop') return STOP;
     if (move.decision.step !== step) {
       throw failedPrecondition(`\`decision.step\` must be ${step} (the step awaiting a decision); given ${move.decision.step}`);
     }
     const action = applyDecision(move.decision, this.decisions);
-    if (action.kind === 'rewind') return action;
+    if (action.kind === 'rewind' || action.kind === 'fork') return action;
+    if (action.kind === 'drop') throw lastBranchDrop(0);
     this.ledger.queueForced(action.forced.slice(1));
     return { kind: 'take', forced: action.forced[0] };
   }
@@ -227,8 +242,12 @@ export class DecodeSession {
     for (let request = incoming?.poll(); request !== undefined; request = incoming?.poll()) {
       const messageIndex = this.messagesRead++;
       const move = readClientMessage(request, step);
+      requireFirstBranch(move);
       if (move.kind === 'stop') return STOP;
       const action = applyDecision(move.decision, this.decisions);
+      if (action.kind === 'fork' || action.kind === 'drop') {
+        throw failedPrecondition(`\`decision.${action.kind}\` needs LOCKSTEP mode (branches advance on the client's decisions); this stream is AUTO`);
+      }
       const fromStep = action.kind === 'rewind' ? step - action.count : step;
       messages.add(() => appliedMessage(messageIndex, fromStep));
       if (action.kind === 'rewind') return action;
@@ -251,12 +270,18 @@ export class DecodeSession {
    * before the token, once the token is detokenized) stop strings are not checked.
    */
   private endCause(token: number, textBefore: number | undefined): FinishCause | undefined {
-    const { eosIds, stop } = this.parts.plan;
-    if (eosIds.has(token)) return 'eos';
-    const text = textBefore === undefined ? '' : this.detokenizer.text;
-    if (stop.reached(this.ledger.ids, text, textBefore ?? 0)) return 'stop-sequence';
-    if (this.ledger.spent) return 'max-new-tokens';
-    return undefined;
+    return endCause(this.parts.plan, this.ledger, this.detokenizer, token, textBefore);
+  }
+
+  /** The client forked at the step whose row is `raw`: the stream goes on as branches, this sequence as branch 0. */
+  private async branchOut(raw: Float32Array, forkId: number): Promise<void> {
+    const { model, plan, scoring, send, messages, signal, startedAt, encoded, observer } = this.parts;
+    signal.throwIfAborted();
+    const parts = { state: this.state, ledger: this.ledger, detokenizer: this.detokenizer, scoring, stepMs: this.stepMs, steering: this.steering };
+    const first = new DecodeBranch(0, plan, model.info.vocabSize, parts);
+    this.branches = new BranchSet(first, this.parts.branchLimits ?? defaultBranchLimits());
+    const branched = new BranchedDecode({ model, branches: this.branches, logits: this.logits!, send, messages: messages!, signal, startedAt, encodeMs: encoded.encodeMs, observer });
+    await branched.run(first, raw, forkId);
   }
 
   private async finish(cause: FinishCause): Promise<void> {

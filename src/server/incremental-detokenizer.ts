@@ -72,6 +72,17 @@ export class IncrementalDetokenizer {
     }
   }
 
+  /** A detokenizer of its own at the same point (a forked branch's). */
+  copy(): IncrementalDetokenizer {
+    const copy = new IncrementalDetokenizer(this.tokenizer);
+    copy.ids.push(...this.ids);
+    copy.offsetsAfter.push(...this.offsetsAfter);
+    copy.pieces.push(...this.pieces);
+    copy.offsets = this.offsets;
+    copy.emitted = this.emitted;
+    return copy;
+  }
+
   /** Forgets the last `count` tokens. */
   rewind(count: number): void {
     const length = this.ids.length - count;

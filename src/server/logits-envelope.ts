@@ -50,15 +50,17 @@ export function encodeLogitsEnvelope(logits: StepLogits, buffers: EnvelopeBuffer
     (raw.dtype !== 0 ? 1 + varintSize(raw.dtype) : 0) +
     (raw.shape.length > 0 ? delimitedSize(2, shapeSize) : 0) +
     (raw.data.length > 0 ? delimitedSize(3, raw.data.length) : 0);
-  const stepLogitsSize = (logits.step !== 0 ? 1 + varintSize(logits.step) : 0) + delimitedSize(2, tensorSize);
+  const branchSize = logits.branch !== 0 ? 1 + varintSize(logits.branch) : 0;
+  const stepLogitsSize = (logits.step !== 0 ? 1 + varintSize(logits.step) : 0) + delimitedSize(2, tensorSize) + branchSize;
   const size = delimitedSize(2, stepLogitsSize);
-  // The row's bytes end the envelope; they go where copying them from the row's memory is fastest.
-  const buffer = buffers.take(size, { at: size - raw.data.length, like: raw.data.byteOffset });
+  // The row's bytes end the envelope (but for a branch id); they go where copying them from the row's
+  // memory is fastest.
+  const buffer = buffers.take(size, { at: size - branchSize - raw.data.length, like: raw.data.byteOffset });
 
   // DecodeResponse / GenerateResponse: field 2, StepLogits.
   let at = writeVarint(buffer, 0, tag(2, WIRE_LENGTH_DELIMITED));
   at = writeVarint(buffer, at, stepLogitsSize);
-  // StepLogits: step = 1, raw = 2.
+  // StepLogits: step = 1, raw = 2, branch = 4.
   if (logits.step !== 0) {
     at = writeVarint(buffer, at, tag(1, WIRE_VARINT));
     at = writeVarint(buffer, at, logits.step);
@@ -66,6 +68,11 @@ export function encodeLogitsEnvelope(logits: StepLogits, buffers: EnvelopeBuffer
   at = writeVarint(buffer, at, tag(2, WIRE_LENGTH_DELIMITED));
   at = writeVarint(buffer, at, tensorSize);
   at = writeTensor(buffer, at, raw, shapeSize);
+  // branch = 4.
+  if (logits.branch !== 0) {
+    at = writeVarint(buffer, at, tag(4, WIRE_VARINT));
+    at = writeVarint(buffer, at, logits.branch);
+  }
   if (at !== buffer.length) throw new Error(`logits envelope size mismatch: wrote ${at} of ${buffer.length} bytes`);
   return buffer;
 }

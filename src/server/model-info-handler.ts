@@ -77,6 +77,8 @@ export function describeModel({ name, runtime: model, limits }: CatalogModel): G
       maxScoreTargets: limits.maxScoreTargets,
       maxScoreTokens: limits.maxScoreTokens,
       maxBeams: limits.maxBeams,
+      maxBranchesPerStream: limits.maxBranchesPerStream,
+      maxTotalBranches: limits.maxTotalBranches,
       processorListLimits: PROCESSOR_LIST_LIMITS,
     },
     dtype: formatDtypeChoice(model.info.dtype),

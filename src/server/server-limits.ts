@@ -52,6 +52,17 @@ export interface ServerLimits {
    * them as one batch per step, so a stream costs up to this many streams' memory.
    */
   readonly maxBeams: number;
+  /**
+   * Most live branches of one `Decode` stream (`Fork`), its first sequence included: a client-side beam
+   * search of width k needs k.
+   */
+  readonly maxBranchesPerStream: number;
+  /**
+   * Most forked branches alive at once across all streams (streams' first sequences are bounded by
+   * `maxConcurrentStreams`). Each holds a KV cache of its own: 24 KiB per decoder token and per input token
+   * for t5-small, so 128 branches of 512 + 512 tokens hold about 3 GiB at most.
+   */
+  readonly maxTotalBranches: number;
 }
 
 /** UTF-8 bytes per input token behind the default `maxInputBytes` (English averages about 4–5). */
@@ -71,6 +82,8 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxScoreTargets: 64,
   maxScoreTokens: 1_024,
   maxBeams: 8,
+  maxBranchesPerStream: 16,
+  maxTotalBranches: 128,
 };
 
 /**
@@ -98,6 +111,8 @@ export function resolveServerLimits(given: Partial<ServerLimits>, modelMaxInputL
     'maxScoreTargets',
     'maxScoreTokens',
     'maxBeams',
+    'maxBranchesPerStream',
+    'maxTotalBranches',
   ];
   for (const key of positive) {
     const value = limits[key];

@@ -1,19 +1,22 @@
 /**
- * Opens a decode stream from its `Start` on the model it chooses (`Start.model`, else the default): validates it (`start-request.ts`), builds the stream's pipeline
- * (`requested-pipeline.ts`) and scoring, refusing bad processor parameters before any model work, runs
- * the encoder, and hands back a `DecodeSession` (or a `BeamSession` for a beam search) ready to run. Shared by `Decode` and `Generate`.
+ * Opens a decode stream from its `Start` on the model it chooses (`Start.model`, else the default):
+ * validates it (`start-request.ts`), builds the stream's pipeline (`requested-pipeline.ts`) and scoring,
+ * refusing bad processor parameters before any model work, runs the encoder, and hands back a
+ * `DecodeSession` (or a `BeamSession` for a beam search) ready to run. Shared by `Decode` and `Generate`.
  */
 import { inject, injectable } from 'tsyringe';
 import { type DecodeRequest, SelectionMode, Start } from '../gen/stepwise/v1/stepwise.js';
 import { BeamLogProbs, createTokenSelector, ProcessorRegistry, StreamScoring } from '../processors/index.js';
 import type { ModelRuntime } from '../runtime/types.js';
-import { MODEL_CATALOG } from '../tokens.js';
+import { MODEL_CATALOG, SERVER_LIMITS } from '../tokens.js';
 import { BeamSession } from './beam-session.js';
+import { BranchBudget } from './branch-budget.js';
 import type { ClientMessages } from './client-messages.js';
 import { DecodeSession } from './decode-session.js';
 import { EventLoopTurns } from './event-loop-turns.js';
 import type { CatalogModel, ModelCatalog } from './model-catalog.js';
 import { requestedPipeline, type RequestedPipeline } from './requested-pipeline.js';
+import type { ServerLimits } from './server-limits.js';
 import type { MalformedRequest } from './service-definition.js';
 import { resolveStart, type ResolvedStart, type StartingRpc } from './start-request.js';
 import { staticContext } from './static-context.js';
@@ -33,11 +36,17 @@ export interface SessionIo {
 
 @injectable()
 export class SessionFactory {
+  /** The forked branches of every stream of this server, whatever its model (`max_total_branches`). */
+  readonly branchBudget: BranchBudget;
+
   constructor(
     @inject(MODEL_CATALOG) private readonly catalog: ModelCatalog,
     @inject(ProcessorRegistry) private readonly registry: ProcessorRegistry,
     @inject(EventLoopTurns) private readonly turns: EventLoopTurns,
-  ) {}
+    @inject(SERVER_LIMITS) serverLimits: ServerLimits,
+  ) {
+    this.branchBudget = new BranchBudget(serverLimits.maxTotalBranches);
+  }
 
   async open(start: Start, rpc: StartingRpc, io: SessionIo): Promise<DecodeSession | BeamSession> {
     const { runtime: model, limits, defaults } = this.catalog.resolve(start.model);
@@ -65,6 +74,7 @@ export class SessionFactory {
       encoded: encoded!,
       ...io,
       turns: this.turns,
+      branchLimits: { perStream: limits.maxBranchesPerStream, budget: this.branchBudget },
     });
   }
 

@@ -77,30 +77,37 @@ export class StepLogitsEncoder {
     return plan.mode === 'lockstep' || plan.stream.rawLogits.kind !== 'none';
   }
 
-  message(raw: Float32Array, step: number): SessionMessage {
-    return { $case: 'logits', value: this.stepLogits(raw, step) };
+  /** The `StepLogits` of `step` (of `branch`, 0 unless the stream forked). */
+  message(raw: Float32Array, step: number, branch = 0): SessionMessage {
+    return { $case: 'logits', value: this.stepLogits(raw, step, branch) };
   }
 
-  private stepLogits(raw: Float32Array, step: number): StepLogits {
+  private stepLogits(raw: Float32Array, step: number, branch: number): StepLogits {
     switch (this.format.kind) {
       case 'float32':
-        return { step, raw: float32Tensor(raw), top: undefined };
+        return { step, raw: float32Tensor(raw), top: undefined, branch };
       case 'float16':
         this.float16Scratch ??= new Uint16Array(raw.length);
-        return { step, raw: float16Tensor(raw, this.float16Scratch), top: undefined };
+        return { step, raw: float16Tensor(raw, this.float16Scratch), top: undefined, branch };
       case 'top-k':
-        return { step, raw: undefined, top: topLogits(raw, this.format.k) };
+        return { step, raw: undefined, top: topLogits(raw, this.format.k), branch };
       case 'none':
-        return { step, raw: undefined, top: undefined };
+        return { step, raw: undefined, top: undefined, branch };
     }
   }
 }
 
 /**
- * The `TokenChosen` of `step`. `textInstead(id)` is the text an alternative would have added, had it been
- * taken instead of the token.
+ * The `TokenChosen` of `step` (of `branch`). `textInstead(id)` is the text an alternative would have added,
+ * had it been taken instead of the token.
  */
-export function tokenChosenMessage(step: number, text: string, score: StepScore, textInstead: (id: number) => string): SessionMessage {
+export function tokenChosenMessage(
+  step: number,
+  text: string,
+  score: StepScore,
+  textInstead: (id: number) => string,
+  branch = 0,
+): SessionMessage {
   const value: TokenChosen = {
     step,
     tokenId: score.tokenId,
@@ -117,6 +124,7 @@ export function tokenChosenMessage(step: number, text: string, score: StepScore,
     })),
     entropy: score.entropy,
     rawEntropy: score.rawEntropy,
+    branch,
   };
   return { $case: 'token', value };
 }
@@ -132,12 +140,24 @@ export const FINISH_REASONS: Readonly<Record<FinishCause, FinishReason>> = {
   'client-stop': FinishReason.FINISH_REASON_CLIENT_STOP,
 };
 
-export function finishedMessage(cause: FinishCause, tokenIds: readonly number[], text: string, timings: Finished['timings']): SessionMessage {
-  return { $case: 'finished', value: { reason: FINISH_REASONS[cause], tokenIds: [...tokenIds], text, timings, sequences: [] } };
+export function finishedMessage(
+  cause: FinishCause,
+  tokenIds: readonly number[],
+  text: string,
+  timings: Finished['timings'],
+  branch = 0,
+): SessionMessage {
+  return { $case: 'finished', value: { reason: FINISH_REASONS[cause], tokenIds: [...tokenIds], text, timings, sequences: [], branch } };
 }
 
-/** A client message read after `Start`: a decision, or the client's stop. */
-export type ClientMove = { readonly kind: 'decision'; readonly decision: StepDecision } | { readonly kind: 'stop' };
+export function forkedMessage(branch: number, fromBranch: number, step: number): SessionMessage {
+  return { $case: 'forked', value: { branch, fromBranch, step } };
+}
+
+/** A client message read after `Start`: a decision, or the client's stop (of a branch). */
+export type ClientMove =
+  | { readonly kind: 'decision'; readonly decision: StepDecision }
+  | { readonly kind: 'stop'; readonly branch: number };
 
 /** Checks a client message read after `Start` (`step`: the step awaiting a token, for errors). */
 export function readClientMessage(request: DecodeRequest | MalformedRequest, step: number): ClientMove {
@@ -147,7 +167,7 @@ export function readClientMessage(request: DecodeRequest | MalformedRequest, ste
     case 'decision':
       return { kind: 'decision', decision: message.value };
     case 'stop':
-      return { kind: 'stop' };
+      return { kind: 'stop', branch: message.value.branch };
     case 'start':
       throw failedPrecondition(`\`start\` may be sent only once; a second one arrived at step ${step}`);
     case undefined:

@@ -49,6 +49,14 @@ export class TokenLedger {
     this.generated.push(id);
   }
 
+  /** A ledger of its own with the same tokens, queued forced tokens and budget (a forked branch's). */
+  copy(): TokenLedger {
+    const copy = new TokenLedger(this.maxNewTokens);
+    copy.generated.push(...this.generated);
+    copy.forced = [...this.forced];
+    return copy;
+  }
+
   /** Removes the last `count` tokens; a rewind drops the forced tokens still queued too. */
   rewind(count: number): void {
     this.generated.length -= count;

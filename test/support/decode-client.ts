@@ -81,7 +81,7 @@ export class DecodeStream {
   }
 
   stop(): void {
-    this.call.write({ message: { $case: 'stop', value: {} } });
+    this.call.write({ message: { $case: 'stop', value: { branch: 0 } } });
   }
 
   /** The next message, or `undefined` once the call ended without more. */

@@ -178,6 +178,8 @@ class TokenChosen:
     """With ``entropy=True``: entropy of the processed distribution, in nats."""
     raw_entropy: Optional[float]
     """With ``entropy=True``: entropy of the raw distribution, in nats."""
+    branch: int = 0
+    """The branch that took the token (0 unless the stream forked)."""
 
     @classmethod
     def from_proto(cls, message: Message) -> TokenChosen:
@@ -192,6 +194,7 @@ class TokenChosen:
             alternatives=tuple(Alternative.from_proto(alternative) for alternative in message.alternatives),
             entropy=_optional(message, "entropy"),
             raw_entropy=_optional(message, "raw_entropy"),
+            branch=message.branch,
         )
 
 
@@ -269,11 +272,15 @@ class Finished:
     text: str
     timings: Timings
     sequences: tuple[BeamSequence, ...] = ()
+    """Beam search: the returned sequences, best first."""
+    branch: int = 0
+    """The branch that ended (0 unless the stream forked)."""
 
     @classmethod
     def from_proto(cls, message: Message) -> Finished:
         sequences = tuple(BeamSequence.from_proto(sequence) for sequence in message.sequences)
-        return cls(FinishReason(message.reason), tuple(message.token_ids), message.text, Timings.from_proto(message.timings), sequences)
+        timings = Timings.from_proto(message.timings)
+        return cls(FinishReason(message.reason), tuple(message.token_ids), message.text, timings, sequences, message.branch)
 
 
 @dataclass(frozen=True)
@@ -316,6 +323,10 @@ class ServerLimits:
     """Most target tokens of one ``score`` or ``score_batch`` call, its targets together."""
     max_beams: int
     """Most ``num_beams`` of a beam search."""
+    max_branches_per_stream: int
+    """Live branches of one ``Decode`` stream, its first sequence included."""
+    max_total_branches: int
+    """Forked branches alive at once across all streams."""
     processor_list_limits: Mapping[str, int]
     """Bounds on the processors' list and text parameters, by ``"processor.parameter"``."""
 

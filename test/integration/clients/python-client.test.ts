@@ -94,8 +94,22 @@ describe('Python examples, as the README runs them', () => {
     }
   });
 
-  it('the README runs each of the three examples', () => {
-    expect([...commands.keys()].sort()).toEqual(['custom_strategy', 'export_logits', 'uncertainty']);
+  it('the README runs each of the four examples', () => {
+    expect([...commands.keys()].sort()).toEqual(['beam_search', 'custom_strategy', 'export_logits', 'uncertainty']);
+  });
+
+  it('beam_search.py prints its hypotheses best first, found on forked and dropped branches', async () => {
+    const args = commands.get('beam_search')!;
+    const beams = Number(optionValue(args, '--beams'));
+    const steps = Number(optionValue(args, '--max-new-tokens'));
+    const outcome = await python(args);
+    expect(outcome.code, outcome.stderr).toBe(0);
+    const rows = [...outcome.stdout.matchAll(/^(\d+)\. +(-\d+\.\d{4}) +\[([\d, ]+)\] +'.*'$/gm)];
+    expect(rows.map((row) => Number(row[1]))).toEqual(Array.from({ length: beams }, (_, i) => i + 1));
+    const scores = rows.map((row) => Number(row[2]));
+    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+    for (const row of rows) expect(row[3]!.split(', ').length).toBeLessThanOrEqual(steps);
+    expect(outcome.stdout).toMatch(/^forks: [1-9]\d*, drops: [1-9]\d*$/m);
   });
 
   it('uncertainty.py prints each step with the probability, entropy and top-2 margin of its raw logits', async () => {

@@ -48,7 +48,7 @@ beforeAll(async () => {
       // No waiting for 'drain': frames pile up in HTTP/2 while their envelopes' memory is reused (a turn
       // of the event loop between writes lets each release reach the free list).
       for (let step = 0; step < MESSAGES; step++) {
-        const encoded = encoder.encode({ $case: 'logits', value: { step, raw: float32Tensor(rowOf(step)), top: undefined } });
+        const encoded = encoder.encode({ $case: 'logits', value: { step, raw: float32Tensor(rowOf(step)), top: undefined, branch: 0 } });
         memories.add(encoded.buffer);
         call.write(encoded);
         await new Promise((resolve) => setImmediate(resolve));

@@ -151,7 +151,7 @@ const clientMessages: fc.Arbitrary<NonNullable<DecodeRequestType['message']>[]> 
   fc.oneof(
     { weight: 1, arbitrary: start.map((value) => ({ $case: 'start' as const, value: DecodeRequest.fromPartial({ message: { $case: 'start', value } }).message!.value as never })) },
     { weight: 8, arbitrary: decision.map((value) => ({ $case: 'decision' as const, value: value as StepDecision })) },
-    { weight: 1, arbitrary: fc.constant({ $case: 'stop' as const, value: {} }) },
+    { weight: 1, arbitrary: fc.constant({ $case: 'stop' as const, value: { branch: 0 } }) },
   ),
   { maxLength: 8 },
 );

@@ -16,7 +16,7 @@ import { PipelineScope } from '../../../clients/ts/proto.js';
 describe('step decisions', () => {
   it('encodes accept as a decision for the given step', () => {
     expect(toDecodeRequest(3, accept())).toEqual({
-      message: { $case: 'decision', value: { step: 3, action: { $case: 'accept', value: {} }, pipelineChanges: [] } },
+      message: { $case: 'decision', value: { step: 3, action: { $case: 'accept', value: {} }, pipelineChanges: [], branch: 0 } },
     });
   });
 
@@ -34,7 +34,7 @@ describe('step decisions', () => {
   });
 
   it('encodes stop as the Stop message, not as a step decision', () => {
-    expect(toDecodeRequest(9, stop())).toEqual({ message: { $case: 'stop', value: {} } });
+    expect(toDecodeRequest(9, stop())).toEqual({ message: { $case: 'stop', value: { branch: 0 } } });
   });
 
   it('encodes pipeline changes in order, with their scope and typed parameters', () => {

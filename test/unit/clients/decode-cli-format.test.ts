@@ -14,6 +14,7 @@ function token(overrides: Partial<TokenChosen>): TokenChosen {
     source: TokenSource.TOKEN_SOURCE_SELECTED,
     processedScores: undefined,
     alternatives: [],
+    branch: 0,
     ...overrides,
   };
 }

@@ -40,7 +40,7 @@ describe('raw logits', () => {
   });
 
   it('has no dense row when the step carries only its top-k logits', () => {
-    expect(rawLogitsOf({ step: 0, raw: undefined, top: { tokenIds: [3], logits: [1] } })).toBeUndefined();
+    expect(rawLogitsOf({ step: 0, raw: undefined, top: { tokenIds: [3], logits: [1] }, branch: 0 })).toBeUndefined();
   });
 });
 

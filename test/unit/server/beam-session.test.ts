@@ -107,13 +107,13 @@ describe('beam session', () => {
   });
 
   it('a stop before a step returns the live beams scored where they are; a decision is refused', async () => {
-    const stopped = await runSession(4, [{ $case: 'stop', value: {} }]);
+    const stopped = await runSession(4, [{ $case: 'stop', value: { branch: 0 } }]);
     const last = stopped.sent.at(-1)!;
     expect(last.$case === 'finished' && last.value.reason).toBe(FinishReason.FINISH_REASON_CLIENT_STOP);
     // Stopped before the first step: no beam has a token yet, so none is returned.
     expect(last.$case === 'finished' && last.value.sequences).toEqual([]);
 
-    const refused = await runSession(4, [{ $case: 'decision', value: { step: 0, action: { $case: 'accept', value: {} }, pipelineChanges: [] } }]);
+    const refused = await runSession(4, [{ $case: 'decision', value: { step: 0, action: { $case: 'accept', value: {} }, pipelineChanges: [], branch: 0 } }]);
     expect(refused.outcome).toBeInstanceOf(ServerError);
     expect((refused.outcome as ServerError).code).toBe(Status.FAILED_PRECONDITION);
     expect(refused.model.liveStates).toBe(0);

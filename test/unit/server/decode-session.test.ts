@@ -176,7 +176,7 @@ describe('LOCKSTEP', () => {
     await harness.until(isLogits(2));
     harness.tell(decision({ step: 2, action: { $case: 'accept', value: {} }, pipelineChanges: [] }));
     await harness.until((message) => message.$case === 'logits' && message.value.step === 3 && harness.sent.indexOf(message) > 10);
-    harness.tell({ $case: 'stop', value: {} });
+    harness.tell({ $case: 'stop', value: { branch: 0 } });
     await harness.run;
     expect(finished(harness.sent).tokenIds).toEqual([9, ...greedyFrom([0, 9], 2)]);
     expect(finished(harness.sent).reason).toBe(FinishReason.FINISH_REASON_CLIENT_STOP);
@@ -248,7 +248,7 @@ describe('LOCKSTEP', () => {
     await harness.until(isLogits(2));
     harness.tell(accept(2));
     await harness.until(isLogits(3));
-    harness.tell({ $case: 'stop', value: {} });
+    harness.tell({ $case: 'stop', value: { branch: 0 } });
     await harness.run;
     const hints = harness.model.steps.map((step) => step.hint);
     // Step 0: greedy, argmax guess. Step 1: the run's next token. Step 2: after a forced token, none.
@@ -278,7 +278,7 @@ describe('AUTO', () => {
     await harness.until(isLogits(2));
     harness.tell(decision({ step: 0, action: { $case: 'rewind', value: { count: 1 } }, pipelineChanges: [] }));
     const applied = await harness.until((message) => message.$case === 'applied');
-    harness.tell({ $case: 'stop', value: {} });
+    harness.tell({ $case: 'stop', value: { branch: 0 } });
     await harness.run;
     if (applied.$case !== 'applied') throw new Error('unreachable');
     const index = harness.sent.indexOf(applied);
@@ -294,7 +294,7 @@ describe('AUTO', () => {
     await harness.until(isLogits(0));
     harness.tell(decision({ step: 0, action: { $case: 'forceTokens', value: { tokenIds: Array.from({ length: 30 }, () => 9) } }, pipelineChanges: [] }));
     await harness.until((message) => message.$case === 'token' && message.value.tokenId === 9);
-    harness.tell({ $case: 'stop', value: {} });
+    harness.tell({ $case: 'stop', value: { branch: 0 } });
     await harness.run;
     const done = finished(harness.sent);
     expect(done.reason).toBe(FinishReason.FINISH_REASON_CLIENT_STOP);

@@ -15,13 +15,15 @@ function row(length: number): Float32Array {
 }
 
 const cases: Array<[string, StepLogits]> = [
-  ['step 0, float32, 32,128 wide', { step: 0, raw: float32Tensor(row(32_128)), top: undefined }],
-  ['step 1, float32, 606 wide', { step: 1, raw: float32Tensor(row(606)), top: undefined }],
-  ['step 200 (two-byte varint), float32', { step: 200, raw: float32Tensor(row(1000)), top: undefined }],
-  ['step 70,000 (three-byte varint), float16', { step: 70_000, raw: float16Tensor(row(300), new Uint16Array(300)), top: undefined }],
-  ['a one-entry row', { step: 5, raw: float32Tensor(row(1)), top: undefined }],
-  ['an empty row', { step: 3, raw: { dtype: DataType.DATA_TYPE_FLOAT32, shape: [0], data: Buffer.alloc(0) }, top: undefined }],
-  ['an unspecified dtype and no shape', { step: 9, raw: { dtype: DataType.DATA_TYPE_UNSPECIFIED, shape: [], data: Buffer.from([1, 2, 3]) }, top: undefined }],
+  ['step 0, float32, 32,128 wide', { step: 0, raw: float32Tensor(row(32_128)), top: undefined, branch: 0 }],
+  ['step 1, float32, 606 wide', { step: 1, raw: float32Tensor(row(606)), top: undefined, branch: 0 }],
+  ['step 200 (two-byte varint), float32', { step: 200, raw: float32Tensor(row(1000)), top: undefined, branch: 0 }],
+  ['step 70,000 (three-byte varint), float16', { step: 70_000, raw: float16Tensor(row(300), new Uint16Array(300)), top: undefined, branch: 0 }],
+  ['a one-entry row', { step: 5, raw: float32Tensor(row(1)), top: undefined, branch: 0 }],
+  ['an empty row', { step: 3, raw: { dtype: DataType.DATA_TYPE_FLOAT32, shape: [0], data: Buffer.alloc(0) }, top: undefined, branch: 0 }],
+  ['branch 3, float32', { step: 4, raw: float32Tensor(row(606)), top: undefined, branch: 3 }],
+  ['branch 300 (two-byte varint), step 0, float16', { step: 0, raw: float16Tensor(row(300), new Uint16Array(300)), top: undefined, branch: 300 }],
+  ['an unspecified dtype and no shape', { step: 9, raw: { dtype: DataType.DATA_TYPE_UNSPECIFIED, shape: [], data: Buffer.from([1, 2, 3]) }, top: undefined, branch: 0 }],
 ];
 
 describe('logits envelope', () => {
@@ -38,8 +40,8 @@ describe('logits envelope', () => {
   });
 
   it('leaves top-k and no-logits messages to the generated encoder', () => {
-    expect(encodeLogitsEnvelope({ step: 1, raw: undefined, top: { tokenIds: [1], logits: [0.5] } })).toBeUndefined();
-    expect(encodeLogitsEnvelope({ step: 1, raw: undefined, top: undefined })).toBeUndefined();
+    expect(encodeLogitsEnvelope({ step: 1, raw: undefined, top: { tokenIds: [1], logits: [0.5] }, branch: 0 })).toBeUndefined();
+    expect(encodeLogitsEnvelope({ step: 1, raw: undefined, top: undefined, branch: 0 })).toBeUndefined();
   });
 
   it.each([0, 4, 128_512])(
@@ -48,7 +50,7 @@ describe('logits envelope', () => {
       const width = 32_128;
       const shared = new Float32Array(new SharedArrayBuffer(byteOffset + width * 4), byteOffset, width);
       shared.set(row(width));
-      const logits: StepLogits = { step: 3, raw: float32Tensor(shared), top: undefined };
+      const logits: StepLogits = { step: 3, raw: float32Tensor(shared), top: undefined, branch: 0 };
       const encoded = encodeLogitsEnvelope(logits)!;
       const dataStart = encoded.byteOffset + encoded.length - width * 4;
       expect(dataStart % 8).toBe(byteOffset % 8);
@@ -59,7 +61,7 @@ describe('logits envelope', () => {
 
   it('copies the row: the envelope does not change when the row does', () => {
     const values = row(64);
-    const encoded = encodeLogitsEnvelope({ step: 2, raw: float32Tensor(values), top: undefined })!;
+    const encoded = encodeLogitsEnvelope({ step: 2, raw: float32Tensor(values), top: undefined, branch: 0 })!;
     const before = Buffer.from(encoded);
     values.fill(0);
     expect(encoded.equals(before)).toBe(true);
@@ -70,7 +72,7 @@ describe('envelope buffers', () => {
   it('reuse an envelope’s memory only after grpc-js has serialized (copied) it', async () => {
     const encoder = new EnvelopeResponseEncoder();
     const serialize = stepwiseServerDefinition(encoder).decode.responseSerialize;
-    const logits: StepLogits = { step: 7, raw: float32Tensor(row(4096)), top: undefined };
+    const logits: StepLogits = { step: 7, raw: float32Tensor(row(4096)), top: undefined, branch: 0 };
     const message = (step: number) => ({ $case: 'logits' as const, value: { ...logits, step } });
     const first = encoder.encode(message(7));
     const second = encoder.encode(message(7));
@@ -89,7 +91,7 @@ describe('envelope buffers', () => {
     const serialize = stepwiseServerDefinition(encoder).decode.responseSerialize;
     const plain = Buffer.from([1, 2, 3]);
     expect(serialize(plain)).toBe(plain);
-    const envelopes = Array.from({ length: 100 }, (_, step) => encoder.encode({ $case: 'logits', value: { step, raw: float32Tensor(row(256)), top: undefined } }));
+    const envelopes = Array.from({ length: 100 }, (_, step) => encoder.encode({ $case: 'logits', value: { step, raw: float32Tensor(row(256)), top: undefined, branch: 0 } }));
     for (const envelope of envelopes) serialize(envelope);
     await Promise.resolve();
     expect(encoder.buffers.idle).toBeLessThanOrEqual(64);
@@ -97,7 +99,7 @@ describe('envelope buffers', () => {
 
   it('are one server’s own: two encoders never hand out each other’s memory', async () => {
     const [one, two] = [new EnvelopeResponseEncoder(), new EnvelopeResponseEncoder()];
-    const message = { $case: 'logits' as const, value: { step: 1, raw: float32Tensor(row(512)), top: undefined } };
+    const message = { $case: 'logits' as const, value: { step: 1, raw: float32Tensor(row(512)), top: undefined, branch: 0 } };
     const first = one.encode(message);
     stepwiseServerDefinition(one).decode.responseSerialize(first);
     stepwiseServerDefinition(two).decode.responseSerialize(first);

@@ -535,7 +535,10 @@ export interface DecodeRequest {
     /** Answers one step (LOCKSTEP) or changes the decoding from the next step not yet computed (AUTO). */
     { $case: "decision"; value: StepDecision }
     | //
-    /** Ends decoding now; the server answers with `Finished` (reason CLIENT_STOP). */
+    /**
+     * Ends decoding now (of one branch, with branches); the server answers with `Finished` (reason
+     * CLIENT_STOP).
+     */
     { $case: "stop"; value: Stop }
     | undefined;
 }
@@ -698,9 +701,48 @@ export interface StepDecision {
     | //
     /** Remove the last tokens; the server then streams the step at the rewound position again. */
     { $case: "rewind"; value: Rewind }
+    | //
+    /**
+     * LOCKSTEP only: copies the branch, as it awaits this step, into a new branch (see `Fork`); both then
+     * await a decision for this step. The server answers with `Forked`.
+     */
+    { $case: "fork"; value: Fork }
+    | //
+    /**
+     * Ends the branch and frees its memory at once; nothing more is sent for it. Not for the stream's last
+     * live branch (send `stop`, or a decision that ends it).
+     */
+    { $case: "drop"; value: Drop }
     | undefined;
-  /** Changes to the processor pipeline, applied in order before this step's selection. */
+  /**
+   * Changes to the processor pipeline, applied in order before this step's selection (of this branch
+   * only; not with `fork` or `drop`).
+   */
   pipelineChanges: PipelineChange[];
+  /**
+   * The branch this decision is for: 0 (the default) is the stream's first sequence, the others are made
+   * by `fork`. In LOCKSTEP, `step` is that branch's step awaiting a decision.
+   */
+  branch: number;
+}
+
+/**
+ * Copy a branch into a new one (client-side beam search, lookahead, tree search). The copy has the same
+ * tokens, pipeline, queued forced tokens, limits and step timings so far, and its own KV cache (copied at once, not shared:
+ * 2 × decoder layers × heads × d_kv × 4 bytes per decoder token and per input token, 24 KiB each for
+ * t5-small). Branches at the same step advance in one batched decoder run. Bounded by
+ * `ServerLimits.max_branches_per_stream` and `max_total_branches` (RESOURCE_EXHAUSTED past them).
+ */
+export interface Fork {
+  /**
+   * The new branch's id, chosen by the client so it can send the new branch's decision at once: in
+   * [1, 2^31), never used before in this stream.
+   */
+  branch: number;
+}
+
+/** End a branch without a `Finished` and free its KV cache. */
+export interface Drop {
 }
 
 /** Accept the server's selection for this step. */
@@ -728,8 +770,10 @@ export interface Rewind {
   count: number;
 }
 
-/** Stop decoding now. */
+/** Stop decoding now: with branches, one branch (the others go on); the stream ends with its last branch. */
 export interface Stop {
+  /** The branch to stop; 0 (the default) is the stream's first sequence. */
+  branch: number;
 }
 
 /** One change to the processor pipeline. */
@@ -947,6 +991,9 @@ export interface DecodeResponse {
     | //
     /** Beam search: the live beams after a step. */
     { $case: "beamStep"; value: BeamStep }
+    | //
+    /** A `fork` decision made a new branch. */
+    { $case: "forked"; value: Forked }
     | undefined;
 }
 
@@ -986,6 +1033,19 @@ export interface BeamSequence {
   logprobSum: number;
   /** EOS, MAX_NEW_TOKENS, or CLIENT_STOP for a live beam returned because the client stopped. */
   reason: FinishReason;
+}
+
+/**
+ * A new branch, a copy of `from_branch` as it awaited a decision for `step`. Its `StepLogits` for that
+ * step is not sent again (it is the parent's); the server waits for its decision like the parent's.
+ */
+export interface Forked {
+  /** The new branch (`Fork.branch`). */
+  branch: number;
+  /** The branch it was copied from. */
+  fromBranch: number;
+  /** The step both await a decision for. */
+  step: number;
 }
 
 /** What the server resolved from `Start`. */
@@ -1048,7 +1108,11 @@ export interface StepLogits {
     | Tensor
     | undefined;
   /** With TOP_K: the highest raw logits. */
-  top: TopLogits | undefined;
+  top:
+    | TopLogits
+    | undefined;
+  /** The branch whose step this is (0 unless the stream forked). */
+  branch: number;
 }
 
 /** A dense tensor. */
@@ -1098,7 +1162,11 @@ export interface TokenChosen {
     | number
     | undefined;
   /** With `StreamOptions.entropy`: entropy of the raw distribution. */
-  rawEntropy?: number | undefined;
+  rawEntropy?:
+    | number
+    | undefined;
+  /** The branch that took the token (0 unless the stream forked). */
+  branch: number;
 }
 
 /** A candidate token at a step. */
@@ -1121,7 +1189,7 @@ export interface Applied {
   fromStep: number;
 }
 
-/** The end of a stream. */
+/** The end of a stream, or with branches the end of one branch (the stream ends after its last branch's). */
 export interface Finished {
   /** Why decoding ended. */
   reason: FinishReason;
@@ -1138,6 +1206,8 @@ export interface Finished {
    * beams finished); `token_ids` and `text` above are the first's.
    */
   sequences: BeamSequence[];
+  /** The branch that ended (0 unless the stream forked). */
+  branch: number;
 }
 
 /** Server-side timings of a stream, in milliseconds. */
@@ -1293,6 +1363,15 @@ export interface ServerLimits {
    * most `max_new_tokens`). A target token costs one logits row (`vocab_size` float32) on the server.
    */
   maxScoreTokens: number;
+  /** Most live branches of one `Decode` stream, its first sequence included (`Fork`). */
+  maxBranchesPerStream: number;
+  /**
+   * Most branches made by `Fork` alive at once across all streams (streams' first sequences are bounded by
+   * `max_concurrent_streams`); each holds a KV cache.
+   */
+  maxTotalBranches: number;
+  /** Most `num_beams` of a beam search; each beam holds its own KV cache. */
+  maxBeams: number;
   /**
    * Bounds on the list and text parameters of the built-in processors, by "processor.parameter" (e.g.
    * "ban_tokens.token_ids"; "[i]" for each inner list, ".characters" for a text's length,
@@ -1300,8 +1379,6 @@ export interface ServerLimits {
    * parameter's range.
    */
   processorListLimits: { [key: string]: number };
-  /** Most `num_beams` of a beam search; each beam holds its own KV cache. */
-  maxBeams: number;
 }
 
 export interface ServerLimits_ProcessorListLimitsEntry {
@@ -2467,7 +2544,7 @@ export const StreamOptions: MessageFns<StreamOptions> = {
 };
 
 function createBaseStepDecision(): StepDecision {
-  return { step: 0, action: undefined, pipelineChanges: [] };
+  return { step: 0, action: undefined, pipelineChanges: [], branch: 0 };
 }
 
 export const StepDecision: MessageFns<StepDecision> = {
@@ -2488,9 +2565,18 @@ export const StepDecision: MessageFns<StepDecision> = {
       case "rewind":
         Rewind.encode(message.action.value, writer.uint32(42).fork()).join();
         break;
+      case "fork":
+        Fork.encode(message.action.value, writer.uint32(58).fork()).join();
+        break;
+      case "drop":
+        Drop.encode(message.action.value, writer.uint32(66).fork()).join();
+        break;
     }
     for (const v of message.pipelineChanges) {
       PipelineChange.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.branch !== 0) {
+      writer.uint32(72).uint32(message.branch);
     }
     return writer;
   },
@@ -2548,12 +2634,36 @@ export const StepDecision: MessageFns<StepDecision> = {
             message.action = { $case: "rewind", value: Rewind.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.action = { $case: "fork", value: Fork.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.action = { $case: "drop", value: Drop.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 6: {
             if (tag !== 50) {
               break;
             }
 
             message.pipelineChanges.push(PipelineChange.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.branch = reader.uint32();
             continue;
           }
         }
@@ -2583,12 +2693,17 @@ export const StepDecision: MessageFns<StepDecision> = {
         ? { $case: "forceTokens", value: ForceTokens.fromJSON(object.force_tokens) }
         : isSet(object.rewind)
         ? { $case: "rewind", value: Rewind.fromJSON(object.rewind) }
+        : isSet(object.fork)
+        ? { $case: "fork", value: Fork.fromJSON(object.fork) }
+        : isSet(object.drop)
+        ? { $case: "drop", value: Drop.fromJSON(object.drop) }
         : undefined,
       pipelineChanges: globalThis.Array.isArray(object?.pipelineChanges)
         ? object.pipelineChanges.map((e: any) => PipelineChange.fromJSON(e))
         : globalThis.Array.isArray(object?.pipeline_changes)
         ? object.pipeline_changes.map((e: any) => PipelineChange.fromJSON(e))
         : [],
+      branch: isSet(object.branch) ? globalThis.Number(object.branch) : 0,
     };
   },
 
@@ -2605,9 +2720,16 @@ export const StepDecision: MessageFns<StepDecision> = {
       obj.forceTokens = ForceTokens.toJSON(message.action.value);
     } else if (message.action?.$case === "rewind") {
       obj.rewind = Rewind.toJSON(message.action.value);
+    } else if (message.action?.$case === "fork") {
+      obj.fork = Fork.toJSON(message.action.value);
+    } else if (message.action?.$case === "drop") {
+      obj.drop = Drop.toJSON(message.action.value);
     }
     if (message.pipelineChanges?.length) {
       obj.pipelineChanges = message.pipelineChanges.map((e) => PipelineChange.toJSON(e));
+    }
+    if (message.branch !== 0) {
+      obj.branch = Math.round(message.branch);
     }
     return obj;
   },
@@ -2643,8 +2765,140 @@ export const StepDecision: MessageFns<StepDecision> = {
         }
         break;
       }
+      case "fork": {
+        if (object.action?.value !== undefined && object.action?.value !== null) {
+          message.action = { $case: "fork", value: Fork.fromPartial(object.action.value) };
+        }
+        break;
+      }
+      case "drop": {
+        if (object.action?.value !== undefined && object.action?.value !== null) {
+          message.action = { $case: "drop", value: Drop.fromPartial(object.action.value) };
+        }
+        break;
+      }
     }
     message.pipelineChanges = object.pipelineChanges?.map((e) => PipelineChange.fromPartial(e)) || [];
+    message.branch = object.branch ?? 0;
+    return message;
+  },
+};
+
+function createBaseFork(): Fork {
+  return { branch: 0 };
+}
+
+export const Fork: MessageFns<Fork> = {
+  encode(message: Fork, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.branch !== 0) {
+      writer.uint32(8).uint32(message.branch);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Fork {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFork();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.branch = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Fork {
+    return { branch: isSet(object.branch) ? globalThis.Number(object.branch) : 0 };
+  },
+
+  toJSON(message: Fork): unknown {
+    const obj: any = {};
+    if (message.branch !== 0) {
+      obj.branch = Math.round(message.branch);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Fork>): Fork {
+    return Fork.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Fork>): Fork {
+    const message = createBaseFork();
+    message.branch = object.branch ?? 0;
+    return message;
+  },
+};
+
+function createBaseDrop(): Drop {
+  return {};
+}
+
+export const Drop: MessageFns<Drop> = {
+  encode(_: Drop, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Drop {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDrop();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): Drop {
+    return {};
+  },
+
+  toJSON(_: Drop): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<Drop>): Drop {
+    return Drop.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<Drop>): Drop {
+    const message = createBaseDrop();
     return message;
   },
 };
@@ -2929,11 +3183,14 @@ export const Rewind: MessageFns<Rewind> = {
 };
 
 function createBaseStop(): Stop {
-  return {};
+  return { branch: 0 };
 }
 
 export const Stop: MessageFns<Stop> = {
-  encode(_: Stop, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: Stop, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.branch !== 0) {
+      writer.uint32(8).uint32(message.branch);
+    }
     return writer;
   },
 
@@ -2950,6 +3207,14 @@ export const Stop: MessageFns<Stop> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.branch = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2962,20 +3227,24 @@ export const Stop: MessageFns<Stop> = {
     }
   },
 
-  fromJSON(_: any): Stop {
-    return {};
+  fromJSON(object: any): Stop {
+    return { branch: isSet(object.branch) ? globalThis.Number(object.branch) : 0 };
   },
 
-  toJSON(_: Stop): unknown {
+  toJSON(message: Stop): unknown {
     const obj: any = {};
+    if (message.branch !== 0) {
+      obj.branch = Math.round(message.branch);
+    }
     return obj;
   },
 
   create(base?: DeepPartial<Stop>): Stop {
     return Stop.fromPartial(base ?? {});
   },
-  fromPartial(_: DeepPartial<Stop>): Stop {
+  fromPartial(object: DeepPartial<Stop>): Stop {
     const message = createBaseStop();
+    message.branch = object.branch ?? 0;
     return message;
   },
 };
@@ -4489,6 +4758,9 @@ export const DecodeResponse: MessageFns<DecodeResponse> = {
       case "beamStep":
         BeamStep.encode(message.message.value, writer.uint32(50).fork()).join();
         break;
+      case "forked":
+        Forked.encode(message.message.value, writer.uint32(58).fork()).join();
+        break;
     }
     return writer;
   },
@@ -4554,6 +4826,14 @@ export const DecodeResponse: MessageFns<DecodeResponse> = {
             message.message = { $case: "beamStep", value: BeamStep.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.message = { $case: "forked", value: Forked.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4582,6 +4862,8 @@ export const DecodeResponse: MessageFns<DecodeResponse> = {
         ? { $case: "beamStep", value: BeamStep.fromJSON(object.beamStep) }
         : isSet(object.beam_step)
         ? { $case: "beamStep", value: BeamStep.fromJSON(object.beam_step) }
+        : isSet(object.forked)
+        ? { $case: "forked", value: Forked.fromJSON(object.forked) }
         : undefined,
     };
   },
@@ -4600,6 +4882,8 @@ export const DecodeResponse: MessageFns<DecodeResponse> = {
       obj.applied = Applied.toJSON(message.message.value);
     } else if (message.message?.$case === "beamStep") {
       obj.beamStep = BeamStep.toJSON(message.message.value);
+    } else if (message.message?.$case === "forked") {
+      obj.forked = Forked.toJSON(message.message.value);
     }
     return obj;
   },
@@ -4643,6 +4927,12 @@ export const DecodeResponse: MessageFns<DecodeResponse> = {
       case "beamStep": {
         if (object.message?.value !== undefined && object.message?.value !== null) {
           message.message = { $case: "beamStep", value: BeamStep.fromPartial(object.message.value) };
+        }
+        break;
+      }
+      case "forked": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "forked", value: Forked.fromPartial(object.message.value) };
         }
         break;
       }
@@ -5010,6 +5300,111 @@ export const BeamSequence: MessageFns<BeamSequence> = {
     message.score = object.score ?? 0;
     message.logprobSum = object.logprobSum ?? 0;
     message.reason = object.reason ?? 0;
+    return message;
+  },
+};
+
+function createBaseForked(): Forked {
+  return { branch: 0, fromBranch: 0, step: 0 };
+}
+
+export const Forked: MessageFns<Forked> = {
+  encode(message: Forked, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.branch !== 0) {
+      writer.uint32(8).uint32(message.branch);
+    }
+    if (message.fromBranch !== 0) {
+      writer.uint32(16).uint32(message.fromBranch);
+    }
+    if (message.step !== 0) {
+      writer.uint32(24).uint32(message.step);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Forked {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForked();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.branch = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.fromBranch = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.step = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Forked {
+    return {
+      branch: isSet(object.branch) ? globalThis.Number(object.branch) : 0,
+      fromBranch: isSet(object.fromBranch)
+        ? globalThis.Number(object.fromBranch)
+        : isSet(object.from_branch)
+        ? globalThis.Number(object.from_branch)
+        : 0,
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+    };
+  },
+
+  toJSON(message: Forked): unknown {
+    const obj: any = {};
+    if (message.branch !== 0) {
+      obj.branch = Math.round(message.branch);
+    }
+    if (message.fromBranch !== 0) {
+      obj.fromBranch = Math.round(message.fromBranch);
+    }
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Forked>): Forked {
+    return Forked.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Forked>): Forked {
+    const message = createBaseForked();
+    message.branch = object.branch ?? 0;
+    message.fromBranch = object.fromBranch ?? 0;
+    message.step = object.step ?? 0;
     return message;
   },
 };
@@ -5479,7 +5874,7 @@ export const SpecialTokenIds: MessageFns<SpecialTokenIds> = {
 };
 
 function createBaseStepLogits(): StepLogits {
-  return { step: 0, raw: undefined, top: undefined };
+  return { step: 0, raw: undefined, top: undefined, branch: 0 };
 }
 
 export const StepLogits: MessageFns<StepLogits> = {
@@ -5492,6 +5887,9 @@ export const StepLogits: MessageFns<StepLogits> = {
     }
     if (message.top !== undefined) {
       TopLogits.encode(message.top, writer.uint32(26).fork()).join();
+    }
+    if (message.branch !== 0) {
+      writer.uint32(32).uint32(message.branch);
     }
     return writer;
   },
@@ -5533,6 +5931,14 @@ export const StepLogits: MessageFns<StepLogits> = {
             message.top = TopLogits.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.branch = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5550,6 +5956,7 @@ export const StepLogits: MessageFns<StepLogits> = {
       step: isSet(object.step) ? globalThis.Number(object.step) : 0,
       raw: isSet(object.raw) ? Tensor.fromJSON(object.raw) : undefined,
       top: isSet(object.top) ? TopLogits.fromJSON(object.top) : undefined,
+      branch: isSet(object.branch) ? globalThis.Number(object.branch) : 0,
     };
   },
 
@@ -5564,6 +5971,9 @@ export const StepLogits: MessageFns<StepLogits> = {
     if (message.top !== undefined) {
       obj.top = TopLogits.toJSON(message.top);
     }
+    if (message.branch !== 0) {
+      obj.branch = Math.round(message.branch);
+    }
     return obj;
   },
 
@@ -5575,6 +5985,7 @@ export const StepLogits: MessageFns<StepLogits> = {
     message.step = object.step ?? 0;
     message.raw = (object.raw !== undefined && object.raw !== null) ? Tensor.fromPartial(object.raw) : undefined;
     message.top = (object.top !== undefined && object.top !== null) ? TopLogits.fromPartial(object.top) : undefined;
+    message.branch = object.branch ?? 0;
     return message;
   },
 };
@@ -5823,6 +6234,7 @@ function createBaseTokenChosen(): TokenChosen {
     alternatives: [],
     entropy: undefined,
     rawEntropy: undefined,
+    branch: 0,
   };
 }
 
@@ -5857,6 +6269,9 @@ export const TokenChosen: MessageFns<TokenChosen> = {
     }
     if (message.rawEntropy !== undefined) {
       writer.uint32(85).float(message.rawEntropy);
+    }
+    if (message.branch !== 0) {
+      writer.uint32(88).uint32(message.branch);
     }
     return writer;
   },
@@ -5954,6 +6369,14 @@ export const TokenChosen: MessageFns<TokenChosen> = {
             message.rawEntropy = reader.float();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.branch = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5996,6 +6419,7 @@ export const TokenChosen: MessageFns<TokenChosen> = {
         : isSet(object.raw_entropy)
         ? globalThis.Number(object.raw_entropy)
         : undefined,
+      branch: isSet(object.branch) ? globalThis.Number(object.branch) : 0,
     };
   },
 
@@ -6031,6 +6455,9 @@ export const TokenChosen: MessageFns<TokenChosen> = {
     if (message.rawEntropy !== undefined) {
       obj.rawEntropy = floatToJson(message.rawEntropy);
     }
+    if (message.branch !== 0) {
+      obj.branch = Math.round(message.branch);
+    }
     return obj;
   },
 
@@ -6051,6 +6478,7 @@ export const TokenChosen: MessageFns<TokenChosen> = {
     message.alternatives = object.alternatives?.map((e) => Alternative.fromPartial(e)) || [];
     message.entropy = object.entropy ?? undefined;
     message.rawEntropy = object.rawEntropy ?? undefined;
+    message.branch = object.branch ?? 0;
     return message;
   },
 };
@@ -6274,7 +6702,7 @@ export const Applied: MessageFns<Applied> = {
 };
 
 function createBaseFinished(): Finished {
-  return { reason: 0, tokenIds: [], text: "", timings: undefined, sequences: [] };
+  return { reason: 0, tokenIds: [], text: "", timings: undefined, sequences: [], branch: 0 };
 }
 
 export const Finished: MessageFns<Finished> = {
@@ -6297,6 +6725,9 @@ export const Finished: MessageFns<Finished> = {
     }
     for (const v of message.sequences) {
       BeamSequence.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.branch !== 0) {
+      writer.uint32(48).uint32(message.branch);
     }
     return writer;
   },
@@ -6364,6 +6795,14 @@ export const Finished: MessageFns<Finished> = {
             message.sequences.push(BeamSequence.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.branch = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6389,6 +6828,7 @@ export const Finished: MessageFns<Finished> = {
       sequences: globalThis.Array.isArray(object?.sequences)
         ? object.sequences.map((e: any) => BeamSequence.fromJSON(e))
         : [],
+      branch: isSet(object.branch) ? globalThis.Number(object.branch) : 0,
     };
   },
 
@@ -6409,6 +6849,9 @@ export const Finished: MessageFns<Finished> = {
     if (message.sequences?.length) {
       obj.sequences = message.sequences.map((e) => BeamSequence.toJSON(e));
     }
+    if (message.branch !== 0) {
+      obj.branch = Math.round(message.branch);
+    }
     return obj;
   },
 
@@ -6424,6 +6867,7 @@ export const Finished: MessageFns<Finished> = {
       ? Timings.fromPartial(object.timings)
       : undefined;
     message.sequences = object.sequences?.map((e) => BeamSequence.fromPartial(e)) || [];
+    message.branch = object.branch ?? 0;
     return message;
   },
 };
@@ -7568,8 +8012,10 @@ function createBaseServerLimits(): ServerLimits {
     maxDetokenizeIds: 0,
     maxScoreTargets: 0,
     maxScoreTokens: 0,
-    processorListLimits: {},
+    maxBranchesPerStream: 0,
+    maxTotalBranches: 0,
     maxBeams: 0,
+    processorListLimits: {},
   };
 }
 
@@ -7614,12 +8060,18 @@ export const ServerLimits: MessageFns<ServerLimits> = {
     if (message.maxScoreTokens !== 0) {
       writer.uint32(112).uint32(message.maxScoreTokens);
     }
+    if (message.maxBranchesPerStream !== 0) {
+      writer.uint32(120).uint32(message.maxBranchesPerStream);
+    }
+    if (message.maxTotalBranches !== 0) {
+      writer.uint32(128).uint32(message.maxTotalBranches);
+    }
+    if (message.maxBeams !== 0) {
+      writer.uint32(136).uint32(message.maxBeams);
+    }
     globalThis.Object.entries(message.processorListLimits).forEach(([key, value]: [string, number]) => {
       ServerLimits_ProcessorListLimitsEntry.encode({ key: key as any, value }, writer.uint32(98).fork()).join();
     });
-    if (message.maxBeams !== 0) {
-      writer.uint32(120).uint32(message.maxBeams);
-    }
     return writer;
   },
 
@@ -7740,6 +8192,30 @@ export const ServerLimits: MessageFns<ServerLimits> = {
             message.maxScoreTokens = reader.uint32();
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.maxBranchesPerStream = reader.uint32();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.maxTotalBranches = reader.uint32();
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.maxBeams = reader.uint32();
+            continue;
+          }
           case 12: {
             if (tag !== 98) {
               break;
@@ -7749,14 +8225,6 @@ export const ServerLimits: MessageFns<ServerLimits> = {
             if (entry12.value !== undefined) {
               message.processorListLimits[entry12.key] = entry12.value;
             }
-            continue;
-          }
-          case 15: {
-            if (tag !== 120) {
-              break;
-            }
-
-            message.maxBeams = reader.uint32();
             continue;
           }
         }
@@ -7838,6 +8306,21 @@ export const ServerLimits: MessageFns<ServerLimits> = {
         : isSet(object.max_score_tokens)
         ? globalThis.Number(object.max_score_tokens)
         : 0,
+      maxBranchesPerStream: isSet(object.maxBranchesPerStream)
+        ? globalThis.Number(object.maxBranchesPerStream)
+        : isSet(object.max_branches_per_stream)
+        ? globalThis.Number(object.max_branches_per_stream)
+        : 0,
+      maxTotalBranches: isSet(object.maxTotalBranches)
+        ? globalThis.Number(object.maxTotalBranches)
+        : isSet(object.max_total_branches)
+        ? globalThis.Number(object.max_total_branches)
+        : 0,
+      maxBeams: isSet(object.maxBeams)
+        ? globalThis.Number(object.maxBeams)
+        : isSet(object.max_beams)
+        ? globalThis.Number(object.max_beams)
+        : 0,
       processorListLimits: isObject(object.processorListLimits)
         ? (globalThis.Object.entries(object.processorListLimits) as [string, any][]).reduce(
           (acc: { [key: string]: number }, [key, value]: [string, any]) => {
@@ -7865,11 +8348,6 @@ export const ServerLimits: MessageFns<ServerLimits> = {
           {},
         )
         : {},
-      maxBeams: isSet(object.maxBeams)
-        ? globalThis.Number(object.maxBeams)
-        : isSet(object.max_beams)
-        ? globalThis.Number(object.max_beams)
-        : 0,
     };
   },
 
@@ -7914,6 +8392,15 @@ export const ServerLimits: MessageFns<ServerLimits> = {
     if (message.maxScoreTokens !== 0) {
       obj.maxScoreTokens = Math.round(message.maxScoreTokens);
     }
+    if (message.maxBranchesPerStream !== 0) {
+      obj.maxBranchesPerStream = Math.round(message.maxBranchesPerStream);
+    }
+    if (message.maxTotalBranches !== 0) {
+      obj.maxTotalBranches = Math.round(message.maxTotalBranches);
+    }
+    if (message.maxBeams !== 0) {
+      obj.maxBeams = Math.round(message.maxBeams);
+    }
     if (message.processorListLimits) {
       const entries = globalThis.Object.entries(message.processorListLimits) as [string, number][];
       if (entries.length > 0) {
@@ -7922,9 +8409,6 @@ export const ServerLimits: MessageFns<ServerLimits> = {
           obj.processorListLimits[k] = Math.round(v);
         });
       }
-    }
-    if (message.maxBeams !== 0) {
-      obj.maxBeams = Math.round(message.maxBeams);
     }
     return obj;
   },
@@ -7947,6 +8431,9 @@ export const ServerLimits: MessageFns<ServerLimits> = {
     message.maxDetokenizeIds = object.maxDetokenizeIds ?? 0;
     message.maxScoreTargets = object.maxScoreTargets ?? 0;
     message.maxScoreTokens = object.maxScoreTokens ?? 0;
+    message.maxBranchesPerStream = object.maxBranchesPerStream ?? 0;
+    message.maxTotalBranches = object.maxTotalBranches ?? 0;
+    message.maxBeams = object.maxBeams ?? 0;
     message.processorListLimits = (globalThis.Object.entries(object.processorListLimits ?? {}) as [string, number][])
       .reduce((acc: { [key: string]: number }, [key, value]: [string, number]) => {
         if (value !== undefined) {
@@ -7954,7 +8441,6 @@ export const ServerLimits: MessageFns<ServerLimits> = {
         }
         return acc;
       }, {});
-    message.maxBeams = object.maxBeams ?? 0;
     return message;
   },
 };

@@ -1,0 +1,99 @@
+"""A beam search run by the client on the branches of one Decode stream: every live beam is a branch. At
+each step the client ranks the beams' continuations from their raw logits, forks the branches that keep
+more than one, forces each survivor's token and drops the rest; the server steps all beams in one batched
+decoder run and streams each beam's raw row, labelled with its branch.
+
+    /usr/bin/python3 clients/python/examples/beam_search.py [TEXT] --beams 3 --max-new-tokens 6
+
+A beam's score is the sum of its tokens' raw log-probabilities (no length penalty). A continuation that
+ends with EOS and ranks among the step's best ``--beams`` is kept as a finished hypothesis; the others stay
+live. You will see the hypotheses, best first, with their scores and texts, and the forks and drops made.
+"""
+
+from __future__ import annotations
+
+import queue
+
+import grpc
+import numpy as np
+
+from _common import connect, parse_arguments, run_example
+from stepwise_client.errors import call_failure
+from stepwise_client.protocol import pb
+from stepwise_client.start_options import to_start_message
+
+
+def log_softmax(row: np.ndarray) -> np.ndarray:
+    shifted = row.astype(np.float64) - row.max()
+    return shifted - np.log(np.exp(shifted).sum())
+
+
+def best_continuations(beams: list, rows: dict, width: int) -> list:
+    """The ``width`` best (score, beam index, token) over every live beam, best first (ties: beam, then id)."""
+    candidates = []
+    for index, (branch, tokens, score) in enumerate(beams):
+        logprobs = log_softmax(rows[branch])
+        for token in np.argsort(-logprobs, kind="stable")[:width]:
+            candidates.append((score + float(logprobs[token]), index, int(token)))
+    return sorted(candidates, key=lambda candidate: (-candidate[0], candidate[1], candidate[2]))[:width]
+
+
+def beam_search(client, text: str, width: int, max_new_tokens: int) -> tuple[list, dict]:
+    """Returns the hypotheses ``[(token ids, score)]``, best first, and the forks and drops sent."""
+    eos = client.get_model_info().special_ids.eos_token_id
+    requests: queue.SimpleQueue = queue.SimpleQueue()
+    requests.put(pb.DecodeRequest(start=to_start_message(text, max_new_tokens=max_new_tokens, mode="lockstep")))
+    send = lambda step, branch, **action: requests.put(pb.DecodeRequest(decision=pb.StepDecision(step=step, branch=branch, **action)))
+    beams, rows, finished, counts, next_id = [(0, [], 0.0)], {}, [], {"forks": 0, "drops": 0}, 1
+    call = client.stub.Decode(iter(requests.get, None))
+    try:
+        for response in call:
+            if response.WhichOneof("message") != "logits":
+                continue
+            rows[response.logits.branch] = np.frombuffer(response.logits.raw.data, dtype="<f4")
+            if len(rows) < len(beams):
+                continue  # the other beams' rows of this step are on their way
+            step, chosen = response.logits.step, best_continuations(beams, rows, width)
+            finished += [(beams[index][1] + [token], score) for score, index, token in chosen if token == eos]
+            survivors, rows, kept = [], {}, set()
+            for score, index, token in chosen:
+                if token == eos:
+                    continue
+                parent = beams[index][0]
+                branch = parent if parent not in kept else next_id
+                if branch != parent:  # the parent's first survivor keeps its branch; the others fork it
+                    send(step, parent, fork=pb.Fork(branch=branch))
+                    next_id, counts["forks"] = next_id + 1, counts["forks"] + 1
+                kept.add(parent)
+                survivors.append((branch, beams[index][1] + [token], score))
+            if not survivors:
+                requests.put(None)  # every best continuation ended: closing ends the stream's branches
+                break
+            for parent in {beam[0] for beam in beams} - kept:  # before the forces, which may end the others
+                send(step, parent, drop=pb.Drop())
+                counts["drops"] += 1
+            for branch, tokens, _ in survivors:
+                send(step, branch, force_token=pb.ForceToken(token_id=tokens[-1]))
+            beams = survivors
+            if step + 1 == max_new_tokens:
+                break  # the forced tokens end every branch (max_new_tokens)
+        requests.put(None)
+        for _ in call:
+            pass  # each branch's TokenChosen and Finished
+    except grpc.RpcError as error:
+        raise call_failure("Decode", error) from None
+    hypotheses = finished + [(tokens, score) for _, tokens, score in beams if len(tokens) == max_new_tokens]
+    return sorted(hypotheses, key=lambda hypothesis: -hypothesis[1])[:width], counts
+
+
+def main() -> None:
+    arguments = parse_arguments(__doc__.splitlines()[0], beams=dict(type=int, default=3, help="beam width (default: 3)"))
+    with connect(arguments) as client:
+        hypotheses, counts = beam_search(client, arguments.text, arguments.beams, arguments.max_new_tokens)
+        for rank, (tokens, score) in enumerate(hypotheses, 1):
+            print(f"{rank}. {score:9.4f}  {tokens}  {client.detokenize(tokens, skip_special_tokens=True)!r}")
+    print(f"forks: {counts['forks']}, drops: {counts['drops']}")
+
+
+if __name__ == "__main__":
+    run_example(main)
