@@ -5,9 +5,11 @@ decoder run and streams each beam's raw row, labelled with its branch.
 
     /usr/bin/python3 clients/python/examples/beam_search.py [TEXT] --beams 3 --max-new-tokens 6
 
-A beam's score is the sum of its tokens' raw log-probabilities (no length penalty). A continuation that
-ends with EOS and ranks among the step's best ``--beams`` is kept as a finished hypothesis; the others stay
-live. You will see the hypotheses, best first, with their scores and texts, and the forks and drops made.
+It keeps Hugging Face's rules (what the server's own beam search does with ``early_stopping=True``): of the
+``2 × beams`` best continuations, those among the first ``beams`` that end with EOS finish, scored
+``sum of log-probabilities / length ** length_penalty``, and the first ``beams`` others live on; the search
+stops once ``beams`` hypotheses finished, or at ``--max-new-tokens``, where the best continuations finish
+as they are. You will see the hypotheses, best first, with their scores and texts, and the forks and drops.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def best_continuations(beams: list, rows: dict, width: int) -> list:
     return sorted(candidates, key=lambda candidate: (-candidate[0], candidate[1], candidate[2]))[:width]
 
 
-def beam_search(client, text: str, width: int, max_new_tokens: int) -> tuple[list, dict]:
+def beam_search(client, text: str, width: int, max_new_tokens: int, length_penalty: float = 1.0) -> tuple[list, dict]:
     """Returns the hypotheses ``[(token ids, score)]``, best first, and the forks and drops sent."""
     eos = client.get_model_info().special_ids.eos_token_id
     requests: queue.SimpleQueue = queue.SimpleQueue()
@@ -53,12 +55,17 @@ def beam_search(client, text: str, width: int, max_new_tokens: int) -> tuple[lis
             rows[response.logits.branch] = np.frombuffer(response.logits.raw.data, dtype="<f4")
             if len(rows) < len(beams):
                 continue  # the other beams' rows of this step are on their way
-            step, chosen = response.logits.step, best_continuations(beams, rows, width)
-            finished += [(beams[index][1] + [token], score) for score, index, token in chosen if token == eos]
+            step, chosen = response.logits.step, best_continuations(beams, rows, 2 * width)
+            last_step = step + 1 == max_new_tokens
+            for score, index, token in chosen[:width]:
+                if token == eos or last_step:
+                    tokens = beams[index][1] + [token]
+                    finished.append((tokens, score / len(tokens) ** length_penalty))
+            finished = sorted(finished, key=lambda hypothesis: -hypothesis[1])[:width]
+            if last_step or len(finished) == width:
+                break  # closing the stream ends its branches
             survivors, rows, kept = [], {}, set()
-            for score, index, token in chosen:
-                if token == eos:
-                    continue
+            for score, index, token in [candidate for candidate in chosen if candidate[2] != eos][:width]:
                 parent = beams[index][0]
                 branch = parent if parent not in kept else next_id
                 if branch != parent:  # the parent's first survivor keeps its branch; the others fork it
@@ -66,24 +73,18 @@ def beam_search(client, text: str, width: int, max_new_tokens: int) -> tuple[lis
                     next_id, counts["forks"] = next_id + 1, counts["forks"] + 1
                 kept.add(parent)
                 survivors.append((branch, beams[index][1] + [token], score))
-            if not survivors:
-                requests.put(None)  # every best continuation ended: closing ends the stream's branches
-                break
             for parent in {beam[0] for beam in beams} - kept:  # before the forces, which may end the others
                 send(step, parent, drop=pb.Drop())
                 counts["drops"] += 1
             for branch, tokens, _ in survivors:
                 send(step, branch, force_token=pb.ForceToken(token_id=tokens[-1]))
             beams = survivors
-            if step + 1 == max_new_tokens:
-                break  # the forced tokens end every branch (max_new_tokens)
         requests.put(None)
         for _ in call:
             pass  # each branch's TokenChosen and Finished
     except grpc.RpcError as error:
         raise call_failure("Decode", error) from None
-    hypotheses = finished + [(tokens, score) for _, tokens, score in beams if len(tokens) == max_new_tokens]
-    return sorted(hypotheses, key=lambda hypothesis: -hypothesis[1])[:width], counts
+    return finished, counts
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """The beam search example on a Decode stream's branches (``examples/beam_search.py``) against a live server
-(``$STEPWISE_SERVER``), checked against a beam search written here over raw rows streamed without
-branches: each row the row of a fresh stream whose decoder prefix is the beam's tokens."""
+(``$STEPWISE_SERVER``), checked against the server's own beam search (``generate`` with ``num_beams``,
+``early_stopping=True``): the same hypotheses, in the same order, with the same scores."""
 
 from __future__ import annotations
 
@@ -10,50 +10,38 @@ import unittest
 import numpy as np
 
 from support import PYTHON_CLIENT_ROOT, SERVER, TEXT
-from stepwise_client import Client
+from stepwise_client import Client, EarlyStopping
+from stepwise_client.events import FinishedEvent
 
 sys.path.insert(0, str(PYTHON_CLIENT_ROOT / "examples"))
 from beam_search import beam_search  # noqa: E402
 
 
-def raw_row_after(client: Client, prefix: list[int]) -> np.ndarray:
-    """The raw logits of the first step after ``prefix``, from a stream of its own."""
-    run = client.decode(TEXT, decoder_prefix_ids=prefix, max_new_tokens=1)
-    return next(iter(run)).logits
-
-
-def reference_beam_search(client: Client, width: int, steps: int) -> list[tuple[list[int], float]]:
-    """Every token of every beam ranked by its summed float64 raw log-probability; EOS ends a hypothesis."""
-    eos = client.get_model_info().special_ids.eos_token_id
-    beams: list[tuple[list[int], float]] = [([], 0.0)]
-    finished: list[tuple[list[int], float]] = []
-    for _ in range(steps):
-        candidates = []
-        for index, (tokens, score) in enumerate(beams):
-            row = raw_row_after(client, tokens).astype(np.float64)
-            logprobs = row - row.max() - np.log(np.exp(row - row.max()).sum())
-            candidates += [(score + logprobs[token], index, token) for token in range(len(row))]
-        candidates.sort(key=lambda candidate: (-candidate[0], candidate[1], candidate[2]))
-        best = candidates[:width]
-        finished += [(beams[index][0] + [token], score) for score, index, token in best if token == eos]
-        beams = [(beams[index][0] + [token], score) for score, index, token in best if token != eos]
-        if not beams:
-            break
-    complete = [beam for beam in beams if len(beam[0]) == steps]
-    return sorted(finished + complete, key=lambda hypothesis: -hypothesis[1])[:width]
+def server_beam_search(client: Client, text: str, width: int, steps: int, length_penalty: float) -> list[tuple[list[int], float]]:
+    """The server's beam search of the same width, all its hypotheses returned, best first."""
+    config = {"num_beams": width, "num_return_sequences": width, "early_stopping": EarlyStopping.TRUE, "length_penalty": length_penalty}
+    events = list(client.generate(text, max_new_tokens=steps, generation_config=config, timeout=60))
+    finished = next(event.finished for event in events if isinstance(event, FinishedEvent))
+    return [(list(sequence.token_ids), sequence.score) for sequence in finished.sequences]
 
 
 class BranchBeamSearchTest(unittest.TestCase):
-    def test_the_example_finds_the_reference_hypotheses_with_their_scores(self) -> None:
+    def test_the_example_finds_the_servers_beam_search_hypotheses_with_their_scores(self) -> None:
+        # On "x y z" one beam takes EOS at its 39th token: a hypothesis that finishes before the end.
+        cases = ((TEXT, 3, 5, 1.0), (TEXT, 4, 4, 2.0), (TEXT, 2, 6, 0.0), ("x y z", 3, 40, 1.0))
         with Client(SERVER) as client:
-            for width, steps in ((3, 5), (4, 4)):
-                found, counts = beam_search(client, TEXT, width, steps)
-                expected = reference_beam_search(client, width, steps)
-                self.assertEqual([tokens for tokens, _ in found], [tokens for tokens, _ in expected])
-                np.testing.assert_allclose([score for _, score in found], [score for _, score in expected], atol=1e-4)
-                self.assertGreater(counts["forks"], 0)  # it did run on branches
-                self.assertGreater(counts["drops"], 0)
-
+            eos = client.get_model_info().special_ids.eos_token_id
+            ended_on_eos = 0
+            for text, width, steps, length_penalty in cases:
+                with self.subTest(text=text, width=width, steps=steps, length_penalty=length_penalty):
+                    found, counts = beam_search(client, text, width, steps, length_penalty)
+                    expected = server_beam_search(client, text, width, steps, length_penalty)
+                    self.assertEqual([tokens for tokens, _ in found], [tokens for tokens, _ in expected])
+                    np.testing.assert_allclose([score for _, score in found], [score for _, score in expected], rtol=1e-5, atol=1e-5)
+                    self.assertGreater(counts["forks"], 0)  # it did run on branches
+                    self.assertGreater(counts["drops"], 0)
+                    ended_on_eos += sum(tokens[-1] == eos and len(tokens) < steps for tokens, _ in found)
+            self.assertGreater(ended_on_eos, 0)
 
 if __name__ == "__main__":
     unittest.main()
