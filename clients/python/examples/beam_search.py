@@ -30,17 +30,20 @@ def log_softmax(row: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum())
 
 
-def best_continuations(beams: list, rows: dict, width: int) -> list:
-    """The ``width`` best (score, beam index, token) over every live beam, best first (ties: beam, then id)."""
+def best_continuations(beams: list, rows: dict, width: int, bias: dict) -> list:
+    """The ``width`` best (score, beam index, token) over every live beam, best first (ties: beam, then id);
+    ``bias`` is added to its tokens' log-probabilities (as Hugging Face's ``sequence_bias`` of single tokens)."""
     candidates = []
     for index, (branch, tokens, score) in enumerate(beams):
         logprobs = log_softmax(rows[branch])
+        for token, value in bias.items():
+            logprobs[token] += value
         for token in np.argsort(-logprobs, kind="stable")[:width]:
             candidates.append((score + float(logprobs[token]), index, int(token)))
     return sorted(candidates, key=lambda candidate: (-candidate[0], candidate[1], candidate[2]))[:width]
 
 
-def beam_search(client, text: str, width: int, max_new_tokens: int, length_penalty: float = 1.0) -> tuple[list, dict]:
+def beam_search(client, text: str, width: int, max_new_tokens: int, length_penalty: float = 1.0, bias: dict = {}) -> tuple[list, dict]:
     """Returns the hypotheses ``[(token ids, score)]``, best first, and the forks and drops sent."""
     eos = client.get_model_info().special_ids.eos_token_id
     requests: queue.SimpleQueue = queue.SimpleQueue()
@@ -55,7 +58,7 @@ def beam_search(client, text: str, width: int, max_new_tokens: int, length_penal
             rows[response.logits.branch] = np.frombuffer(response.logits.raw.data, dtype="<f4")
             if len(rows) < len(beams):
                 continue  # the other beams' rows of this step are on their way
-            step, chosen = response.logits.step, best_continuations(beams, rows, 2 * width)
+            step, chosen = response.logits.step, best_continuations(beams, rows, 2 * width, bias)
             last_step = step + 1 == max_new_tokens
             for score, index, token in chosen[:width]:
                 if token == eos or last_step:
