@@ -12,7 +12,7 @@
  */
 import { constants } from 'node:os';
 import type { Command } from 'commander';
-import { composeServer } from '../composition-root.js';
+import { composeServer, type ComposedServer, type ServerComposition } from '../composition-root.js';
 import { ensureEmbeddedModel } from '../embedded-model.js';
 import { routeGrpcLogs, routeProcessWarnings } from '../server/log-routing.js';
 import type { Logger } from '../server/logger.js';
@@ -53,10 +53,22 @@ export function register(program: Command): void {
 }
 
 async function serve(settings: ServeSettings, logger: Logger): Promise<void> {
-  const security = securitySettings(settings);
   const readyFile = settings.readyFile === undefined ? undefined : new ReadyFile(settings.readyFile);
   await readyFile?.clear();
-  const app = await composeServer({
+  const app = await composeServer(await composition(settings, logger));
+  try {
+    const port = await app.server.start({ host: settings.host, port: settings.port });
+    await readyFile?.announce(settings.host, port);
+  } catch (error) {
+    await app.dispose();
+    throw error;
+  }
+  handleSignals(app, readyFile, logger);
+}
+
+/** What `settings` ask the composition root for: the models, their loading, limits, security, lifecycle. */
+async function composition(settings: ServeSettings, logger: Logger): Promise<ServerComposition> {
+  return {
     ...(await modelsToServe(settings, logger)),
     plugins: settings.plugin,
     load: {
@@ -76,7 +88,7 @@ async function serve(settings: ServeSettings, logger: Logger): Promise<void> {
       maxBranchesPerStream: settings.maxBranchesPerStream,
       maxTotalBranches: settings.maxTotalBranches,
     },
-    security,
+    security: securitySettings(settings),
     lifecycle: {
       shutdownDelayMs: settings.shutdownDelay,
       drainTimeoutMs: settings.drainTimeout,
@@ -88,7 +100,14 @@ async function serve(settings: ServeSettings, logger: Logger): Promise<void> {
       maxConnectionAgeGraceMs: settings.maxConnectionAgeGrace,
     },
     ...(settings.metricsPort !== undefined && { metrics: { host: settings.host, port: settings.metricsPort } }),
-  });
+  };
+}
+
+/**
+ * SIGINT/SIGTERM drain and exit 0 (a second one exits at once, 128 + its number); SIGHUP re-reads the TLS
+ * and token files (and no longer ends the process, its default).
+ */
+function handleSignals(app: ComposedServer, readyFile: ReadyFile | undefined, logger: Logger): void {
   let shuttingDown = false;
   const shutDown = (signal: NodeJS.Signals): void => {
     if (shuttingDown) {
@@ -110,16 +129,8 @@ async function serve(settings: ServeSettings, logger: Logger): Promise<void> {
       },
     );
   };
-  try {
-    const port = await app.server.start({ host: settings.host, port: settings.port });
-    await readyFile?.announce(settings.host, port);
-  } catch (error) {
-    await app.dispose();
-    throw error;
-  }
   process.on('SIGINT', shutDown);
   process.on('SIGTERM', shutDown);
-  // SIGHUP re-reads the TLS and token files (and no longer ends the process, its default).
   process.on('SIGHUP', () => void app.security.reload('SIGHUP'));
 }
 
