@@ -12,6 +12,7 @@
  */
 import { endianness } from 'node:os';
 import { DataType, type Tensor, type TopLogits } from '../gen/stepwise/v1/stepwise.js';
+import { float16BitsOfFloat32Bits } from '../numeric/index.js';
 
 if (endianness() !== 'LE') {
   throw new Error('Stepwise sends tensors as little-endian typed-array bytes; this host is big-endian');
@@ -29,52 +30,12 @@ export function float32Tensor(row: Float32Array): Tensor {
 /** The row as a float16 tensor written into `scratch` (at least `row.length` long, reused per stream). */
 export function float16Tensor(row: Float32Array, scratch: Uint16Array): Tensor {
   const bits = new Uint32Array(row.buffer, row.byteOffset, row.length);
-  for (let i = 0; i < bits.length; i++) scratch[i] = float32BitsToFloat16(bits[i]!);
+  for (let i = 0; i < bits.length; i++) scratch[i] = float16BitsOfFloat32Bits(bits[i]!);
   return {
     dtype: DataType.DATA_TYPE_FLOAT16,
     shape: [row.length],
     data: Buffer.from(scratch.buffer, scratch.byteOffset, row.length * 2),
   };
-}
-
-/**
- * IEEE 754 binary32 bits → binary16 bits, round to nearest, ties to even; overflow gives ±Infinity,
- * underflow gives subnormals then ±0, NaN stays NaN (quiet).
- */
-export function float32BitsToFloat16(bits: number): number {
-  const sign = (bits >>> 16) & 0x8000;
-  const exponent = (bits >>> 23) & 0xff;
-  const mantissa = bits & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa !== 0 ? 0x200 | (mantissa >>> 13) : 0);
-  const halfExponent = exponent - 127 + 15;
-  if (halfExponent >= 0x1f) return sign | 0x7c00;
-  if (halfExponent <= 0) {
-    // Subnormal half: value = m × 2^-24, so m = (1.mantissa × 2^23) >> (14 - halfExponent).
-    if (halfExponent < -10) return sign;
-    const full = mantissa | 0x800000;
-    const shift = 14 - halfExponent;
-    return sign | roundShift(full, shift);
-  }
-  // A carry out of the mantissa correctly bumps the exponent (and reaches Infinity from the largest value).
-  return sign | ((halfExponent << 10) + roundShift(mantissa, 13));
-}
-
-/** `value >> shift`, rounded to nearest with ties to even. */
-function roundShift(value: number, shift: number): number {
-  const kept = value >>> shift;
-  const rest = value & ((1 << shift) - 1);
-  const half = 1 << (shift - 1);
-  return rest > half || (rest === half && (kept & 1) === 1) ? kept + 1 : kept;
-}
-
-/** Binary16 bits → the number they encode (exact): the inverse, for readers of FLOAT16 tensors. */
-export function float16BitsToNumber(half: number): number {
-  const sign = half & 0x8000 ? -1 : 1;
-  const exponent = (half >>> 10) & 0x1f;
-  const mantissa = half & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 0x1f) return mantissa === 0 ? sign * Infinity : NaN;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
 /** The k largest entries of a row, largest first; equal values keep the lower id first. */

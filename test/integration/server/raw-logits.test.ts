@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataType, LogitsFormat, type StepLogits } from '../../../src/gen/stepwise/v1/stepwise.js';
 import { loadModel } from '../../../src/runtime/index.js';
 import type { ModelRuntime } from '../../../src/runtime/types.js';
-import { float32BitsToFloat16 } from '../../../src/server/logits-encoding.js';
+import { float16BitsOfFloat32Bits as float32BitsToFloat16 } from '../../../src/numeric/index.js';
 import { tinyModels } from '../../fixtures/models.js';
 import { DecodeStream, type StartInput } from '../../support/decode-client.js';
 import { rowBytes, runtimeStepLogits } from '../../support/runtime-reference.js';

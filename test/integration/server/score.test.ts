@@ -7,7 +7,7 @@ import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataType, LogitsFormat, type ScoreRequest, type ScoreResponse, type TokenScore } from '../../../src/gen/stepwise/v1/stepwise.js';
 import type { StepScheduler } from '../../../src/runtime/step-scheduler.js';
-import { float32BitsToFloat16 } from '../../../src/server/logits-encoding.js';
+import { float16BitsOfFloat32Bits as float32BitsToFloat16 } from '../../../src/numeric/index.js';
 import { tinyModels } from '../../fixtures/models.js';
 import { DecodeStream, unary, type StartInput } from '../../support/decode-client.js';
 import { runLockstep, rawRows, type LockstepTranscript } from '../../support/lockstep.js';

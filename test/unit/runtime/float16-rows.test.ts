@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { float16BitsOf, float16Value, narrowToFloat16, widenFloat16 } from '../../../src/numeric/float16.js';
-import { float32BitsToFloat16 } from '../../../src/server/logits-encoding.js';
+import { float16BitsOfFloat32Bits as float32BitsToFloat16 } from '../../../src/numeric/index.js';
 
 const everyPattern = Uint16Array.from({ length: 0x10000 }, (_, i) => i);
 const isNaNPattern = (half: number) => (half & 0x7c00) === 0x7c00 && (half & 0x3ff) !== 0;
