@@ -105,7 +105,6 @@ export async function composeServer(composition: ServerComposition): Promise<Com
   const security = await TransportSecurity.load(composition.security ?? {}, logger);
   const schedulers = await loadModels(composition);
   const model = schedulers[0]!.scheduler;
-  const loaded = schedulers[0]!.loaded;
   try {
     const catalog = new ModelCatalog(schedulers.map((each) => catalogEntry(each, composition)));
     const limits = catalog.default.limits;
@@ -122,7 +121,7 @@ export async function composeServer(composition: ServerComposition): Promise<Com
     container.registerSingleton(ProcessorRegistry);
     const slots = new StreamSlots(limits.maxConcurrentStreams);
     container.register(StreamSlots, { useValue: slots });
-    const metrics = serverMetrics(slots, model, loaded, composition.metrics !== undefined);
+    const metrics = serverMetrics(slots, schedulers, composition.metrics !== undefined);
     container.register(ServerMetrics, { useValue: metrics });
     container.register(ShutdownSignal, { useValue: new ShutdownSignal() });
     // One of each per server: nothing a stream shares with the others outlives its server or reaches another.
@@ -209,10 +208,17 @@ function catalogEntry({ name, scheduler }: LoadedModel, composition: ServerCompo
   }
 }
 
-/** The server's metrics, reading its slots, its scheduler and, on a worker thread, the thread's run-ahead counts. */
-function serverMetrics(slots: StreamSlots, scheduler: StepScheduler, loaded: ModelRuntime, processMetrics: boolean): ServerMetrics {
-  const runAhead = loaded instanceof WorkerModel ? () => loaded.threadRunAhead() : undefined;
-  return new ServerMetrics({ slots, scheduler, runAhead, processMetrics });
+/**
+ * The server's metrics, reading its slots and, per model (its series labelled with its name), its
+ * scheduler and, on a worker thread, the thread's run-ahead counts.
+ */
+function serverMetrics(slots: StreamSlots, models: readonly LoadedModel[], processMetrics: boolean): ServerMetrics {
+  const sources = models.map(({ name, loaded, scheduler }) => ({
+    name,
+    scheduler,
+    runAhead: loaded instanceof WorkerModel ? () => loaded.threadRunAhead() : undefined,
+  }));
+  return new ServerMetrics({ slots, models: sources, processMetrics });
 }
 
 async function serveMetrics(

@@ -2,12 +2,13 @@
  * What one `Decode` or `Generate` stream did, gathered as it runs: for its access-log line at its end
  * (model, input length, tokens, steps, forced tokens, rewinds, finish reason) and, live, for the server's
  * metrics. Most of it is read from the messages the stream sends (`sent`); what no message shows (the
- * time of each decoder step, a rewind) the session reports itself through `StreamObserver`.
+ * time of each decoder step, a rewind) the session reports itself through `StreamObserver`. The metrics
+ * go to the series of the model its `Started` names (a stream runs no step before it).
  */
 import { performance } from 'node:perf_hooks';
 import { FinishReason, TokenSource } from '../gen/stepwise/v1/stepwise.js';
 import type { LogFields } from './logger.js';
-import type { StreamMetrics } from './server-metrics.js';
+import type { StreamMetrics, StreamMetricsByModel } from './server-metrics.js';
 import type { SessionMessage } from './session-wire.js';
 
 /** What a decode session reports that its messages do not show. */
@@ -20,6 +21,8 @@ export interface StreamObserver {
 
 export class StreamReport implements StreamObserver {
   private model: string | undefined;
+  /** The metrics of the stream's model, once its `Started` named it. */
+  private modelMetrics: StreamMetrics | undefined;
   private inputTokens: number | undefined;
   private tokens = 0;
   private forced = 0;
@@ -31,19 +34,19 @@ export class StreamReport implements StreamObserver {
 
   /** `startedAt`: `performance.now()` when the call began. */
   constructor(
-    private readonly metrics: StreamMetrics,
+    private readonly metrics: StreamMetricsByModel,
     readonly startedAt = performance.now(),
   ) {}
 
   stepComputed(ms: number): void {
     this.steps += 1;
-    this.metrics.stepComputed(ms / 1000);
+    this.modelMetrics?.stepComputed(ms / 1000);
   }
 
   rewound(count: number): void {
     this.rewinds += 1;
     this.tokens -= count;
-    this.metrics.rewound();
+    this.modelMetrics?.rewound();
   }
 
   /** Called with every message the stream writes, as it writes it. */
@@ -51,8 +54,9 @@ export class StreamReport implements StreamObserver {
     switch (message.$case) {
       case 'started':
         this.model = message.value.modelName;
+        this.modelMetrics = this.metrics.forModel(this.model);
         this.inputTokens = message.value.inputIds.length;
-        this.metrics.encoderInput(this.inputTokens);
+        this.modelMetrics.encoderInput(this.inputTokens);
         return;
       case 'logits':
         return this.stepSent();
@@ -89,13 +93,13 @@ export class StreamReport implements StreamObserver {
   private stepSent(): void {
     if (this.firstStepSent) return;
     this.firstStepSent = true;
-    this.metrics.firstStepSent((performance.now() - this.startedAt) / 1000);
+    this.modelMetrics?.firstStepSent((performance.now() - this.startedAt) / 1000);
   }
 
   private tokenTaken(forced: boolean): void {
     this.tokens += 1;
     if (forced) this.forced += 1;
-    this.metrics.tokenTaken(forced);
+    this.modelMetrics?.tokenTaken(forced);
   }
 }
 

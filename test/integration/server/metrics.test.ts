@@ -20,6 +20,11 @@ beforeAll(async () => {
 });
 afterAll(async () => server?.stop());
 
+/** The labels of the (only) model's series, with `more`. */
+function model(more: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return { model: server.app.catalog.default.name, ...more };
+}
+
 /** Runs an AUTO stream to its end; returns how many tokens it was sent. */
 async function autoStream(tokens: number): Promise<number> {
   const stream = DecodeStream.open(server.newClient());
@@ -72,25 +77,27 @@ describe('/metrics', () => {
     expect(scrape.type('stepwise_rpcs_total')).toBe('counter');
   });
 
-  it('counts tokens, forced tokens and rewinds as the streams took them', () => {
-    expect(scrape.value('stepwise_tokens_generated_total')).toBe(tokens);
-    expect(scrape.value('stepwise_forced_tokens_total')).toBe(1);
-    expect(scrape.value('stepwise_rewinds_total')).toBe(1);
+  it("counts tokens, forced tokens and rewinds as the streams took them, in the model's series", () => {
+    expect(scrape.value('stepwise_tokens_generated_total', model())).toBe(tokens);
+    expect(scrape.value('stepwise_forced_tokens_total', model())).toBe(1);
+    expect(scrape.value('stepwise_rewinds_total', model())).toBe(1);
+    // A single-model server names its model too: there is no series without the label.
+    expect(scrape.value('stepwise_tokens_generated_total')).toBeUndefined();
   });
 
   it('has histograms of step time, time to first logits, decoder batch size and encoder input length, with their buckets', () => {
-    const steps = scrape.value('stepwise_step_seconds_count')!;
+    const steps = scrape.value('stepwise_step_seconds_count', model())!;
     expect(steps).toBeGreaterThanOrEqual(tokens);
-    expect(scrape.value('stepwise_step_seconds_bucket', { le: '+Inf' })).toBe(steps);
-    expect(scrape.value('stepwise_step_seconds_bucket', { le: '0.001' })).toBeDefined();
-    expect(scrape.value('stepwise_time_to_first_logits_seconds_count')).toBe(5);
-    expect(scrape.value('stepwise_encoder_input_tokens_count')).toBe(5);
-    expect(scrape.value('stepwise_encoder_input_tokens_sum')).toBeGreaterThan(5);
-    const runs = scrape.value('stepwise_decoder_batch_size_count')!;
+    expect(scrape.value('stepwise_step_seconds_bucket', model({ le: '+Inf' }))).toBe(steps);
+    expect(scrape.value('stepwise_step_seconds_bucket', model({ le: '0.001' }))).toBeDefined();
+    expect(scrape.value('stepwise_time_to_first_logits_seconds_count', model())).toBe(5);
+    expect(scrape.value('stepwise_encoder_input_tokens_count', model())).toBe(5);
+    expect(scrape.value('stepwise_encoder_input_tokens_sum', model())).toBeGreaterThan(5);
+    const runs = scrape.value('stepwise_decoder_batch_size_count', model())!;
     // Every step ran in some decoder run; concurrent AUTO streams shared some of theirs.
-    expect(scrape.value('stepwise_decoder_batch_size_sum')).toBeGreaterThanOrEqual(steps);
+    expect(scrape.value('stepwise_decoder_batch_size_sum', model())).toBeGreaterThanOrEqual(steps);
     expect(runs).toBeLessThan(steps);
-    expect(scrape.value('stepwise_decoder_batch_size_bucket', { le: '1' })).toBeLessThan(runs);
+    expect(scrape.value('stepwise_decoder_batch_size_bucket', model({ le: '1' }))).toBeLessThan(runs);
     expect(scrape.type('stepwise_step_seconds')).toBe('histogram');
   });
 
@@ -99,14 +106,14 @@ describe('/metrics', () => {
     expect(scrape.value('stepwise_streams_queued')).toBe(0);
     expect(scrape.value('stepwise_streams_waiting_for_reader')).toBe(0);
     expect(scrape.value('stepwise_response_buffered_bytes')).toBe(0);
-    expect(scrape.value('stepwise_model_busy_seconds_total')).toBeGreaterThan(0);
-    const ratio = scrape.value('stepwise_model_busy_ratio')!;
+    expect(scrape.value('stepwise_model_busy_seconds_total', model())).toBeGreaterThan(0);
+    const ratio = scrape.value('stepwise_model_busy_ratio', model())!;
     expect(ratio).toBeGreaterThan(0);
     expect(ratio).toBeLessThanOrEqual(1);
-    const guesses = scrape.value('stepwise_run_ahead_guesses_total')!;
+    const guesses = scrape.value('stepwise_run_ahead_guesses_total', model())!;
     expect(guesses).toBeGreaterThan(0);
-    expect(scrape.value('stepwise_run_ahead_hits_total')).toBeGreaterThan(0);
-    expect(scrape.value('stepwise_run_ahead_hits_total')).toBeLessThanOrEqual(guesses);
+    expect(scrape.value('stepwise_run_ahead_hits_total', model())).toBeGreaterThan(0);
+    expect(scrape.value('stepwise_run_ahead_hits_total', model())).toBeLessThanOrEqual(guesses);
   });
 
   it("includes prom-client's process metrics", () => {
@@ -126,6 +133,66 @@ describe('/metrics', () => {
     stream.call.end();
     await server.settled();
     expect((await scrapeMetrics(server.app.metricsPort!)).value('stepwise_streams_open')).toBe(0);
+  });
+});
+
+describe('/metrics of a server with two models', () => {
+  let two: TestServer;
+  beforeAll(async () => {
+    two = await startTestServer({
+      models: [
+        { name: 'tied', dir: tinyModels.reluTied },
+        { name: 'padded', dir: tinyModels.padded },
+      ],
+      metrics: true,
+    });
+  });
+  afterAll(async () => two?.stop());
+
+  /** Generates `tokens` tokens on `model` with Generate (AUTO); returns how many it was sent. */
+  async function generateOn(model: string, tokens: number): Promise<number> {
+    const { messages, status } = await generateAll(two.client, { input: TEXT, model, maxNewTokens: tokens, minNewTokens: tokens });
+    expect(status.code).toBe(Status.OK);
+    return messages.filter((message) => message.$case === 'token').length;
+  }
+
+  it("has every model's series from the start, at 0", async () => {
+    const scrape = await scrapeMetrics(two.app.metricsPort!);
+    for (const model of ['tied', 'padded']) {
+      expect(scrape.value('stepwise_tokens_generated_total', { model })).toBe(0);
+      expect(scrape.value('stepwise_decoder_batch_size_count', { model })).toBe(0);
+      expect(scrape.value('stepwise_step_seconds_count', { model })).toBe(0);
+      expect(scrape.value('stepwise_model_busy_seconds_total', { model })).toBeDefined();
+      expect(scrape.value('stepwise_run_ahead_guesses_total', { model })).toBe(0);
+    }
+  });
+
+  it("counts each model's streams, steps and decoder runs in its own series", async () => {
+    const tied = (await Promise.all([generateOn('tied', 9), generateOn('tied', 9), generateOn('tied', 9)])).reduce((sum, count) => sum + count, 0);
+    const padded = await generateOn('padded', 4);
+    await two.settled();
+    const scrape = await scrapeMetrics(two.app.metricsPort!);
+    const value = (name: string, model: string): number => scrape.value(name, { model })!;
+    expect([tied, padded]).toEqual([27, 4]);
+    expect(value('stepwise_tokens_generated_total', 'tied')).toBe(tied);
+    expect(value('stepwise_tokens_generated_total', 'padded')).toBe(padded);
+    expect(value('stepwise_encoder_input_tokens_count', 'tied')).toBe(3);
+    expect(value('stepwise_encoder_input_tokens_count', 'padded')).toBe(1);
+    expect(value('stepwise_time_to_first_logits_seconds_count', 'tied')).toBe(3);
+    expect(value('stepwise_time_to_first_logits_seconds_count', 'padded')).toBe(1);
+    for (const [model, tokens] of [['tied', tied], ['padded', padded]] as const) {
+      // One step per token (AUTO, no rewinds), and the model's decoder runs stepped exactly its own streams' states.
+      expect(value('stepwise_step_seconds_count', model)).toBe(tokens);
+      expect(value('stepwise_decoder_batch_size_sum', model)).toBe(tokens);
+      expect(value('stepwise_model_busy_seconds_total', model)).toBeGreaterThan(0);
+      const guesses = value('stepwise_run_ahead_guesses_total', model);
+      expect(guesses).toBeGreaterThan(0);
+      expect(value('stepwise_run_ahead_hits_total', model)).toBeLessThanOrEqual(guesses);
+    }
+    // The padded model's one stream ran alone: every one of its runs stepped one state.
+    expect(scrape.value('stepwise_decoder_batch_size_bucket', { model: 'padded', le: '1' })).toBe(value('stepwise_decoder_batch_size_count', 'padded'));
+    // Three concurrent streams shared some of the tied model's runs.
+    expect(value('stepwise_decoder_batch_size_count', 'tied')).toBeLessThan(value('stepwise_step_seconds_count', 'tied'));
   });
 });
 

@@ -73,7 +73,8 @@ it('a client that stops reading holds a bounded buffer on the server, and anothe
   const later = await scrape();
 
   const buffered = [held, later].map((sample) => sample.value('stepwise_response_buffered_bytes')!);
-  const tokensWhileHeld = later.value('stepwise_tokens_generated_total')! - held.value('stepwise_tokens_generated_total')!;
+  const model = { model: server.app.catalog.default.name };
+  const tokensWhileHeld = later.value('stepwise_tokens_generated_total', model)! - held.value('stepwise_tokens_generated_total', model)!;
   process.stdout.write(
     `slow reader: the server held ${buffered.map((bytes) => `${(bytes / 1024).toFixed(0)} KB`).join(', then ')} of its responses; ` +
       `the slow stream took ${tokensWhileHeld - OTHER_TOKENS} tokens meanwhile\n` +

@@ -13,7 +13,7 @@ import { ANONYMOUS_CALLER, callerOf } from '../../../src/server/bearer-auth.js';
 import { routeGrpcLogs, routeProcessWarnings } from '../../../src/server/log-routing.js';
 import { MemoryLogger } from '../../../src/server/logger.js';
 import { createLogger, type LogFormat } from '../../../src/server/pino-logger.js';
-import type { StreamMetrics } from '../../../src/server/server-metrics.js';
+import type { StreamMetrics, StreamMetricsByModel } from '../../../src/server/server-metrics.js';
 import { StreamReport } from '../../../src/server/stream-report.js';
 
 /** A logger writing into memory, one string per line. */
@@ -127,12 +127,14 @@ describe('the caller on the access line', () => {
 describe('stream report', () => {
   function recordingMetrics() {
     const calls: string[] = [];
-    const metrics: StreamMetrics = {
-      stepComputed: (seconds) => calls.push(`step ${seconds}`),
-      firstStepSent: () => calls.push('first'),
-      tokenTaken: (forced) => calls.push(`token ${forced ? 'forced' : 'selected'}`),
-      rewound: () => calls.push('rewind'),
-      encoderInput: (tokens) => calls.push(`input ${tokens}`),
+    const metrics: StreamMetricsByModel = {
+      forModel: (model): StreamMetrics => ({
+        stepComputed: (seconds) => calls.push(`${model}: step ${seconds}`),
+        firstStepSent: () => calls.push(`${model}: first`),
+        tokenTaken: (forced) => calls.push(`${model}: token ${forced ? 'forced' : 'selected'}`),
+        rewound: () => calls.push(`${model}: rewind`),
+        encoderInput: (tokens) => calls.push(`${model}: input ${tokens}`),
+      }),
     };
     return { metrics, calls };
   }
@@ -150,7 +152,8 @@ describe('stream report', () => {
     report.sent({ $case: 'token', value: { step: 0, tokenId: 8, source: TokenSource.TOKEN_SOURCE_SELECTED } as never });
     report.sent({ $case: 'finished', value: { reason: FinishReason.FINISH_REASON_EOS, tokenIds: [8] } as never });
     expect(report.fields()).toEqual({ model: 'm', inputTokens: 3, tokens: 1, steps: 3, forcedTokens: 1, rewinds: 1, finishReason: 'eos' });
-    expect(calls).toEqual(['input 3', 'step 0.002', 'first', 'token forced', 'step 0.003', 'rewind', 'step 0.002', 'token selected']);
+    // Every metric goes to the series of the model the stream's Started names.
+    expect(calls).toEqual(['m: input 3', 'm: step 0.002', 'm: first', 'm: token forced', 'm: step 0.003', 'm: rewind', 'm: step 0.002', 'm: token selected']);
   });
 
   it('is logged once, however many ways the call ends', () => {
