@@ -7,10 +7,11 @@
  * rewind(2)                                    // drop the last two tokens; the step is streamed again
  * reconfigure([replaceProcessor({ name: 'temperature', params: { temperature: 0.5 } })])
  * stop()                                       // end now (reason CLIENT_STOP)
+ * fork(1) / drop()                             // copy the branch into branch 1; end the branch
  * ```
  */
 import { toProcessorSpec, type ProcessorInput } from './param-values.js';
-import { PipelineScope, type DecodeRequest, type PipelineChange } from './proto.js';
+import { PipelineScope, type DecodeRequest, type PipelineChange, type StepDecision } from './proto.js';
 
 /** How long a pipeline change lasts. */
 export type ChangeScope = 'this-step' | 'from-now-on';
@@ -26,7 +27,9 @@ export type Decision =
   | { readonly action: 'accept'; readonly pipelineChanges: readonly PipelineChangeInput[] }
   | { readonly action: 'force'; readonly tokenIds: readonly number[]; readonly pipelineChanges: readonly PipelineChangeInput[] }
   | { readonly action: 'rewind'; readonly count: number; readonly pipelineChanges: readonly PipelineChangeInput[] }
-  | { readonly action: 'stop' };
+  | { readonly action: 'stop' }
+  | { readonly action: 'fork'; readonly newBranch: number }
+  | { readonly action: 'drop' };
 
 /** Let the server select this step's token (after applying `pipelineChanges`, if any). */
 export function accept(pipelineChanges: readonly PipelineChangeInput[] = []): Decision {
@@ -62,6 +65,22 @@ export function stop(): Decision {
   return { action: 'stop' };
 }
 
+/**
+ * Copy the branch, as it awaits this step, into `newBranch` (an unused id in [1, 2^31), chosen by the client);
+ * both then await a decision for this step.
+ */
+export function fork(newBranch: number): Decision {
+  if (!Number.isInteger(newBranch) || newBranch < 1 || newBranch >= 2 ** 31) {
+    throw new RangeError(`fork branch must be an integer in [1, 2^31); given ${newBranch}`);
+  }
+  return { action: 'fork', newBranch };
+}
+
+/** End the branch without a `finished` event and free its memory (not the stream's last live branch). */
+export function drop(): Decision {
+  return { action: 'drop' };
+}
+
 /** Inserts a processor (last, or at `index`). */
 export function addProcessor(processor: ProcessorInput, options: { index?: number; scope?: ChangeScope } = {}): PipelineChangeInput {
   return { change: 'add', processor, ...options };
@@ -94,24 +113,27 @@ function toPipelineChange(input: PipelineChangeInput): PipelineChange {
   }
 }
 
-/** The request that carries `decision` as the answer to `step`. */
-export function toDecodeRequest(step: number, decision: Decision): DecodeRequest {
-  if (decision.action === 'stop') return { message: { $case: 'stop', value: { branch: 0 } } };
+/** The request that carries `decision` as the answer to `branch`'s `step`. */
+export function toDecodeRequest(step: number, decision: Decision, branch = 0): DecodeRequest {
+  if (decision.action === 'stop') return { message: { $case: 'stop', value: { branch } } };
+  const decide = (action: StepDecision['action'], pipelineChanges: PipelineChange[] = []): DecodeRequest => ({
+    message: { $case: 'decision', value: { step, action, pipelineChanges, branch } },
+  });
+  if (decision.action === 'fork') return decide({ $case: 'fork', value: { branch: decision.newBranch } });
+  if (decision.action === 'drop') return decide({ $case: 'drop', value: {} });
   const pipelineChanges = decision.pipelineChanges.map(toPipelineChange);
   switch (decision.action) {
     case 'accept':
-      return { message: { $case: 'decision', value: { step, action: { $case: 'accept', value: {} }, pipelineChanges, branch: 0 } } };
-    case 'force': {
-      const action =
+      return decide({ $case: 'accept', value: {} }, pipelineChanges);
+    case 'force':
+      return decide(
         decision.tokenIds.length === 1
-          ? { $case: 'forceToken' as const, value: { tokenId: decision.tokenIds[0]! } }
-          : { $case: 'forceTokens' as const, value: { tokenIds: [...decision.tokenIds] } };
-      return { message: { $case: 'decision', value: { step, action, pipelineChanges, branch: 0 } } };
-    }
+          ? { $case: 'forceToken', value: { tokenId: decision.tokenIds[0]! } }
+          : { $case: 'forceTokens', value: { tokenIds: [...decision.tokenIds] } },
+        pipelineChanges,
+      );
     case 'rewind':
-      return {
-        message: { $case: 'decision', value: { step, action: { $case: 'rewind', value: { count: decision.count } }, pipelineChanges, branch: 0 } },
-      };
+      return decide({ $case: 'rewind', value: { count: decision.count } }, pipelineChanges);
   }
 }
 

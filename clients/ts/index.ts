@@ -8,7 +8,7 @@ export { DEFAULT_CHANNEL_OPTIONS, StepwiseClient, type StepwiseClientOptions } f
 export { DEFAULT_SERVER, bearerTokenInterceptor, channelCredentials, type ClientTls } from './channel-security.js';
 export { DecodeSession } from './decode-session.js';
 export { LockstepDecode, type DecodedStep, type DecideContext, type DecideStep, type DecodeResult } from './lockstep-decode.js';
-export type { DecodeEvent, StartedEvent, StepEvent, TokenEvent, AppliedEvent, FinishedEvent, BeamStepEvent } from './decode-events.js';
+export type { DecodeEvent, StartedEvent, StepEvent, ForkedEvent, TokenEvent, AppliedEvent, FinishedEvent, BeamStepEvent } from './decode-events.js';
 export type { DecodeStart, StreamInput, RawLogitsFormat } from './start-options.js';
 export type { ParamInput, ProcessorInput } from './param-values.js';
 export {
@@ -17,6 +17,8 @@ export {
   reconfigure,
   rewind,
   stop,
+  fork,
+  drop,
   addProcessor,
   replaceProcessor,
   removeProcessor,

@@ -9,6 +9,10 @@
  * for await (const { step, logits, token } of run) console.log(step, token.text, logits![token.tokenId]);
  * const { finished } = await run.result();
  * ```
+ *
+ * A `fork(newBranch)` decision copies the step's branch; `decide` is then asked again for the same step of
+ * both (`step.branch` tells which), and `drop()` ends a branch. Each branch keeps its own `tokenIds`;
+ * decoded steps carry their branch.
  */
 import type { Decision } from './decisions.js';
 import type { StepEvent } from './decode-events.js';
@@ -18,6 +22,8 @@ import type { Finished, Started, TokenChosen, TopLogits } from './proto.js';
 /** One step once its token is known. */
 export interface DecodedStep {
   readonly step: number;
+  /** The branch that took the token (0 unless a decision forked). */
+  readonly branch: number;
   /** The step's raw logits (FLOAT32/FLOAT16 formats); a view for FLOAT32. */
   readonly logits: Float32Array | undefined;
   /** The highest raw logits (TOP_K format). */
@@ -28,7 +34,7 @@ export interface DecodedStep {
 /** What `decide` knows besides the step itself. */
 export interface DecideContext {
   readonly started: Started;
-  /** The tokens generated so far (after any rewinds). */
+  /** The tokens the step's branch generated so far (after any rewinds). */
   readonly tokenIds: readonly number[];
 }
 
@@ -71,21 +77,38 @@ export class LockstepDecode implements AsyncIterable<DecodedStep> {
   }
 
   private async *run(): AsyncGenerator<DecodedStep, void, undefined> {
-    const tokenIds: number[] = [];
-    const pendingSteps = new Map<number, StepEvent>();
+    const tokenIds = new Map<number, number[]>([[0, []]]);
+    const pendingSteps = new Map<string, StepEvent>();
     for await (const event of this.session) {
       if (event.kind === 'step') {
-        pendingSteps.set(event.step, event);
-        if (!event.awaitsDecision) continue;
-        const decision = await this.decideStep(event, { started: this.session.started!, tokenIds });
-        this.session.decide(event.step, decision);
-        if (decision.action === 'rewind') tokenIds.splice(tokenIds.length - decision.count, decision.count);
+        pendingSteps.set(`${event.branch}:${event.step}`, event);
+        if (event.awaitsDecision) await this.answer(event, tokenIds, pendingSteps);
       } else if (event.kind === 'token') {
-        tokenIds.push(event.token.tokenId);
-        const step = pendingSteps.get(event.token.step);
-        pendingSteps.delete(event.token.step);
-        yield { step: event.token.step, logits: step?.logits, top: step?.top, token: event.token };
+        const { token, branch } = event;
+        tokenIds.get(branch)!.push(token.tokenId);
+        const step = pendingSteps.get(`${branch}:${token.step}`);
+        pendingSteps.delete(`${branch}:${token.step}`);
+        yield { step: token.step, branch, logits: step?.logits, top: step?.top, token };
       }
+    }
+  }
+
+  /** Sends `decide`'s answer to `event`; after a fork, the answers of both branches. */
+  private async answer(event: StepEvent, tokenIds: Map<number, number[]>, pendingSteps: Map<string, StepEvent>): Promise<void> {
+    const branchIds = tokenIds.get(event.branch)!;
+    const decision = await this.decideStep(event, { started: this.session.started!, tokenIds: [...branchIds] });
+    this.session.decide(event.step, decision, event.branch);
+    if (decision.action === 'rewind') branchIds.splice(branchIds.length - decision.count, decision.count);
+    if (decision.action === 'drop') {
+      tokenIds.delete(event.branch);
+      pendingSteps.delete(`${event.branch}:${event.step}`);
+    }
+    if (decision.action === 'fork') {
+      tokenIds.set(decision.newBranch, [...branchIds]);
+      const copy: StepEvent = { ...event, branch: decision.newBranch };
+      pendingSteps.set(`${copy.branch}:${copy.step}`, copy);
+      await this.answer(event, tokenIds, pendingSteps);
+      await this.answer(copy, tokenIds, pendingSteps);
     }
   }
 }

@@ -14,15 +14,10 @@ as they are. You will see the hypotheses, best first, with their scores and text
 
 from __future__ import annotations
 
-import queue
-
-import grpc
 import numpy as np
 
 from _common import connect, parse_arguments, run_example
-from stepwise_client.errors import call_failure
-from stepwise_client.protocol import pb
-from stepwise_client.start_options import to_start_message
+from stepwise_client import StepEvent
 
 
 def log_softmax(row: np.ndarray) -> np.ndarray:
@@ -46,19 +41,15 @@ def best_continuations(beams: list, rows: dict, width: int, bias: dict) -> list:
 def beam_search(client, text: str, width: int, max_new_tokens: int, length_penalty: float = 1.0, bias: dict = {}) -> tuple[list, dict]:
     """Returns the hypotheses ``[(token ids, score)]``, best first, and the forks and drops sent."""
     eos = client.get_model_info().special_ids.eos_token_id
-    requests: queue.SimpleQueue = queue.SimpleQueue()
-    requests.put(pb.DecodeRequest(start=to_start_message(text, max_new_tokens=max_new_tokens, mode="lockstep")))
-    send = lambda step, branch, **action: requests.put(pb.DecodeRequest(decision=pb.StepDecision(step=step, branch=branch, **action)))
     beams, rows, finished, counts, next_id = [(0, [], 0.0)], {}, [], {"forks": 0, "drops": 0}, 1
-    call = client.stub.Decode(iter(requests.get, None))
-    try:
-        for response in call:
-            if response.WhichOneof("message") != "logits":
+    with client.open_decode(text, max_new_tokens=max_new_tokens) as session:  # closing it ends its branches
+        for event in session:
+            if not isinstance(event, StepEvent):
                 continue
-            rows[response.logits.branch] = np.frombuffer(response.logits.raw.data, dtype="<f4")
+            rows[event.branch] = event.logits
             if len(rows) < len(beams):
                 continue  # the other beams' rows of this step are on their way
-            step, chosen = response.logits.step, best_continuations(beams, rows, 2 * width, bias)
+            step, chosen = event.step, best_continuations(beams, rows, 2 * width, bias)
             last_step = step + 1 == max_new_tokens
             for score, index, token in chosen[:width]:
                 if token == eos or last_step:
@@ -66,27 +57,22 @@ def beam_search(client, text: str, width: int, max_new_tokens: int, length_penal
                     finished.append((tokens, score / len(tokens) ** length_penalty))
             finished = sorted(finished, key=lambda hypothesis: -hypothesis[1])[:width]
             if last_step or len(finished) == width:
-                break  # closing the stream ends its branches
+                break
             survivors, rows, kept = [], {}, set()
             for score, index, token in [candidate for candidate in chosen if candidate[2] != eos][:width]:
                 parent = beams[index][0]
                 branch = parent if parent not in kept else next_id
                 if branch != parent:  # the parent's first survivor keeps its branch; the others fork it
-                    send(step, parent, fork=pb.Fork(branch=branch))
+                    session.fork(step, branch, branch=parent)
                     next_id, counts["forks"] = next_id + 1, counts["forks"] + 1
                 kept.add(parent)
                 survivors.append((branch, beams[index][1] + [token], score))
             for parent in {beam[0] for beam in beams} - kept:  # before the forces, which may end the others
-                send(step, parent, drop=pb.Drop())
+                session.drop(step, parent)
                 counts["drops"] += 1
             for branch, tokens, _ in survivors:
-                send(step, branch, force_token=pb.ForceToken(token_id=tokens[-1]))
+                session.force(step, tokens[-1], branch=branch)
             beams = survivors
-        requests.put(None)
-        for _ in call:
-            pass  # each branch's TokenChosen and Finished
-    except grpc.RpcError as error:
-        raise call_failure("Decode", error) from None
     return finished, counts
 
 

@@ -14,7 +14,9 @@ from .decisions import (
     PipelineChange,
     accept,
     add_processor,
+    drop,
     force,
+    fork,
     reconfigure,
     remove_processor,
     replace_processor,
@@ -23,7 +25,7 @@ from .decisions import (
 )
 from .enums import DataType, DecodeMode, EarlyStopping, FinishReason, LogitsFormat, ParamType, PipelineScope, SelectionMode, TokenSource
 from .errors import StepwiseCallError
-from .events import AppliedEvent, BeamStepEvent, DecodeEvent, FinishedEvent, StartedEvent, StepEvent, TokenEvent
+from .events import AppliedEvent, BeamStepEvent, DecodeEvent, FinishedEvent, ForkedEvent, StartedEvent, StepEvent, TokenEvent
 from .lockstep import DecideContext, DecodedStep, LockstepDecode
 from .protocol import pb
 from .results import (
@@ -81,6 +83,7 @@ __all__ = [
     "FinishReason",
     "Finished",
     "FinishedEvent",
+    "ForkedEvent",
     "LockstepDecode",
     "LogitsFormat",
     "Metadata",
@@ -113,7 +116,9 @@ __all__ = [
     "TopLogits",
     "accept",
     "add_processor",
+    "drop",
     "force",
+    "fork",
     "open_channel",
     "pb",
     "reconfigure",

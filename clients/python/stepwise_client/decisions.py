@@ -5,6 +5,7 @@
 >>> rewind(2)                                      # drop the last two tokens; the step is streamed again
 >>> reconfigure([replace_processor("temperature", {"temperature": 0.5})])
 >>> stop()                                         # end now (reason CLIENT_STOP)
+>>> fork(1); drop()                                # copy the branch into branch 1; end the branch
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ class PipelineChange:
 class Decision:
     """A client's answer to one step."""
 
-    action: Literal["accept", "force", "rewind", "stop"]
+    action: Literal["accept", "force", "rewind", "stop", "fork", "drop"]
     token_ids: tuple[int, ...] = ()
     count: int = 0
     pipeline_changes: tuple[PipelineChange, ...] = ()
+    new_branch: int = 0
+    """``fork``: the id of the branch it makes."""
 
 
 def accept(pipeline_changes: Sequence[PipelineChange] = ()) -> Decision:
@@ -76,6 +79,19 @@ def rewind(count: int, pipeline_changes: Sequence[PipelineChange] = ()) -> Decis
 def stop() -> Decision:
     """End decoding now; the stream finishes with reason CLIENT_STOP."""
     return Decision("stop")
+
+
+def fork(new_branch: int) -> Decision:
+    """Copy the branch, as it awaits this step, into ``new_branch`` (an unused id in [1, 2^31), chosen by the
+    client); both then await a decision for this step."""
+    if not isinstance(new_branch, int) or not 1 <= new_branch < 2**31:
+        raise ValueError(f"fork branch must be an integer in [1, 2^31); given {new_branch!r}")
+    return Decision("fork", new_branch=new_branch)
+
+
+def drop() -> Decision:
+    """End the branch without a finished message and free its memory (not the stream's last live branch)."""
+    return Decision("drop")
 
 
 def add_processor(
@@ -118,12 +134,17 @@ def _to_pipeline_change(change: PipelineChange) -> Message:
     return message
 
 
-def to_decode_request(step: int, decision: Decision) -> Message:
-    """The request that carries ``decision`` as the answer to ``step``."""
+def to_decode_request(step: int, decision: Decision, branch: int = 0) -> Message:
+    """The request that carries ``decision`` as the answer to ``branch``'s ``step``."""
     if decision.action == "stop":
-        return pb.DecodeRequest(stop=pb.Stop())
-    message = pb.StepDecision(step=step, pipeline_changes=[_to_pipeline_change(c) for c in decision.pipeline_changes])
-    if decision.action == "accept":
+        return pb.DecodeRequest(stop=pb.Stop(branch=branch))
+    changes = [_to_pipeline_change(c) for c in decision.pipeline_changes]
+    message = pb.StepDecision(step=step, pipeline_changes=changes, branch=branch)
+    if decision.action == "fork":
+        message.fork.branch = decision.new_branch
+    elif decision.action == "drop":
+        message.drop.SetInParent()
+    elif decision.action == "accept":
         message.accept.SetInParent()
     elif decision.action == "force" and len(decision.token_ids) == 1:
         message.force_token.token_id = decision.token_ids[0]

@@ -29,6 +29,18 @@ class StepEvent:
     """The raw logits (``vocab_size`` float32) for the FLOAT32 and FLOAT16 formats."""
     top: Optional[TopLogits]
     """The highest raw logits for the TOP_K format."""
+    branch: int = 0
+    """The branch whose step this is (0 unless the stream forked)."""
+
+
+@dataclass(frozen=True)
+class ForkedEvent:
+    """A ``fork`` decision made ``branch``, a copy of ``from_branch`` as it awaited ``step``; both await a
+    decision for ``step`` (the new branch's logits are its parent's, not sent again)."""
+
+    branch: int
+    from_branch: int
+    step: int
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,8 @@ class AppliedEvent:
 
 @dataclass(frozen=True)
 class FinishedEvent:
-    """The end of the stream: reason, generated ids and text, timings."""
+    """The end of the stream, or with branches of one branch (``finished.branch``): reason, generated ids and
+    text, timings."""
 
     finished: Finished
 
@@ -59,7 +72,7 @@ class BeamStepEvent:
     beam_step: BeamStep
 
 
-DecodeEvent = Union[StartedEvent, StepEvent, TokenEvent, AppliedEvent, FinishedEvent, BeamStepEvent]
+DecodeEvent = Union[StartedEvent, StepEvent, ForkedEvent, TokenEvent, AppliedEvent, FinishedEvent, BeamStepEvent]
 
 
 def to_event(response: Message, awaits_decision: bool) -> DecodeEvent:
@@ -71,7 +84,10 @@ def to_event(response: Message, awaits_decision: bool) -> DecodeEvent:
         message = response.logits
         logits = tensor_to_numpy(message.raw) if message.HasField("raw") else None
         top = TopLogits.from_proto(message.top) if message.HasField("top") else None
-        return StepEvent(message.step, awaits_decision, logits, top)
+        return StepEvent(message.step, awaits_decision, logits, top, message.branch)
+    if kind == "forked":
+        forked = response.forked
+        return ForkedEvent(forked.branch, forked.from_branch, forked.step)
     if kind == "token":
         return TokenEvent(TokenChosen.from_proto(response.token))
     if kind == "applied":

@@ -5,12 +5,16 @@ decoded step with its raw logits (a NumPy array) and its token.
 >>> for step in run:
 ...     print(step.step, step.token.text, step.logits[step.token.token_id])
 >>> run.finished.reason                    # FinishReason.MAX_NEW_TOKENS
+
+A ``fork(new_branch)`` decision copies the step's branch; ``decide`` is then asked again for the same step
+of both (``step.branch`` tells which), and ``drop()`` ends a branch. Each branch keeps its own
+``context.token_ids``; decoded steps carry their branch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import numpy as np
@@ -32,6 +36,8 @@ class DecodedStep:
     """The highest raw logits for the TOP_K format."""
     token: TokenChosen
     """The token taken: id, text, log-probabilities, source (forced or selected)."""
+    branch: int = 0
+    """The branch that took it (0 unless a decision forked)."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,7 @@ class DecideContext:
 
     started: Started
     token_ids: tuple[int, ...]
-    """The tokens generated so far (after any rewinds)."""
+    """The tokens the step's branch generated so far (after any rewinds)."""
 
 
 DecideStep = Callable[[StepEvent, DecideContext], Decision]
@@ -82,25 +88,34 @@ class LockstepDecode:
         return self.session.finished
 
     def _run(self) -> Iterator[DecodedStep]:
-        token_ids: list[int] = []
-        pending: dict[int, StepEvent] = {}
+        token_ids: dict[int, list[int]] = {0: []}
+        pending: dict[tuple[int, int], StepEvent] = {}
         with self.session:
             for event in self.session:
                 if isinstance(event, StepEvent):
-                    pending[event.step] = event
-                    if not event.awaits_decision:
-                        continue
-                    assert self.session.started is not None  # the server sends Started before any step
-                    decision = self._decide(event, DecideContext(self.session.started, tuple(token_ids)))
-                    self.session.decide(event.step, decision)
-                    if decision.action == "rewind":
-                        del token_ids[len(token_ids) - decision.count :]
+                    pending[event.branch, event.step] = event
+                    if event.awaits_decision:
+                        self._answer(event, token_ids, pending)
                 elif isinstance(event, TokenEvent):
-                    token_ids.append(event.token.token_id)
-                    step = pending.pop(event.token.step, None)
-                    yield DecodedStep(
-                        event.token.step,
-                        step.logits if step is not None else None,
-                        step.top if step is not None else None,
-                        event.token,
-                    )
+                    token = event.token
+                    token_ids[token.branch].append(token.token_id)
+                    step = pending.pop((token.branch, token.step), None)
+                    logits, top = (step.logits, step.top) if step is not None else (None, None)
+                    yield DecodedStep(token.step, logits, top, token, token.branch)
+
+    def _answer(self, event: StepEvent, token_ids: dict[int, list[int]], pending: dict[tuple[int, int], StepEvent]) -> None:
+        """Sends ``decide``'s answer to ``event``; after a fork, the answers of both branches."""
+        assert self.session.started is not None  # the server sends Started before any step
+        branch_ids = token_ids[event.branch]
+        decision = self._decide(event, DecideContext(self.session.started, tuple(branch_ids)))
+        self.session.decide(event.step, decision, event.branch)
+        if decision.action == "rewind":
+            del branch_ids[len(branch_ids) - decision.count :]
+        elif decision.action == "drop":
+            del token_ids[event.branch]
+            pending.pop((event.branch, event.step), None)
+        elif decision.action == "fork":
+            token_ids[decision.new_branch] = list(branch_ids)
+            copy = pending[decision.new_branch, event.step] = replace(event, branch=decision.new_branch)
+            self._answer(event, token_ids, pending)
+            self._answer(copy, token_ids, pending)

@@ -7,6 +7,10 @@
 ...         elif isinstance(event, TokenEvent):
 ...             print(event.token.text)
 >>> session.finished.text
+
+Branches (lockstep): ``session.fork(step, 1)`` copies branch 0 into branch 1 (the client picks the id); each
+decision method then takes ``branch=``; ``session.drop(step, branch)`` ends one; every step event, token and
+finished carries its branch, and the stream ends with its last live branch's finished event.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ import grpc
 from google.protobuf.message import Message
 
 from ._gen.stepwise_pb2_grpc import StepwiseServiceStub
-from .decisions import Decision, PipelineChange, accept, force, reconfigure, rewind, steps_decided_ahead, stop, to_decode_request
+from .decisions import Decision, PipelineChange, accept, drop, force, fork, reconfigure, rewind, steps_decided_ahead, stop, to_decode_request
 from .enums import DecodeMode
 from .errors import call_failure
-from .events import DecodeEvent, FinishedEvent, StartedEvent, to_event
+from .events import DecodeEvent, FinishedEvent, ForkedEvent, StartedEvent, to_event
 from .protocol import pb
 from .results import Finished, Started
 
@@ -43,9 +47,12 @@ class DecodeSession:
         self.started: Optional[Started] = None
         """What the server resolved from the start, once the started event was read."""
         self.finished: Optional[Finished] = None
-        """The stream's end (reason, ids, text, timings), once the finished event was read."""
-        self._steps_already_decided = 0
-        self._stopped = False
+        """The stream's end (reason, ids, text, timings), once the finished event was read (with branches: the
+        last live branch's)."""
+        self._steps_already_decided: dict[int, int] = {}
+        """By branch: steps of a forced run that the server streams without waiting for a decision."""
+        self._live_branches = {0}
+        self._stopped: set[int] = set()
         self._iterated = False
 
     def _request_stream(self) -> Iterator[Message]:
@@ -76,58 +83,79 @@ class DecodeSession:
     def __exit__(self, *exc_info: object) -> None:
         self._close()
 
-    def decide(self, step: int, decision: Decision) -> None:
-        """Sends ``decision`` as the answer to ``step`` (``stop()`` ends the decode)."""
+    def decide(self, step: int, decision: Decision, branch: int = 0) -> None:
+        """Sends ``decision`` as the answer to ``branch``'s ``step`` (``stop()`` ends the branch)."""
         if decision.action == "stop":
-            return self.stop()
-        self._assert_open(f"answer step {step}")
-        self._requests.put(to_decode_request(step, decision))
-        self._steps_already_decided = steps_decided_ahead(decision)
+            return self.stop(branch)
+        self._assert_open(f"answer step {step}", branch)
+        self._requests.put(to_decode_request(step, decision, branch))
+        self._steps_already_decided[branch] = steps_decided_ahead(decision)
+        if decision.action == "fork":
+            self._live_branches.add(decision.new_branch)
+        elif decision.action == "drop":
+            self._live_branches.discard(branch)
 
-    def accept(self, step: int, pipeline_changes: Sequence[PipelineChange] = ()) -> None:
+    def accept(self, step: int, pipeline_changes: Sequence[PipelineChange] = (), branch: int = 0) -> None:
         """Lets the server select the token of ``step``, after applying ``pipeline_changes``."""
-        self.decide(step, accept(pipeline_changes))
+        self.decide(step, accept(pipeline_changes), branch)
 
-    def force(self, step: int, token_ids: int | Sequence[int], pipeline_changes: Sequence[PipelineChange] = ()) -> None:
+    def force(self, step: int, token_ids: int | Sequence[int], pipeline_changes: Sequence[PipelineChange] = (), branch: int = 0) -> None:
         """Takes ``token_ids`` (one id, or a run from ``step`` on) instead of selecting."""
-        self.decide(step, force(token_ids, pipeline_changes))
+        self.decide(step, force(token_ids, pipeline_changes), branch)
 
-    def reconfigure(self, step: int, pipeline_changes: Sequence[PipelineChange]) -> None:
+    def reconfigure(self, step: int, pipeline_changes: Sequence[PipelineChange], branch: int = 0) -> None:
         """Changes the pipeline, then lets the server select ``step``'s token with it."""
-        self.decide(step, reconfigure(pipeline_changes))
+        self.decide(step, reconfigure(pipeline_changes), branch)
 
-    def rewind(self, step: int, count: int, pipeline_changes: Sequence[PipelineChange] = ()) -> None:
+    def rewind(self, step: int, count: int, pipeline_changes: Sequence[PipelineChange] = (), branch: int = 0) -> None:
         """Removes the last ``count`` tokens; the step at the rewound position is streamed again."""
-        self.decide(step, rewind(count, pipeline_changes))
+        self.decide(step, rewind(count, pipeline_changes), branch)
 
-    def stop(self) -> None:
-        """Ends the decode; the stream then finishes with reason CLIENT_STOP."""
-        self._assert_open("stop")
-        self._requests.put(to_decode_request(0, stop()))  # a stop answers no particular step
-        self._stopped = True
+    def fork(self, step: int, new_branch: int, branch: int = 0) -> None:
+        """Copies ``branch``, as it awaits ``step``, into ``new_branch`` (an id the client chooses, unused in
+        this stream); both then await a decision for ``step``, which may be sent at once."""
+        self.decide(step, fork(new_branch), branch)
+
+    def drop(self, step: int, branch: int) -> None:
+        """Ends ``branch`` (awaiting ``step``) and frees it; nothing more comes for it. Not the last live one."""
+        self.decide(step, drop(), branch)
+
+    def stop(self, branch: int = 0) -> None:
+        """Ends the decode (with branches: ``branch``); it then finishes with reason CLIENT_STOP."""
+        self._assert_open("stop", branch)
+        self._requests.put(to_decode_request(0, stop(), branch))  # a stop answers no particular step
+        self._stopped.add(branch)
 
     def cancel(self) -> None:
         """Abandons the stream at once (the server frees it); iteration then fails with CANCELLED."""
         self._call.cancel()
 
-    def _assert_open(self, what: str) -> None:
+    def _assert_open(self, what: str, branch: int) -> None:
         if self.finished is not None:
             raise RuntimeError(f"cannot {what}: the decode has already finished")
-        if self._stopped:
-            raise RuntimeError(f"cannot {what}: the decode has already been stopped")
+        if branch not in self._live_branches:
+            raise RuntimeError(f"cannot {what}: branch {branch} is not live (never forked, dropped or finished)")
+        if branch in self._stopped:
+            label = "the decode" if branch == 0 and len(self._live_branches) == 1 else f"branch {branch}"
+            raise RuntimeError(f"cannot {what}: {label} has already been stopped")
 
     def _observe(self, response: Message) -> DecodeEvent:
         awaits_decision = False
         if response.WhichOneof("message") == "logits":
             lockstep = self.started is None or self.started.mode != DecodeMode.AUTO
-            awaits_decision = lockstep and self._steps_already_decided == 0
-            self._steps_already_decided = max(0, self._steps_already_decided - 1)
+            ahead = self._steps_already_decided.get(response.logits.branch, 0)
+            awaits_decision = lockstep and ahead == 0
+            self._steps_already_decided[response.logits.branch] = max(0, ahead - 1)
         event = to_event(response, awaits_decision)
         if isinstance(event, StartedEvent):
             self.started = event.started
+        elif isinstance(event, ForkedEvent):
+            self._live_branches.add(event.branch)
         elif isinstance(event, FinishedEvent):
-            self.finished = event.finished
-            self._requests.put(_END_OF_REQUESTS)  # our half of the stream is done too
+            self._live_branches.discard(event.finished.branch)
+            if not self._live_branches:  # the last live branch ended the stream
+                self.finished = event.finished
+                self._requests.put(_END_OF_REQUESTS)  # our half of the stream is done too
         return event
 
     def _close(self) -> None:

@@ -10,8 +10,8 @@ import unittest
 import numpy as np
 
 from support import PYTHON_CLIENT_ROOT, SERVER, TEXT
-from stepwise_client import Client, EarlyStopping
-from stepwise_client.events import FinishedEvent
+from stepwise_client import Client, DecideContext, Decision, EarlyStopping, accept, drop, force, fork
+from stepwise_client.events import FinishedEvent, ForkedEvent, StepEvent, TokenEvent
 
 sys.path.insert(0, str(PYTHON_CLIENT_ROOT / "examples"))
 from beam_search import beam_search  # noqa: E402
@@ -47,6 +47,57 @@ class BranchBeamSearchTest(unittest.TestCase):
             self.assertGreater(forks, 0)  # it did run on branches
             self.assertGreater(drops, 0)
             self.assertGreater(ended_on_eos, 0)
+
+
+class SessionBranchesTest(unittest.TestCase):
+    def test_a_forked_branch_steps_as_an_unbranched_decode_of_its_history_and_a_drop_leaves_the_other(self) -> None:
+        with Client(SERVER) as client:
+            unbranched = {token: [s.logits for s in client.decode(TEXT, max_new_tokens=3, decide=lambda e, c, t=token: force(t) if e.step == 0 else accept())] for token in (5, 9)}
+            events, rows = [], {0: [], 1: []}
+            with client.open_decode(TEXT, max_new_tokens=3) as session:
+                for event in session:
+                    events.append(event)
+                    if isinstance(event, StepEvent):
+                        rows[event.branch].append(event.logits)
+                        if event.step == 0:
+                            rows[1].append(event.logits)  # the fork's row at step 0 is its parent's
+                            session.fork(0, 1)
+                            session.force(0, 9, branch=1)
+                            session.force(0, 5)
+                        elif event.step == 1 and event.branch == 1:
+                            session.drop(1, 1)
+                        else:
+                            session.accept(event.step, branch=event.branch)
+            self.assertEqual([(e.branch, e.from_branch, e.step) for e in events if isinstance(e, ForkedEvent)], [(1, 0, 0)])
+            np.testing.assert_array_equal(np.stack(rows[0]), np.stack(unbranched[5]))
+            np.testing.assert_array_equal(np.stack(rows[1]), np.stack(unbranched[9][:2]))  # dropped at step 1
+            tokens = [(e.token.branch, e.token.token_id) for e in events if isinstance(e, TokenEvent) and e.token.step == 0]
+            self.assertEqual(sorted(tokens), [(0, 5), (1, 9)])
+            self.assertIsInstance(events[-1], FinishedEvent)
+            self.assertEqual(session.finished.branch, 0)
+            self.assertEqual(len(session.finished.token_ids), 3)
+
+    def test_decide_forks_and_drops_and_each_branch_keeps_its_own_tokens(self) -> None:
+        calls: list[tuple[int, int, tuple[int, ...]]] = []
+
+        def decide(step: StepEvent, context: DecideContext) -> Decision:
+            calls.append((step.branch, step.step, context.token_ids))
+            if step.step == 0 and step.branch == 0:
+                return fork(7) if len(calls) == 1 else force(5)  # asked again for both branches after the fork
+            if step.step == 0:
+                return force(9)
+            return drop() if step.branch == 0 else accept()
+
+        with Client(SERVER) as client:
+            run = client.decode(TEXT, max_new_tokens=3, decide=decide)
+            steps = [(step.branch, step.step, step.token.token_id) for step in run]
+        self.assertEqual(calls[:3], [(0, 0, ()), (0, 0, ()), (7, 0, ())])
+        self.assertIn((0, 1, (5,)), calls)
+        self.assertIn((7, 1, (9,)), calls)
+        self.assertEqual([step for step in steps if step[0] == 0], [(0, 0, 5)])  # dropped at step 1
+        self.assertEqual([step[:2] for step in steps if step[0] == 7], [(7, 0), (7, 1), (7, 2)])
+        self.assertEqual(run.finished.branch, 7)
+        self.assertEqual(run.finished.token_ids[0], 9)
 
 if __name__ == "__main__":
     unittest.main()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unittest
 
 from support import REPOSITORY_ROOT  # noqa: F401  (puts the client on the import path)
-from stepwise_client import accept, add_processor, force, pb, reconfigure, remove_processor, rewind, stop
+from stepwise_client import accept, add_processor, drop, force, fork, pb, reconfigure, remove_processor, rewind, stop
 from stepwise_client.decisions import steps_decided_ahead, to_decode_request
 from stepwise_client.start_options import to_start_message
 
@@ -21,6 +21,16 @@ class DecisionEncodingTest(unittest.TestCase):
         self.assertEqual(to_decode_request(1, accept()).decision.WhichOneof("action"), "accept")
         self.assertEqual(to_decode_request(1, rewind(2)).decision.rewind.count, 2)
         self.assertEqual(to_decode_request(1, stop()).WhichOneof("message"), "stop")
+
+    def test_fork_drop_a_decision_and_a_stop_name_their_branch(self):
+        forked = to_decode_request(2, fork(5), branch=3).decision
+        self.assertEqual((forked.step, forked.fork.branch, forked.branch), (2, 5, 3))
+        dropped = to_decode_request(2, drop(), branch=3).decision
+        self.assertEqual((dropped.WhichOneof("action"), dropped.branch), ("drop", 3))
+        self.assertEqual(to_decode_request(2, force(7), branch=3).decision.branch, 3)
+        self.assertEqual(to_decode_request(0, stop(), branch=3).stop.branch, 3)
+        with self.assertRaisesRegex(ValueError, r"fork branch must be an integer in \[1, 2\^31\); given 0"):
+            fork(0)
 
     def test_pipeline_changes_keep_their_order_scope_and_typed_parameters(self):
         decision = to_decode_request(

@@ -119,7 +119,7 @@ describe('the stepwise-client Python package', () => {
     mkdirSync(project, { recursive: true });
     const pidFile = join(project, 'server.pid');
     // clients/README.md's pytest test and its conftest.py (its model folder replaced by the test's).
-    const [, readmeTest, readmeConftest] = pythonBlocks();
+    const [readmeTest, readmeConftest] = pythonBlocks().filter((block) => /^# (test_translation|conftest)\.py$/m.test(block));
     expect(readmeConftest).toContain('"/models/t5-small-onnx"');
     writeFileSync(join(project, 'conftest.py'), readmeConftest!.replace('"/models/t5-small-onnx"', JSON.stringify(tinyModels.reluTied)));
     writeFileSync(join(project, 'test_translation.py'), readmeTest!);

@@ -1,7 +1,7 @@
 /**
  * The code in clients/README.md runs as written against the server `npm start` runs (`stepwise serve` with
- * its embedded model, on a free port that replaces the README's): the three TypeScript snippets, the first
- * Python snippet, and the `stepwise-client decode` and `score` commands, whose output must be the one the
+ * its embedded model, on a free port that replaces the README's): the four TypeScript snippets, the two
+ * Python snippets of the library (decoding, branches), and the `stepwise-client decode` and `score` commands, whose output must be the one the
  * README shows.
  * The example scripts and the grpcurl calls of the README are run by the Python tests, the pytest snippets
  * by python-package.test.ts.
@@ -81,10 +81,10 @@ afterAll(async () => {
 });
 
 describe('clients/README.md', () => {
-  it('has the three TypeScript snippets, the Python snippet and the decode and score commands run here', () => {
-    expect(codeBlocks('ts')).toHaveLength(3);
-    // The first; the other two (a pytest test and its conftest.py) are run by python-package.test.ts.
-    expect(codeBlocks('python')).toHaveLength(3);
+  it('has the four TypeScript snippets, the Python snippets and the decode and score commands run here', () => {
+    expect(codeBlocks('ts')).toHaveLength(4);
+    // The first two; the other two (a pytest test and its conftest.py) are run by python-package.test.ts.
+    expect(codeBlocks('python')).toHaveLength(4);
     expect(codeBlocks('sh').join('\n')).toContain('npm run -s client -- decode ');
     expect(codeBlocks('sh').join('\n')).toContain('npm run -s client -- score ');
   });
@@ -136,6 +136,21 @@ describe('clients/README.md', () => {
     const steps = [...output.matchAll(/^(\d+) (\d+) float32 \((\d+),\) -?\d/gm)];
     expect(steps.map((step) => Number(step[1]))).toEqual([0, 1, 2, 3, 4]);
     expect(Number(steps[1]![2])).toBe(5);
+  });
+
+  it('the branch snippets, TypeScript and Python, fork at step 0, force 9 on branch 1, drop it at step 2, end with branch 0', async () => {
+    await requirePythonPackages();
+    const python = await runPython(['-c', codeBlocks('python')[1]!.replaceAll(README_ADDRESS, address)]);
+    expect(python.code, python.stderr).toBe(0);
+    for (const output of [await runTypeScript(codeBlocks('ts')[3]!, 'branches'), python.stdout]) {
+      expect(output).toContain('forked 1 from 0 at step 0\n');
+      const tokens = (branch: number): number[][] =>
+        [...output.matchAll(new RegExp(`^branch ${branch} step (\\d+): (\\d+)$`, 'gm'))].map((match) => [Number(match[1]), Number(match[2])]);
+      expect(tokens(1)).toEqual([[0, 9], [1, expect.any(Number)]]); // dropped at step 2
+      expect(tokens(0).map(([step]) => step)).toEqual([0, 1, 2, 3]);
+      const finished = output.match(/^branch (\d+) finished: (.*)$/gm)!;
+      expect(finished).toEqual([`branch 0 finished: ${tokens(0).map(([, id]) => id).join(' ')}`]);
+    }
   });
 
   it('the decode command prints exactly the table and text the README shows', async () => {

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   accept,
   addProcessor,
+  drop,
   force,
+  fork,
   reconfigure,
   removeProcessor,
   replaceProcessor,
@@ -35,6 +37,17 @@ describe('step decisions', () => {
 
   it('encodes stop as the Stop message, not as a step decision', () => {
     expect(toDecodeRequest(9, stop())).toEqual({ message: { $case: 'stop', value: { branch: 0 } } });
+  });
+
+  it('encodes fork, drop, a decision and a stop for a named branch', () => {
+    expect(toDecodeRequest(2, fork(5), 3)).toEqual({
+      message: { $case: 'decision', value: { step: 2, action: { $case: 'fork', value: { branch: 5 } }, pipelineChanges: [], branch: 3 } },
+    });
+    expect(toDecodeRequest(2, drop(), 3).message).toMatchObject({ value: { action: { $case: 'drop', value: {} }, branch: 3 } });
+    expect(toDecodeRequest(2, force(7), 3).message).toMatchObject({ value: { action: { $case: 'forceToken' }, branch: 3 } });
+    expect(toDecodeRequest(0, stop(), 3)).toEqual({ message: { $case: 'stop', value: { branch: 3 } } });
+    expect(() => fork(0)).toThrow('fork branch must be an integer in [1, 2^31); given 0');
+    expect(() => fork(2 ** 31)).toThrow(RangeError);
   });
 
   it('encodes pipeline changes in order, with their scope and typed parameters', () => {
