@@ -3,6 +3,8 @@
  * range and the value given, e.g. "`max_new_tokens` must be in [1, 512]; given 600". Field names are the
  * proto's snake_case names, with the path from the request root, so a client in any language can find them.
  */
+import { LogitsFormat } from '../gen/stepwise/v1/stepwise.js';
+import type { RawLogitsFormat } from './decode-plan.js';
 import { invalidArgument } from './status.js';
 
 /** Requires `min <= value <= max`. */
@@ -28,5 +30,33 @@ export function requireTokenIds(field: string, ids: readonly number[], vocabSize
 export function requireKnownEnum(field: string, value: number, names: ReadonlyMap<number, string>): void {
   if (!names.has(value)) {
     throw invalidArgument(`\`${field}\` must be one of ${[...names.values()].join(', ')}; given ${value}`);
+  }
+}
+
+/**
+ * The raw-row format a request asks for (`raw_logits`, with `raw_top_k` for TOP_K); `at` prefixes the field
+ * names in messages (`stream.` for a `Start`), and `unspecified` is what UNSPECIFIED means there.
+ */
+export function resolveRawLogitsFormat(
+  format: LogitsFormat,
+  rawTopK: number,
+  vocabSize: number,
+  at: string,
+  unspecified: RawLogitsFormat,
+): RawLogitsFormat {
+  switch (format) {
+    case LogitsFormat.LOGITS_FORMAT_UNSPECIFIED:
+      return unspecified;
+    case LogitsFormat.LOGITS_FORMAT_FLOAT32:
+      return { kind: 'float32' };
+    case LogitsFormat.LOGITS_FORMAT_FLOAT16:
+      return { kind: 'float16' };
+    case LogitsFormat.LOGITS_FORMAT_TOP_K:
+      requireInClosedRange(`${at}raw_top_k`, rawTopK, 1, vocabSize, ' with `raw_logits` TOP_K');
+      return { kind: 'top-k', k: rawTopK };
+    case LogitsFormat.LOGITS_FORMAT_NONE:
+      return { kind: 'none' };
+    default:
+      throw invalidArgument(`\`${at}raw_logits\` must be one of FLOAT32, FLOAT16, TOP_K, NONE; given ${format}`);
   }
 }

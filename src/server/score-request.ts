@@ -8,20 +8,16 @@
  * tokenized), its target tokens (`maxScoreTokens`, one logits row each), and the raw rows it asks for,
  * which must fit in one response message.
  */
-import { LogitsFormat, type ScoreRequest, type ScoreTarget as WireScoreTarget } from '../gen/stepwise/v1/stepwise.js';
+import type { ScoreRequest, ScoreTarget as WireScoreTarget } from '../gen/stepwise/v1/stepwise.js';
 import type { ModelRuntime } from '../runtime/types.js';
-import type { RawLogitsFormat } from './decode-plan.js';
-import { requireInClosedRange, requireTokenIds } from './request-checks.js';
+import type { RawLogitsFormat, StreamPlan } from './decode-plan.js';
+import { requireInClosedRange, requireTokenIds, resolveRawLogitsFormat } from './request-checks.js';
 import type { ServerLimits } from './server-limits.js';
 import { invalidArgument } from './status.js';
 import { tokenizeText } from './text-input.js';
 
 /** What a request asks to be reported for each target token, besides its id, text, logprob and rank. */
-export interface ScoreReport {
-  readonly topNAlternatives: number;
-  readonly entropy: boolean;
-  readonly rawLogits: RawLogitsFormat;
-}
+export type ScoreReport = Pick<StreamPlan, 'topNAlternatives' | 'entropy' | 'rawLogits'>;
 
 /** One validated `ScoreRequest`. */
 export interface ScorePlan {
@@ -70,7 +66,9 @@ function resolveScoreRequest(request: ScoreRequest, at: string, model: ScoreMode
   }
   requireTokenIds(`${at}decoder_prefix_ids`, prefix, vocabSize);
   requireInClosedRange(`${at}top_n_alternatives`, request.topNAlternatives, 0, Math.min(limits.maxTopNAlternatives, vocabSize));
-  const report = { topNAlternatives: request.topNAlternatives, entropy: request.entropy, rawLogits: resolveRawFormat(request, at, vocabSize) };
+  // UNSPECIFIED means NONE for `Score`: rows are asked for, not sent by default.
+  const rawLogits = resolveRawLogitsFormat(request.rawLogits, request.rawTopK, vocabSize, at, { kind: 'none' });
+  const report = { topNAlternatives: request.topNAlternatives, entropy: request.entropy, rawLogits };
   const targets = request.targets.map((target, i) => resolveTarget(target, `${at}targets[${i}]`, model, limits));
   return { inputIds, prefix: [...prefix], targets, report };
 }
@@ -117,23 +115,6 @@ function checkedIds(ids: readonly number[], field: string, most: number, limit: 
   return [...ids];
 }
 
-/** The raw-row format asked for; UNSPECIFIED means NONE for `Score` (rows are asked for, not sent by default). */
-function resolveRawFormat(request: ScoreRequest, at: string, vocabSize: number): RawLogitsFormat {
-  switch (request.rawLogits) {
-    case LogitsFormat.LOGITS_FORMAT_UNSPECIFIED:
-    case LogitsFormat.LOGITS_FORMAT_NONE:
-      return { kind: 'none' };
-    case LogitsFormat.LOGITS_FORMAT_FLOAT32:
-      return { kind: 'float32' };
-    case LogitsFormat.LOGITS_FORMAT_FLOAT16:
-      return { kind: 'float16' };
-    case LogitsFormat.LOGITS_FORMAT_TOP_K:
-      requireInClosedRange(`${at}raw_top_k`, request.rawTopK, 1, vocabSize, ' with `raw_logits` TOP_K');
-      return { kind: 'top-k', k: request.rawTopK };
-    default:
-      throw invalidArgument(`\`${at}raw_logits\` must be one of FLOAT32, FLOAT16, TOP_K, NONE; given ${request.rawLogits}`);
-  }
-}
 
 /** The call's target tokens, and the bytes of the raw rows it asks for, against the server's bounds. */
 function checkCallCost(plans: readonly ScorePlan[], vocabSize: number, limits: ServerLimits): void {

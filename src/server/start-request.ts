@@ -16,7 +16,7 @@ import type { ModelRuntime } from '../runtime/types.js';
 import { resolveBeamSearch } from './beam-request.js';
 import type { DecodePlan, RawLogitsFormat, StreamPlan } from './decode-plan.js';
 import { fromWireProcessorSpec } from './param-values.js';
-import { requireInClosedRange, requireTokenIds } from './request-checks.js';
+import { requireInClosedRange, requireTokenIds, resolveRawLogitsFormat } from './request-checks.js';
 import type { ModelDefaults } from './model-defaults.js';
 import type { ServerLimits } from './server-limits.js';
 import { invalidArgument } from './status.js';
@@ -177,29 +177,13 @@ function resolveStreamPlan(start: Start, vocabSize: number, limits: ServerLimits
   const topN = options?.topNAlternatives ?? 0;
   requireInClosedRange('stream.top_n_alternatives', topN, 0, Math.min(limits.maxTopNAlternatives, vocabSize));
   return {
-    rawLogits: resolveRawFormat(options?.rawLogits ?? LogitsFormat.LOGITS_FORMAT_UNSPECIFIED, options?.rawTopK ?? 0, vocabSize),
+    rawLogits: resolveRawLogitsFormat(options?.rawLogits ?? LogitsFormat.LOGITS_FORMAT_UNSPECIFIED, options?.rawTopK ?? 0, vocabSize, 'stream.', { kind: 'float32' }),
     processedScores: options?.processedScores ?? false,
     topNAlternatives: topN,
     entropy: options?.entropy ?? false,
   };
 }
 
-function resolveRawFormat(format: LogitsFormat, rawTopK: number, vocabSize: number): RawLogitsFormat {
-  switch (format) {
-    case LogitsFormat.LOGITS_FORMAT_UNSPECIFIED:
-    case LogitsFormat.LOGITS_FORMAT_FLOAT32:
-      return { kind: 'float32' };
-    case LogitsFormat.LOGITS_FORMAT_FLOAT16:
-      return { kind: 'float16' };
-    case LogitsFormat.LOGITS_FORMAT_TOP_K:
-      requireInClosedRange('stream.raw_top_k', rawTopK, 1, vocabSize, ' with `raw_logits` TOP_K');
-      return { kind: 'top-k', k: rawTopK };
-    case LogitsFormat.LOGITS_FORMAT_NONE:
-      return { kind: 'none' };
-    default:
-      throw invalidArgument(`\`stream.raw_logits\` must be one of FLOAT32, FLOAT16, TOP_K, NONE; given ${format}`);
-  }
-}
 
 function resolveMode(mode: DecodeMode, rpc: StartingRpc): 'lockstep' | 'auto' {
   switch (mode) {
