@@ -10,7 +10,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 import { composeServer } from '../src/composition-root.js';
-import { type SchedulerStats, StepScheduler, WorkerModel } from '../src/runtime/index.js';
+import { emptySchedulerStats, type SchedulerStats, StepScheduler, WorkerModel } from '../src/runtime/index.js';
 import type { Logger } from '../src/server/index.js';
 import { startBareRowServer } from './bare-rows.js';
 import { mainThreadCpuMs } from './cpu-time.js';
@@ -109,18 +109,7 @@ async function measureMemory(): Promise<ServerAnswer> {
 }
 
 function difference(now: SchedulerStats | undefined, before: SchedulerStats | undefined): SchedulerStats {
-  const zero: SchedulerStats = {
-    stepRuns: 0,
-    steps: 0,
-    batchedSteps: 0,
-    encodeRuns: 0,
-    encodedInputs: 0,
-    batchedInputs: 0,
-    scoreRuns: 0,
-    scoredTargets: 0,
-    sharedScoreRuns: 0,
-    busyMs: 0,
-  };
+  const zero = emptySchedulerStats();
   if (now === undefined || before === undefined) return zero;
   const keys = Object.keys(zero) as (keyof SchedulerStats)[];
   return Object.fromEntries(keys.map((key) => [key, now[key] - before[key]])) as unknown as SchedulerStats;

@@ -30,6 +30,7 @@ export {
   StepScheduler,
   type SchedulerRun,
   type SchedulerRunListener,
+  emptySchedulerStats,
   type SchedulerStats,
   type StepSchedulerOptions,
 } from './step-scheduler.js';

@@ -78,6 +78,22 @@ export interface StepSchedulerOptions {
 }
 
 /** Counters since the scheduler was created (benchmarks and tests read them). */
+/** Every counter of `SchedulerStats` at 0 (a scheduler's start, or the difference of two equal readings). */
+export function emptySchedulerStats(): SchedulerStats {
+  return {
+    stepRuns: 0,
+    steps: 0,
+    batchedSteps: 0,
+    encodeRuns: 0,
+    encodedInputs: 0,
+    batchedInputs: 0,
+    scoreRuns: 0,
+    scoredTargets: 0,
+    sharedScoreRuns: 0,
+    busyMs: 0,
+  };
+}
+
 export interface SchedulerStats {
   /** Decoder runs started (calls of the model's `step`). */
   readonly stepRuns: number;
@@ -191,18 +207,7 @@ export class StepScheduler implements ModelRuntime {
   /** A run that waits only for late states: it starts at the end of this turn of the event loop. */
   private turn: NodeJS.Immediate | undefined;
   private isDisposed = false;
-  private counters = {
-    stepRuns: 0,
-    steps: 0,
-    batchedSteps: 0,
-    encodeRuns: 0,
-    encodedInputs: 0,
-    batchedInputs: 0,
-    scoreRuns: 0,
-    scoredTargets: 0,
-    sharedScoreRuns: 0,
-    busyMs: 0,
-  };
+  private counters: { -readonly [K in keyof SchedulerStats]: number } = emptySchedulerStats();
   /** When the run under way started. */
   private busySince = 0;
   private readonly runListeners = new Set<SchedulerRunListener>();
